@@ -1,0 +1,1 @@
+"""Plain-Python generation engine: loads diffusers pipelines from local paths and runs them. Imports no Django."""  # noqa: E501

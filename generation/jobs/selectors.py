@@ -1,0 +1,40 @@
+"""Reads for generation, scoped to what the user may see."""
+
+from django.http import Http404
+
+from generation.jobs.models import Asset, GenerationRequest
+from imprimatur.tenancy.models import Action
+
+
+def generation_request_list(*, user, project=None):
+    requests = GenerationRequest.objects.restrict(user, Action.VIEW).select_related(
+        "project", "created_by"
+    )
+    if project is not None:
+        requests = requests.filter(project=project)
+    return requests
+
+
+def generation_request_get(*, user, pk: int) -> GenerationRequest:
+    request = (
+        generation_request_list(user=user).prefetch_related("assets", "jobs").filter(pk=pk).first()
+    )
+    if request is None:
+        raise Http404("No such request.")
+    return request
+
+
+def asset_get(*, user, pk: int) -> Asset:
+    asset = (
+        Asset.objects.restrict(user, Action.VIEW)
+        .select_related("request__project")
+        .filter(pk=pk)
+        .first()
+    )
+    if asset is None:
+        raise Http404("No such asset.")
+    return asset
+
+
+def latest_job(request: GenerationRequest):
+    return max(request.jobs.all(), key=lambda job: job.pk, default=None)

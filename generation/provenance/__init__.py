@@ -1,0 +1,1 @@
+"""C2PA manifests: signing credentials, signing, verification (issue 7). Plain Python."""

@@ -1,0 +1,1 @@
+"""Governance: prompt policies, review workflows and the audit log. Imports no `generation`."""

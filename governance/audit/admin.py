@@ -1,0 +1,21 @@
+from django.contrib import admin
+
+from governance.audit.models import AuditEvent
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    """The log is append-only: nobody adds, changes or deletes events here."""
+
+    list_display = ["id", "created_at", "actor_name", "organization", "action", "target_repr"]
+    list_filter = ["action", "organization"]
+    search_fields = ["target_repr", "actor_name"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,26 @@
+"""The one place where audit actions are named. Recording an unlisted action is an error."""
+
+ACTIONS: dict[str, str] = {
+    "tenancy.organization.create": "An organisation was created.",
+    "tenancy.membership.grant": "A user was given a role in an organisation.",
+    "tenancy.membership.revoke": "A user lost a role in an organisation.",
+    "tenancy.project.create": "A brand project was created.",
+    "tenancy.project.update": "A brand project or its brand kit was changed.",
+    "auth.token.create": "A user created an API token.",
+    "auth.token.revoke": "A user revoked their API token.",
+    "generation.request.submit": "A generation request was submitted.",
+    "generation.request.transition": "A generation request changed status.",
+    "generation.job.transition": "A generation job changed status.",
+    "generation.asset.create": "A generated image was stored as an asset.",
+}
+
+
+class UnknownAuditAction(ValueError):
+    pass
+
+
+def ensure_registered(action: str) -> None:
+    if action not in ACTIONS:
+        raise UnknownAuditAction(
+            f"Audit action {action!r} is not registered in governance/audit/registry.py."
+        )

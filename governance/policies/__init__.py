@@ -1,0 +1,1 @@
+"""Prompt policies: versioned rule sets, text normalisation, evaluation (issue 5)."""

@@ -1,0 +1,1 @@
+"""Policy models arrive with issue 5 (versioned rule sets)."""

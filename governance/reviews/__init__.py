@@ -1,0 +1,1 @@
+"""Approval workflows over any reviewable object: stages, tasks, decisions (issue 8)."""

@@ -1,0 +1,1 @@
+"""Review models arrive with issue 8 (workflows, stages, tasks, decisions)."""

@@ -1,0 +1,98 @@
+"""API plumbing shared by every app: one error format, pagination, auth-token endpoint.
+
+Every 4xx answer has the same shape::
+
+    {"status": 400, "code": "invalid", "detail": "…", "errors": {"width": ["…"]}}
+
+`errors` maps each offending field to its messages (empty for errors that concern no
+field); `code` is DRF's machine-readable code.
+"""
+
+from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions, serializers, status
+from rest_framework.authtoken.models import Token
+from rest_framework.authtoken.serializers import AuthTokenSerializer
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+class Pagination(PageNumberPagination):
+    page_size_query_param = "page_size"
+    max_page_size = 100
+
+
+def _field_errors(detail) -> dict[str, list[str]]:
+    if isinstance(detail, dict):
+        return {
+            field: [
+                str(message) for message in (messages if isinstance(messages, list) else [messages])
+            ]
+            for field, messages in detail.items()
+        }
+    if isinstance(detail, list):
+        return {"non_field_errors": [str(message) for message in detail]}
+    return {}
+
+
+def exception_handler(exc, context):
+    """DRF's handler, then reshaped into the one error format."""
+    if isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(
+            exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        )
+    elif isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied(str(exc) or None)
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        errors = _field_errors(exc.detail)
+        detail = "Invalid input: " + "; ".join(
+            f"{field}: {' '.join(messages)}" for field, messages in errors.items()
+        )
+        code = "invalid"
+    else:
+        errors = {}
+        detail = str(exc.detail) if hasattr(exc, "detail") else str(exc)
+        codes = exc.get_codes() if hasattr(exc, "get_codes") else "error"
+        code = codes if isinstance(codes, str) else "error"
+    response.data = {
+        "status": response.status_code,
+        "code": code,
+        "detail": detail,
+        "errors": errors,
+    }
+    return response
+
+
+def error_response(status_code: int, code: str, detail: str) -> JsonResponse:
+    """The error format for answers that DRF does not produce (404 on unknown API paths)."""
+    return JsonResponse(
+        {"status": status_code, "code": code, "detail": detail, "errors": {}}, status=status_code
+    )
+
+
+class TokenResponseSerializer(serializers.Serializer):
+    token = serializers.CharField()
+
+
+class ObtainTokenView(APIView):
+    """Exchange a username and password for the user's API token (created if missing)."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+    throttle_scope = "token"
+    serializer_class = AuthTokenSerializer
+
+    def post(self, request):
+        serializer = AuthTokenSerializer(data=request.data, context={"request": request})
+        serializer.is_valid(raise_exception=True)
+        token, _created = Token.objects.get_or_create(user=serializer.validated_data["user"])
+        return Response({"token": token.key}, status=status.HTTP_200_OK)

@@ -1,0 +1,1 @@
+"""Organisations, members and roles, brand projects and their brand kits."""

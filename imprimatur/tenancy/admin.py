@@ -1,0 +1,32 @@
+from django.contrib import admin
+
+from imprimatur.tenancy.models import BrandProject, BrandReferenceImage, Membership, Organization
+
+
+@admin.register(Organization)
+class OrganizationAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "created_at"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    list_display = ["user", "organization", "role", "created_at"]
+    list_filter = ["role", "organization"]
+    search_fields = ["user__username", "organization__name"]
+    autocomplete_fields = ["user", "organization"]
+
+
+class BrandReferenceImageInline(admin.TabularInline):
+    model = BrandReferenceImage
+    extra = 0
+
+
+@admin.register(BrandProject)
+class BrandProjectAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "organization", "created_at"]
+    list_filter = ["organization"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+    inlines = [BrandReferenceImageInline]

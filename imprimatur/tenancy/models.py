@@ -1,0 +1,171 @@
+"""Organisations own everything; members hold roles in them; brand projects hold brand kits."""
+
+import re
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+
+HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
+
+
+class Role(models.TextChoices):
+    CREATOR = "creator", "Creator"
+    REVIEWER = "reviewer", "Reviewer"
+    COMPLIANCE = "compliance", "Compliance officer"
+    ADMIN = "admin", "Admin"
+    AUDITOR = "auditor", "Auditor"
+
+
+class Action(models.TextChoices):
+    """What a user wants to do with an object; `restrict()` maps it to the roles allowed."""
+
+    VIEW = "view"
+    GENERATE = "generate"
+    REVIEW = "review"
+    MANAGE = "manage"
+    AUDIT = "audit"
+
+
+ACTION_ROLES: dict[str, frozenset[str]] = {
+    Action.VIEW: frozenset(Role.values),
+    Action.GENERATE: frozenset({Role.CREATOR}),
+    Action.REVIEW: frozenset({Role.REVIEWER, Role.COMPLIANCE}),
+    Action.MANAGE: frozenset({Role.ADMIN}),
+    Action.AUDIT: frozenset({Role.AUDITOR, Role.ADMIN}),
+}
+
+
+class RestrictedQuerySet(models.QuerySet):
+    """A queryset that can be scoped to what one user may do (NetBox's `restrict()`).
+
+    Each model names the path from itself to its organisation in `organization_path`.
+    """
+
+    def restrict(self, user, action: str = Action.VIEW) -> "RestrictedQuerySet":
+        if user is None or not user.is_authenticated or not user.is_active:
+            return self.none()
+        if user.is_superuser:
+            return self
+        if action not in ACTION_ROLES:
+            raise ValueError(f"Unknown action {action!r}; known: {sorted(ACTION_ROLES)}")
+        organizations = Membership.objects.filter(user=user, role__in=ACTION_ROLES[action]).values(
+            "organization_id"
+        )
+        return self.filter(**{f"{self.model.organization_path}__in": organizations})
+
+
+class Organization(models.Model):
+    name = models.CharField(max_length=200, unique=True)
+    slug = models.SlugField(max_length=100, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    organization_path = "pk"
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    """One role of one user in one organisation; a user may hold several roles."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(max_length=20, choices=Role.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    organization_path = "organization"
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["organization", "user", "role"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "organization", "role"], name="membership_unique_role"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.get_role_display()} in {self.organization}"
+
+
+def validate_palette(value) -> None:
+    if not isinstance(value, list) or not all(
+        isinstance(colour, str) and HEX_COLOUR.match(colour) for colour in value
+    ):
+        raise ValidationError("Give the palette as a list of colours like #1A2B3C.")
+
+
+def validate_descriptors(value) -> None:
+    if not isinstance(value, list) or not all(
+        isinstance(text, str) and text.strip() for text in value
+    ):
+        raise ValidationError("Give descriptors as a list of non-empty texts.")
+
+
+class BrandProject(models.Model):
+    """A brand project: where requests are made, with the brand kit they are checked against."""
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="projects"
+    )
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=100)
+    description = models.TextField(blank=True)
+    palette = models.JSONField(
+        default=list, blank=True, validators=[validate_palette], help_text="Hex colours."
+    )
+    on_brand_descriptors = models.JSONField(
+        default=list, blank=True, validators=[validate_descriptors]
+    )
+    off_brand_descriptors = models.JSONField(
+        default=list, blank=True, validators=[validate_descriptors]
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    organization_path = "organization"
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["organization", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "slug"], name="brandproject_unique_slug_per_org"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def reference_image_path(instance: "BrandReferenceImage", filename: str) -> str:
+    return f"brand/{instance.project.organization_id}/{instance.project_id}/{filename}"
+
+
+class BrandReferenceImage(models.Model):
+    """An on-brand example image of a project's brand kit."""
+
+    project = models.ForeignKey(
+        BrandProject, on_delete=models.CASCADE, related_name="reference_images"
+    )
+    image = models.ImageField(upload_to=reference_image_path)
+    caption = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    organization_path = "project__organization"
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["project", "created_at"]
+
+    def __str__(self) -> str:
+        return self.caption or self.image.name

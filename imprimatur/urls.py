@@ -1,0 +1,42 @@
+"""URLs: the web UI at /, the JSON API under /api/v1/, its schema and docs under /api/."""
+
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from generation.jobs import api as jobs_api
+from imprimatur import api
+from imprimatur.tenancy import api as tenancy_api
+
+api_patterns = [
+    path("auth/token/", api.ObtainTokenView.as_view(), name="auth-token"),
+    path("projects/", tenancy_api.ProjectListView.as_view(), name="project-list"),
+    path("projects/<slug:slug>/", tenancy_api.ProjectDetailView.as_view(), name="project-detail"),
+    path(
+        "projects/<slug:slug>/requests/",
+        jobs_api.ProjectRequestListView.as_view(),
+        name="project-request-list",
+    ),
+    path("requests/", jobs_api.RequestListView.as_view(), name="request-list"),
+    path("requests/<int:pk>/", jobs_api.RequestDetailView.as_view(), name="request-detail"),
+    path("assets/<int:pk>/", jobs_api.AssetDetailView.as_view(), name="asset-detail"),
+    path("assets/<int:pk>/file/", jobs_api.AssetFileView.as_view(), name="asset-file"),
+]
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path(
+        "accounts/login/",
+        auth_views.LoginView.as_view(redirect_authenticated_user=True),
+        name="login",
+    ),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("api/v1/", include((api_patterns, "api"))),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("", include("generation.jobs.urls")),
+    path("", include("imprimatur.web.urls")),
+]
+
+handler404 = "imprimatur.web.views.not_found"

@@ -1,0 +1,1 @@
+"""The UI shell: base layout, navigation, dashboard, account settings."""

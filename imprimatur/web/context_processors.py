@@ -1,0 +1,30 @@
+"""Navigation by role: each entry names the roles that see it (None: every signed-in user)."""
+
+from django.urls import reverse
+
+from imprimatur.tenancy.models import Membership, Role
+
+NAVIGATION = [
+    ("Dashboard", "web:dashboard", None),
+    ("Projects", "web:projects", None),
+    ("API docs", "api-docs", None),
+    ("Settings", "web:settings", None),
+]
+
+
+def navigation(request) -> dict:
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {"navigation": [], "user_roles": []}
+    roles = set(Membership.objects.filter(user=user).values_list("role", flat=True))
+    entries = [
+        {"label": label, "url": reverse(url_name), "active": request.path == reverse(url_name)}
+        for label, url_name, allowed in NAVIGATION
+        if allowed is None or roles & allowed
+    ]
+    if user.is_staff:
+        entries.append({"label": "Admin", "url": reverse("admin:index"), "active": False})
+    return {
+        "navigation": entries,
+        "user_roles": [label for value, label in Role.choices if value in roles],
+    }

@@ -1,0 +1,12 @@
+from django.urls import path
+
+from imprimatur.web import views
+
+app_name = "web"
+
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path("projects/", views.project_list, name="projects"),
+    path("settings/", views.settings_page, name="settings"),
+    path("settings/token/", views.token_change, name="token-change"),
+]

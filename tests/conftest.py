@@ -1,0 +1,151 @@
+"""Fixtures shared by the whole suite: organisations with members, the tiny model, and a
+real Celery worker process."""
+
+import contextlib
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from django.conf import settings as django_settings
+from django.db import connection
+from rest_framework.test import APIClient
+
+from imprimatur.tenancy.models import Membership
+from tests.imprimatur.tenancy.factories import (
+    BrandProjectFactory,
+    OrganizationFactory,
+    UserFactory,
+)
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+class Tenant:
+    """One organisation with a project and one user per role, for scoping tests."""
+
+    def __init__(self, name: str):
+        self.organization = OrganizationFactory(name=f"{name} Org", slug=f"{name}-org")
+        self.project = BrandProjectFactory(
+            organization=self.organization, name=f"{name} Campaign", slug=f"{name}-campaign"
+        )
+        self.users = {}
+        for role in ("creator", "reviewer", "compliance", "admin", "auditor"):
+            user = UserFactory(username=f"{name}-{role}")
+            Membership.objects.create(user=user, organization=self.organization, role=role)
+            self.users[role] = user
+
+    def client(self, role: str) -> APIClient:
+        client = APIClient()
+        client.force_authenticate(self.users[role])
+        return client
+
+
+@pytest.fixture
+def acme(db) -> Tenant:
+    return Tenant("acme")
+
+
+@pytest.fixture
+def globex(db) -> Tenant:
+    return Tenant("globex")
+
+
+@pytest.fixture(scope="session")
+def tiny_model_path() -> Path:
+    """The tiny random-weight pipeline at the configured model path, built once."""
+    from generation.engine.tiny import build_tiny_pipeline
+
+    path = Path(django_settings.IMPRIMATUR_DEFAULT_MODEL_PATH)
+    if not (path / "model_index.json").exists():
+        build_tiny_pipeline(path, seed=0)
+    return path
+
+
+def database_url_for_workers() -> str:
+    """A DATABASE_URL naming the database this test run uses (the test database)."""
+    db = connection.settings_dict
+    if db["ENGINE"] == "django.db.backends.sqlite3":
+        return f"sqlite:///{db['NAME']}"
+    credentials = quote(db["USER"] or "")
+    if db["PASSWORD"]:
+        credentials += ":" + quote(db["PASSWORD"])
+    host = db["HOST"] or "localhost"
+    port = f":{db['PORT']}" if db["PORT"] else ""
+    return f"postgres://{credentials}@{host}{port}/{db['NAME']}"
+
+
+class WorkerProcess:
+    def __init__(self, log_path: Path):
+        self.log_path = log_path
+        env = os.environ | {
+            "DATABASE_URL": database_url_for_workers(),
+            "PYTHONUNBUFFERED": "1",
+        }
+        self.log = log_path.open("w")
+        self.process = subprocess.Popen(
+            [
+                sys.executable, "-m", "celery", "-A", "imprimatur", "worker",
+                "-Q", "gpu,default", "--concurrency", "1", "--pool", "prefork",
+                "--without-mingle", "--without-gossip", "--loglevel", "INFO",
+                "--hostname", f"test-{os.getpid()}@%h",
+            ],
+            cwd=REPO, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        self.wait_until_ready()
+
+    def output(self) -> str:
+        return self.log_path.read_text()
+
+    def wait_until_ready(self, timeout: float = 90) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"The worker exited early:\n{self.output()}")
+            if " ready." in self.output():
+                return
+            time.sleep(0.2)
+        raise RuntimeError(f"The worker was not ready within {timeout}s:\n{self.output()}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.log.close()
+
+
+def purge_test_queues() -> None:
+    """Drop messages left by an earlier, interrupted run: their job ids mean nothing now."""
+    from imprimatur.celery import app
+
+    with app.connection_for_write() as conn:
+        for queue in ("gpu", "default"):
+            # A queue that does not exist yet has nothing in it.
+            with contextlib.suppress(Exception):
+                conn.default_channel.queue_purge(queue)
+
+
+@pytest.fixture
+def celery_worker(transactional_db, tiny_model_path, tmp_path):
+    """A real Celery worker process on the configured broker and the test database."""
+    purge_test_queues()
+    worker = WorkerProcess(tmp_path / "worker.log")
+    yield worker
+    worker.stop()
+
+
+def wait_for(predicate, timeout: float = 120, interval: float = 0.25, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"Timed out after {timeout}s waiting for {what}.")
