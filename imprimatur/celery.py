@@ -27,5 +27,7 @@ app.conf.update(
     accept_content=["json"],
     broker_connection_retry_on_startup=True,
     worker_hijack_root_logger=False,
+    # Worker processes load their model at start (see generation.jobs.tasks); give them time.
+    worker_proc_alive_timeout=120,
 )
 app.autodiscover_tasks()

@@ -45,8 +45,8 @@ class InvalidTransition(Exception):
     """A status change that the object's current status does not allow."""
 
     def __init__(self, obj, current: str, wanted: str):
-        self.obj, self.current, self.wanted = obj, current, wanted
-        super().__init__(f"{obj} cannot go from {current!r} to {wanted!r}.")
+        self.obj, self.current, self.wanted = obj, str(current), str(wanted)
+        super().__init__(f"{obj} cannot go from {self.current!r} to {self.wanted!r}.")
 
 
 def _request_defaults() -> dict:

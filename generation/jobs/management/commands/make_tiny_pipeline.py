@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 
 class Command(BaseCommand):
@@ -31,5 +31,9 @@ class Command(BaseCommand):
         if if_missing and (target / "model_index.json").exists():
             self.stdout.write(f"Tiny pipeline already at {target}.")
             return
+        if target.exists():
+            raise CommandError(
+                f"{target} already exists. Delete it first, or pass --if-missing to keep it."
+            )
         build_tiny_pipeline(target, seed=seed)
         self.stdout.write(self.style.SUCCESS(f"Tiny pipeline written to {target}."))
