@@ -105,8 +105,9 @@ def test_a_missing_model_fails_the_job_with_a_clear_reason(acme, settings, tmp_p
 
 
 def test_storing_the_same_asset_twice_keeps_the_first(acme, tiny_model_path):
-    from generation.engine.pipelines import image_to_png_bytes
     from PIL import Image
+
+    from generation.engine.pipelines import image_to_png_bytes
 
     job = GenerationJobFactory(request__project=acme.project)
     png = image_to_png_bytes(Image.new("RGB", (64, 64), "navy"))
