@@ -16,3 +16,7 @@ from imprimatur.settings import *  # noqa: F403
 
 # Hashing demo passwords with PBKDF2 would dominate the suite's time.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Live-server request threads must not keep connections open past the test: PostgreSQL
+# refuses to drop a test database that still has sessions.
+DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405

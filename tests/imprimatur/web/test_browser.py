@@ -16,7 +16,7 @@ pytestmark = [
     pytest.mark.browser,
     pytest.mark.e2e,
     pytest.mark.skipif(
-        not CHROMIUM.exists(),
+        not CHROMIUM.exists() and not os.environ.get("IMPRIMATUR_REQUIRE_BROWSER"),
         reason="Debian Chromium is not installed (apt-get install chromium chromium-driver); "
         ".ci/run installs it so browser tests always run in CI.",
     ),

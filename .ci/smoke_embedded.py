@@ -1,0 +1,86 @@
+"""Smoke test of the embedded default: start the platform as `make run` does, submit one
+request through the API, wait for its image, stop. Standard library only.
+
+Usage: python .ci/smoke_embedded.py   (from the repo root; needs a free port 8000)
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+BASE = "http://127.0.0.1:8000"
+PASSWORD = "smoke-test-password-1"
+
+
+def call(method, path, body=None, token=None):
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Token {token}"
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(BASE + path, data=data, headers=headers, method=method)
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return response.status, response.headers.get("Content-Type", ""), response.read()
+
+
+def wait_for(what, predicate, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            result = predicate()
+        except (urllib.error.URLError, ConnectionError):
+            result = None
+        if result:
+            return result
+        time.sleep(1)
+    raise SystemExit(f"smoke: timed out after {timeout}s waiting for {what}")
+
+
+def main() -> int:
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL")}
+    env["IMPRIMATUR_DEMO_PASSWORD"] = PASSWORD
+    started = time.monotonic()
+    platform = subprocess.Popen(["make", "run"], env=env, start_new_session=True)
+    try:
+        wait_for("the web server", lambda: call("GET", "/accounts/login/")[0] == 200, 600)
+        print(f"smoke: platform up after {time.monotonic() - started:.1f}s")
+        _, _, body = call("POST", "/api/v1/auth/token/", {"username": "creator", "password": PASSWORD})
+        token = json.loads(body)["token"]
+        submitted = time.monotonic()
+        status, _, body = call(
+            "POST",
+            "/api/v1/projects/spring-campaign/requests/",
+            {"prompt": "a red star on a navy background", "seed": 1},
+            token,
+        )
+        assert status == 201, body
+        request_id = json.loads(body)["id"]
+
+        def finished():
+            result = json.loads(call("GET", f"/api/v1/requests/{request_id}/", token=token)[2])
+            return result if result["status"] in ("succeeded", "failed") else None
+
+        result = wait_for(f"request {request_id}", finished, 300)
+        assert result["status"] == "succeeded", result
+        print(f"smoke: submit to image {time.monotonic() - submitted:.1f}s")
+        asset = result["assets"][0]
+        status, content_type, png = call("GET", asset["url"].replace(BASE, ""), token=token)
+        assert status == 200 and content_type == "image/png", content_type
+        assert png.startswith(b"\x89PNG\r\n\x1a\n"), png[:8]
+        assert (asset["width"], asset["height"]) == (64, 64), asset
+        print(f"smoke: OK, request {request_id} gave a {len(png)}-byte PNG")
+        return 0
+    finally:
+        os.killpg(platform.pid, signal.SIGINT)
+        try:
+            platform.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(platform.pid, signal.SIGKILL)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
