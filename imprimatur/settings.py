@@ -226,6 +226,8 @@ IMPRIMATUR_DEFAULT_MODEL_PATH = Path(
 )
 # The tiny pipeline is trained/built for 64x64; a real SD 1.5 checkpoint wants 512.
 IMPRIMATUR_DEFAULT_IMAGE_SIZE = env.int("IMPRIMATUR_DEFAULT_IMAGE_SIZE", default=64)
+# A job whose worker dies this many times (killed, out of memory) fails instead of looping.
+IMPRIMATUR_MAX_JOB_ATTEMPTS = env.int("IMPRIMATUR_MAX_JOB_ATTEMPTS", default=3)
 IMPRIMATUR_DEMO_PASSWORD = env.str("IMPRIMATUR_DEMO_PASSWORD", default="")
 
 LOGGING = {

@@ -274,6 +274,13 @@ def generation_job_run(*, job_id: int, worker: str = "") -> GenerationJob | None
         ):
             logger.info("Job %s is not runnable (missing or finished); skipping.", job_id)
             return None
+        if (
+            job.status == GenerationJob.Status.RUNNING
+            and job.attempts >= settings.IMPRIMATUR_MAX_JOB_ATTEMPTS
+        ):
+            # Redelivered after its worker died that many times: stop instead of looping.
+            reason = f"The job was started {job.attempts} times and its worker died each time."
+            return _job_fail(job=job, reason=reason)
         job = generation_job_transition(job=job, to=GenerationJob.Status.RUNNING, worker=worker)
         request = job.request
         if request.status == GenerationRequest.Status.QUEUED:

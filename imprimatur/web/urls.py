@@ -7,6 +7,7 @@ app_name = "web"
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("projects/", views.project_list, name="projects"),
+    path("reference-images/<int:pk>/", views.reference_image, name="reference-image"),
     path("settings/", views.settings_page, name="settings"),
     path("settings/token/", views.token_change, name="token-change"),
 ]

@@ -2,12 +2,14 @@
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 from rest_framework.authtoken.models import Token
 
 from generation.jobs.selectors import generation_request_list
 from imprimatur.api import error_response
+from imprimatur.tenancy.models import BrandReferenceImage
 from imprimatur.tenancy.selectors import project_list as project_select
 from imprimatur.tenancy.services import api_token_create, api_token_revoke
 
@@ -52,6 +54,15 @@ def token_change(request):
         request.session["new_token_key"] = token.key
         messages.success(request, "A new API token was created. Copy it now.")
     return redirect("web:settings")
+
+
+@login_required
+def reference_image(request, pk: int):
+    """A brand kit's reference image, for members of its organisation only."""
+    image = BrandReferenceImage.objects.restrict(request.user).filter(pk=pk).first()
+    if image is None:
+        raise Http404("No such image.")
+    return FileResponse(image.image.open("rb"))
 
 
 def not_found(request, exception=None):

@@ -162,3 +162,25 @@ def test_api_docs_and_schema_are_served(creator_client):
     schema = creator_client.get("/api/schema/")
     assert schema.status_code == 200
     assert b"Imprimatur API" in schema.content
+
+
+def test_reference_images_are_shown_to_members_only(client, acme, globex):
+    import io
+
+    from django.core.files.base import ContentFile
+    from PIL import Image
+
+    from imprimatur.tenancy.models import BrandReferenceImage
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (32, 32), "#1F3A93").save(buffer, format="PNG")
+    reference = BrandReferenceImage(project=acme.project, caption="navy hero")
+    reference.image.save("hero.png", ContentFile(buffer.getvalue()), save=False)
+    reference.save()
+
+    client.force_login(acme.users["reviewer"])
+    page = client.get(f"/projects/{acme.project.slug}/").content.decode()
+    assert f'src="/reference-images/{reference.pk}/"' in page
+    assert client.get(f"/reference-images/{reference.pk}/").status_code == 200
+    client.force_login(globex.users["admin"])
+    assert client.get(f"/reference-images/{reference.pk}/").status_code == 404
