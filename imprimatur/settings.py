@@ -205,6 +205,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "processed_folder": str(BROKER_DIR / "processed"),
         "control_folder": str(BROKER_DIR / "control"),
         "store_processed": False,
+        # Seconds between looks at the queue folder: the latency a job waits at most.
+        "polling_interval": 0.2,
     }
 else:
     # Redelivery of an unacknowledged job must wait until the task could have finished.
