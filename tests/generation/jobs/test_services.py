@@ -120,9 +120,7 @@ def test_storing_the_same_asset_twice_keeps_the_first(acme, tiny_model_path):
 def test_a_job_redelivered_after_its_worker_died_runs_again(acme, tiny_model_path):
     job = GenerationJobFactory(request__project=acme.project, request__steps=2)
     services.generation_job_transition(job=job, to=GenerationJob.Status.RUNNING)
-    services.generation_request_transition(
-        request=job.request, to=GenerationRequest.Status.RUNNING
-    )
+    services.generation_request_transition(request=job.request, to=GenerationRequest.Status.RUNNING)
     # The worker died here; the broker redelivers the message.
     finished = services.generation_job_run(job_id=job.pk)
     assert (finished.status, finished.attempts) == ("succeeded", 2)
@@ -132,9 +130,7 @@ def test_a_job_redelivered_after_its_worker_died_runs_again(acme, tiny_model_pat
 def test_a_job_whose_worker_keeps_dying_fails_after_the_attempt_limit(acme, settings):
     settings.IMPRIMATUR_MAX_JOB_ATTEMPTS = 3
     job = GenerationJobFactory(request__project=acme.project)
-    services.generation_request_transition(
-        request=job.request, to=GenerationRequest.Status.RUNNING
-    )
+    services.generation_request_transition(request=job.request, to=GenerationRequest.Status.RUNNING)
     for _ in range(3):
         services.generation_job_transition(job=job, to=GenerationJob.Status.RUNNING)
     failed = services.generation_job_run(job_id=job.pk)
