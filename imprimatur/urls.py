@@ -20,6 +20,8 @@ api_patterns = [
     ),
     path("requests/", jobs_api.RequestListView.as_view(), name="request-list"),
     path("requests/<int:pk>/", jobs_api.RequestDetailView.as_view(), name="request-detail"),
+    path("requests/<int:pk>/cancel/", jobs_api.RequestCancelView.as_view(), name="request-cancel"),
+    path("requests/<int:pk>/rerun/", jobs_api.RequestRerunView.as_view(), name="request-rerun"),
     path("assets/<int:pk>/", jobs_api.AssetDetailView.as_view(), name="asset-detail"),
     path("assets/<int:pk>/file/", jobs_api.AssetFileView.as_view(), name="asset-file"),
 ]

@@ -71,6 +71,7 @@ class GenerationRequestSerializer(serializers.ModelSerializer):
             "created_at",
             "finished_at",
             "error",
+            "rerun_of",
             "progress",
             "assets",
         ]
@@ -78,9 +79,16 @@ class GenerationRequestSerializer(serializers.ModelSerializer):
     def get_progress(self, request) -> dict:
         job = selectors.latest_job(request)
         if job is None:
-            return {"status": None, "step": 0, "total": request.steps, "attempts": 0}
+            return {
+                "status": None,
+                "cancel_requested": False,
+                "step": 0,
+                "total": request.steps,
+                "attempts": 0,
+            }
         return {
             "status": job.status,
+            "cancel_requested": job.cancel_requested_at is not None,
             "step": job.current_step,
             "total": job.total_steps,
             "attempts": job.attempts,
@@ -166,6 +174,41 @@ class RequestDetailView(generics.RetrieveAPIView):
 
     def get_object(self):
         return selectors.generation_request_get(user=self.request.user, pk=self.kwargs["pk"])
+
+
+class RerunInputSerializer(serializers.Serializer):
+    new_seeds = serializers.BooleanField(
+        default=False,
+        help_text="false: the same seed again (identical images); true: variants with new seeds.",
+    )
+
+
+class RequestCancelView(APIView):
+    """Cancel a request: a queued one ends at once, a running one at its next step."""
+
+    @extend_schema(request=None, responses={200: GenerationRequestSerializer})
+    def post(self, request, pk: int):
+        generation_request = selectors.generation_request_get(user=request.user, pk=pk)
+        services.generation_request_cancel(request=generation_request, user=request.user)
+        generation_request = selectors.generation_request_get(user=request.user, pk=pk)
+        body = GenerationRequestSerializer(generation_request, context={"request": request}).data
+        return Response(body)
+
+
+class RequestRerunView(APIView):
+    """Submit a finished or running request again, with its seed or with new seeds."""
+
+    @extend_schema(request=RerunInputSerializer, responses={201: GenerationRequestSerializer})
+    def post(self, request, pk: int):
+        source = selectors.generation_request_get(user=request.user, pk=pk)
+        serializer = RerunInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        rerun = services.generation_request_rerun(
+            request=source, user=request.user, new_seeds=serializer.validated_data["new_seeds"]
+        )
+        rerun = selectors.generation_request_get(user=request.user, pk=rerun.pk)
+        body = GenerationRequestSerializer(rerun, context={"request": request}).data
+        return Response(body, status=status.HTTP_201_CREATED)
 
 
 class AssetDetailView(generics.RetrieveAPIView):

@@ -15,6 +15,9 @@ class GenerationRequest(models.Model):
         RUNNING = "running", "Running"
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    FINISHED = frozenset({Status.SUCCEEDED, Status.FAILED, Status.CANCELLED})
 
     project = models.ForeignKey(BrandProject, on_delete=models.PROTECT, related_name="requests")
     created_by = models.ForeignKey(
@@ -33,6 +36,14 @@ class GenerationRequest(models.Model):
         max_length=20, choices=Status.choices, default=Status.QUEUED, db_index=True
     )
     error = models.TextField(blank=True)
+    rerun_of = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="reruns",
+        help_text="The request this one repeats (same seed) or varies (new seeds).",
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -48,7 +59,7 @@ class GenerationRequest(models.Model):
 
     @property
     def is_finished(self) -> bool:
-        return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)
+        return self.status in self.FINISHED
 
 
 class GenerationJob(models.Model):
@@ -57,6 +68,7 @@ class GenerationJob(models.Model):
         RUNNING = "running", "Running"
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
 
     request = models.ForeignKey(GenerationRequest, on_delete=models.CASCADE, related_name="jobs")
     status = models.CharField(
@@ -68,6 +80,8 @@ class GenerationJob(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
     worker = models.CharField(max_length=200, blank=True)
+    # Set by a user; the worker sees it between two denoising steps and stops.
+    cancel_requested_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from generation.jobs.models import Asset, GenerationJob, GenerationRequest
 from governance.audit.services import audit_record
+from imprimatur.errors import InvalidTransition
 from imprimatur.tenancy.models import Action, BrandProject
 
 logger = logging.getLogger(__name__)
@@ -39,14 +40,6 @@ class GenerationLimits:
 
 
 LIMITS = GenerationLimits()
-
-
-class InvalidTransition(Exception):
-    """A status change that the object's current status does not allow."""
-
-    def __init__(self, obj, current: str, wanted: str):
-        self.obj, self.current, self.wanted = obj, str(current), str(wanted)
-        super().__init__(f"{obj} cannot go from {self.current!r} to {self.wanted!r}.")
 
 
 def _request_defaults() -> dict:
@@ -158,20 +151,27 @@ REQUEST_MOVES = {
     GenerationRequest.Status.QUEUED: {
         GenerationRequest.Status.RUNNING,
         GenerationRequest.Status.FAILED,
+        GenerationRequest.Status.CANCELLED,
     },
     GenerationRequest.Status.RUNNING: {
         GenerationRequest.Status.SUCCEEDED,
         GenerationRequest.Status.FAILED,
+        GenerationRequest.Status.CANCELLED,
     },
 }
 
 JOB_MOVES = {
-    GenerationJob.Status.QUEUED: {GenerationJob.Status.RUNNING, GenerationJob.Status.FAILED},
+    GenerationJob.Status.QUEUED: {
+        GenerationJob.Status.RUNNING,
+        GenerationJob.Status.FAILED,
+        GenerationJob.Status.CANCELLED,
+    },
     # running → running: a redelivered job starts again after its worker died.
     GenerationJob.Status.RUNNING: {
         GenerationJob.Status.RUNNING,
         GenerationJob.Status.SUCCEEDED,
         GenerationJob.Status.FAILED,
+        GenerationJob.Status.CANCELLED,
     },
 }
 
@@ -190,7 +190,7 @@ def generation_request_transition(
     previous = request.status
     request.status = to
     request.error = error
-    if to in (GenerationRequest.Status.SUCCEEDED, GenerationRequest.Status.FAILED):
+    if to in GenerationRequest.FINISHED:
         request.finished_at = timezone.now()
     request.save(update_fields=["status", "error", "finished_at", "updated_at"])
     audit_record(
@@ -244,8 +244,16 @@ def generation_job_transition(
 # --- Running a job (in the worker) --------------------------------------------------------
 
 
-class ProgressWriter:
-    """Writes the job's step to the database at most every `interval` seconds."""
+class JobCancelled(Exception):
+    """Raised between two denoising steps when a user cancelled the job."""
+
+
+class JobProgress:
+    """The engine's per-step callback: stops a cancelled job, records progress.
+
+    Cancellation is checked at every step (one indexed read), so a job stops within one
+    step; progress is written at most every `interval` seconds.
+    """
 
     def __init__(self, job_id: int, interval: float = 0.25):
         self.job_id = job_id
@@ -253,11 +261,14 @@ class ProgressWriter:
         self._last = 0.0
 
     def __call__(self, step: int, total: int) -> None:
+        job = GenerationJob.objects.filter(pk=self.job_id)
+        if job.filter(cancel_requested_at__isnull=False).exists():
+            raise JobCancelled(f"Cancelled by a user after step {step} of {total}.")
         now = time.monotonic()
         if step < total and now - self._last < self.interval:
             return
         self._last = now
-        GenerationJob.objects.filter(pk=self.job_id).update(current_step=step, total_steps=total)
+        job.update(current_step=step, total_steps=total)
 
 
 def generation_job_run(*, job_id: int, worker: str = "") -> GenerationJob | None:
@@ -280,7 +291,7 @@ def generation_job_run(*, job_id: int, worker: str = "") -> GenerationJob | None
         ):
             # Redelivered after its worker died that many times: stop instead of looping.
             reason = f"The job was started {job.attempts} times and its worker died each time."
-            return _job_fail(job=job, reason=reason)
+            return _job_end(job=job, to=GenerationJob.Status.FAILED, reason=reason)
         job = generation_job_transition(job=job, to=GenerationJob.Status.RUNNING, worker=worker)
         request = job.request
         if request.status == GenerationRequest.Status.QUEUED:
@@ -305,11 +316,14 @@ def generation_job_run(*, job_id: int, worker: str = "") -> GenerationJob | None
         images = generate(
             model_path=settings.IMPRIMATUR_DEFAULT_MODEL_PATH,
             params=params,
-            on_step=ProgressWriter(job.pk),
+            on_step=JobProgress(job.pk),
         )
+    except JobCancelled as cancelled:
+        return _job_end(job=job, to=GenerationJob.Status.CANCELLED, reason=str(cancelled))
     except Exception as error:
         logger.exception("Job %s failed", job.pk)
-        return _job_fail(job=job, reason=f"{type(error).__name__}: {error}")
+        reason = f"{type(error).__name__}: {error}"
+        return _job_end(job=job, to=GenerationJob.Status.FAILED, reason=reason)
 
     with transaction.atomic():
         for index, image in enumerate(images):
@@ -321,12 +335,11 @@ def generation_job_run(*, job_id: int, worker: str = "") -> GenerationJob | None
     return job
 
 
-def _job_fail(*, job: GenerationJob, reason: str) -> GenerationJob:
+def _job_end(*, job: GenerationJob, to: str, reason: str) -> GenerationJob:
+    """End a job and its request together: failed or cancelled, with the reason."""
     with transaction.atomic():
-        job = generation_job_transition(job=job, to=GenerationJob.Status.FAILED, error=reason)
-        generation_request_transition(
-            request=job.request, to=GenerationRequest.Status.FAILED, error=reason
-        )
+        job = generation_job_transition(job=job, to=to, error=reason)
+        generation_request_transition(request=job.request, to=to, error=reason)
     return job
 
 
@@ -358,3 +371,63 @@ def asset_store(*, job: GenerationJob, index: int, seed: int, png: bytes) -> Ass
         data={"request": request.pk, "index": index, "seed": seed, "sha256": asset.sha256},
     )
     return asset
+
+
+# --- Actions of users on their requests ------------------------------------------------------
+
+
+def may_act_on(*, request: GenerationRequest, user) -> bool:
+    """The request's creator, or an admin of its organisation."""
+    if request.created_by_id == user.pk:
+        return True
+    return BrandProject.objects.restrict(user, Action.MANAGE).filter(pk=request.project_id).exists()
+
+
+@transaction.atomic
+def generation_request_cancel(*, request: GenerationRequest, user) -> GenerationRequest:
+    """Cancel a request: a queued job ends now, a running one at its next step."""
+    if not may_act_on(request=request, user=user):
+        raise PermissionDenied("Only the request's creator or an admin may cancel it.")
+    request = GenerationRequest.objects.select_for_update().get(pk=request.pk)
+    if request.is_finished:
+        raise InvalidTransition(request, request.status, GenerationRequest.Status.CANCELLED)
+    job = request.jobs.select_for_update().order_by("-pk").first()
+    audit_record(
+        action="generation.request.cancel",
+        actor=user,
+        organization=request.project.organization,
+        target=request,
+        data={"status": request.status},
+    )
+    reason = f"Cancelled by {user.get_username()}."
+    if job.status == GenerationJob.Status.QUEUED:
+        # No worker has it yet: end it now; the task will find nothing to run.
+        _job_end(job=job, to=GenerationJob.Status.CANCELLED, reason=reason)
+    else:
+        job.cancel_requested_at = timezone.now()
+        job.save(update_fields=["cancel_requested_at"])
+    request.refresh_from_db()
+    return request
+
+
+def generation_request_rerun(
+    *, request: GenerationRequest, user, new_seeds: bool = False
+) -> GenerationRequest:
+    """Submit the request again: same seed (identical images) or new seeds (variants)."""
+    params = {
+        "negative_prompt": request.negative_prompt,
+        "model": request.model_name,
+        "width": request.width,
+        "height": request.height,
+        "steps": request.steps,
+        "guidance_scale": request.guidance_scale,
+        "num_images": request.num_images,
+        "seed": None if new_seeds else request.seed,
+    }
+    with transaction.atomic():
+        rerun = generation_request_submit(
+            project=request.project, user=user, prompt=request.prompt, params=params
+        )
+        rerun.rerun_of = request
+        rerun.save(update_fields=["rerun_of"])
+    return rerun

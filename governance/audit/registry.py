@@ -10,6 +10,7 @@ ACTIONS: dict[str, str] = {
     "auth.token.revoke": "A user revoked their API token.",
     "generation.request.submit": "A generation request was submitted.",
     "generation.request.transition": "A generation request changed status.",
+    "generation.request.cancel": "A user asked to cancel a generation request.",
     "generation.job.transition": "A generation job changed status.",
     "generation.asset.create": "A generated image was stored as an asset.",
 }

@@ -1,0 +1,9 @@
+"""Errors that services raise and every interface (API, UI) answers the same way."""
+
+
+class InvalidTransition(Exception):
+    """A status change that the object's current status does not allow (HTTP 409)."""
+
+    def __init__(self, obj, current: str, wanted: str):
+        self.obj, self.current, self.wanted = obj, str(current), str(wanted)
+        super().__init__(f"{obj} cannot go from {self.current!r} to {self.wanted!r}.")
