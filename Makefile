@@ -25,6 +25,10 @@ run: install
 	$(PY) manage.py migrate --no-input
 	$(PY) manage.py seed_demo
 	$(PY) manage.py make_tiny_pipeline --if-missing
+	$(PY) manage.py model_register --if-missing --organization acme --name tiny-sd \
+		--display-name "Tiny SD (random weights, for testing)" \
+		--capabilities text-to-image,image-to-image,inpainting --sizes 64,128 \
+		--projects spring-campaign --licence-note "Made by make_tiny_pipeline; no licence needed."
 	$(PY) manage.py run_platform
 
 test: install-dev

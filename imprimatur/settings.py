@@ -217,19 +217,18 @@ else:
     }
 
 # --- Generation -----------------------------------------------------------------------
-# Until the model catalog lands, the platform knows one model: a local diffusers directory.
+# Models are registered in the catalog (ModelProfile). The tiny test pipeline is built here.
 IMPRIMATUR_MODELS_DIR = Path(env.str("IMPRIMATUR_MODELS_DIR", default=str(VAR_DIR / "models")))
-IMPRIMATUR_DEFAULT_MODEL = env.str("IMPRIMATUR_DEFAULT_MODEL", default="tiny-sd")
-IMPRIMATUR_DEFAULT_MODEL_PATH = Path(
-    env.str(
-        "IMPRIMATUR_DEFAULT_MODEL_PATH",
-        default=str(IMPRIMATUR_MODELS_DIR / IMPRIMATUR_DEFAULT_MODEL),
-    )
+IMPRIMATUR_TINY_MODEL_PATH = Path(
+    env.str("IMPRIMATUR_TINY_MODEL_PATH", default=str(IMPRIMATUR_MODELS_DIR / "tiny-sd"))
 )
-# The tiny pipeline is trained/built for 64x64; a real SD 1.5 checkpoint wants 512.
-IMPRIMATUR_DEFAULT_IMAGE_SIZE = env.int("IMPRIMATUR_DEFAULT_IMAGE_SIZE", default=64)
+# Pipelines one worker process keeps loaded (least recently used dropped first).
+IMPRIMATUR_MAX_LOADED_MODELS = env.int("IMPRIMATUR_MAX_LOADED_MODELS", default=2)
 # A job whose worker dies this many times (killed, out of memory) fails instead of looping.
 IMPRIMATUR_MAX_JOB_ATTEMPTS = env.int("IMPRIMATUR_MAX_JOB_ATTEMPTS", default=3)
+# A running job shows it is alive at least this often (each progress write); a job silent for
+# longer is taken over by another worker. Keep it above the slowest denoising step.
+IMPRIMATUR_JOB_LEASE_SECONDS = env.int("IMPRIMATUR_JOB_LEASE_SECONDS", default=60)
 IMPRIMATUR_DEMO_PASSWORD = env.str("IMPRIMATUR_DEMO_PASSWORD", default="")
 
 LOGGING = {

@@ -22,6 +22,8 @@ api_patterns = [
     path("requests/<int:pk>/", jobs_api.RequestDetailView.as_view(), name="request-detail"),
     path("requests/<int:pk>/cancel/", jobs_api.RequestCancelView.as_view(), name="request-cancel"),
     path("requests/<int:pk>/rerun/", jobs_api.RequestRerunView.as_view(), name="request-rerun"),
+    path("models/", jobs_api.ModelProfileListView.as_view(), name="model-list"),
+    path("models/<int:pk>/", jobs_api.ModelProfileDetailView.as_view(), name="model-detail"),
     path("assets/<int:pk>/", jobs_api.AssetDetailView.as_view(), name="asset-detail"),
     path("assets/<int:pk>/file/", jobs_api.AssetFileView.as_view(), name="asset-file"),
 ]

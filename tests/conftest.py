@@ -3,6 +3,7 @@ real Celery worker process."""
 
 import contextlib
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -15,6 +16,7 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from imprimatur.tenancy.models import Membership
+from tests.generation.jobs.factories import ModelProfileFactory
 from tests.imprimatur.tenancy.factories import (
     BrandProjectFactory,
     OrganizationFactory,
@@ -32,6 +34,9 @@ class Tenant:
         self.project = BrandProjectFactory(
             organization=self.organization, name=f"{name} Campaign", slug=f"{name}-campaign"
         )
+        # Fake-free but unchecked: written straight to the database (see the factory).
+        self.model = ModelProfileFactory(organization=self.organization)
+        self.model.projects.add(self.project)
         self.users = {}
         for role in ("creator", "reviewer", "compliance", "admin", "auditor"):
             user = UserFactory(username=f"{name}-{role}")
@@ -59,7 +64,7 @@ def tiny_model_path() -> Path:
     """The tiny random-weight pipeline at the configured model path, built once."""
     from generation.engine.tiny import build_tiny_pipeline
 
-    path = Path(django_settings.IMPRIMATUR_DEFAULT_MODEL_PATH)
+    path = Path(django_settings.IMPRIMATUR_TINY_MODEL_PATH)
     if not (path / "model_index.json").exists():
         build_tiny_pipeline(path, seed=0)
     return path
@@ -79,7 +84,9 @@ def database_url_for_workers() -> str:
 
 
 class WorkerProcess:
-    def __init__(self, log_path: Path):
+    """A real `celery worker` process (and its pool child), in its own process group."""
+
+    def __init__(self, log_path: Path, hostname: str = ""):
         self.log_path = log_path
         env = os.environ | {
             "DATABASE_URL": database_url_for_workers(),
@@ -91,9 +98,10 @@ class WorkerProcess:
                 sys.executable, "-m", "celery", "-A", "imprimatur", "worker",
                 "-Q", "gpu,default", "--concurrency", "1", "--pool", "prefork",
                 "--without-mingle", "--without-gossip", "--loglevel", "INFO",
-                "--hostname", f"test-{os.getpid()}@%h",
+                "--hostname", hostname or f"test-{os.getpid()}@%h",
             ],
             cwd=REPO, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+            start_new_session=True,
         )  # fmt: skip
         self.wait_until_ready()
 
@@ -110,7 +118,15 @@ class WorkerProcess:
             time.sleep(0.2)
         raise RuntimeError(f"The worker was not ready within {timeout}s:\n{self.output()}")
 
+    def kill(self) -> None:
+        """SIGKILL the worker and its pool processes at once, as a crash or the OOM killer."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+        self.log.close()
+
     def stop(self) -> None:
+        if self.log.closed:
+            return
         if self.process.poll() is None:
             self.process.terminate()
             try:
@@ -139,6 +155,22 @@ def celery_worker(transactional_db, tiny_model_path, tmp_path):
     worker = WorkerProcess(tmp_path / "worker.log")
     yield worker
     worker.stop()
+
+
+@pytest.fixture
+def start_worker(transactional_db, tiny_model_path, tmp_path):
+    """Start real workers on demand (several, one after another); all stopped at the end."""
+    purge_test_queues()
+    workers = []
+
+    def start(hostname: str = "") -> WorkerProcess:
+        worker = WorkerProcess(tmp_path / f"worker{len(workers)}.log", hostname=hostname)
+        workers.append(worker)
+        return worker
+
+    yield start
+    for worker in workers:
+        worker.stop()
 
 
 def wait_for(predicate, timeout: float = 120, interval: float = 0.25, what: str = "condition"):

@@ -1,6 +1,7 @@
 """Generation in the API: submit requests, follow them, fetch their images."""
 
 import django_filters
+from django.core.exceptions import PermissionDenied
 from django.http import FileResponse
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -9,17 +10,32 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from generation.jobs import selectors, services
-from generation.jobs.models import Asset, GenerationRequest
-from imprimatur.tenancy.models import Action, BrandProject
+from generation.jobs.models import Asset, GenerationRequest, ModelProfile
+from imprimatur.tenancy.models import Action, BrandProject, Organization
 from imprimatur.tenancy.selectors import project_get
 
 
 class GenerationRequestInputSerializer(serializers.Serializer):
-    """Types only: the limits live in `services.generation_params_clean`, shared with the UI."""
+    """Types only: the limits live in `params.generation_params_clean`, shared with the UI.
+
+    Send JSON, or multipart form data when uploading an init image or mask.
+    """
 
     prompt = serializers.CharField(allow_blank=True, trim_whitespace=True)
     negative_prompt = serializers.CharField(required=False, allow_blank=True)
-    model = serializers.CharField(required=False)
+    model = serializers.CharField(
+        required=False, help_text="A model profile name; default: the project's first model."
+    )
+    mode = serializers.CharField(
+        required=False, help_text="text-to-image (default), image-to-image or inpainting."
+    )
+    strength = serializers.FloatField(required=False)
+    init_image = serializers.FileField(
+        required=False, help_text="PNG, JPEG or WebP; for image-to-image and inpainting."
+    )
+    mask_image = serializers.FileField(
+        required=False, help_text="PNG, JPEG or WebP; white = repaint. For inpainting."
+    )
     width = serializers.IntegerField(required=False)
     height = serializers.IntegerField(required=False)
     steps = serializers.IntegerField(required=False)
@@ -61,6 +77,9 @@ class GenerationRequestSerializer(serializers.ModelSerializer):
             "prompt",
             "negative_prompt",
             "model",
+            "mode",
+            "strength",
+            "init_image_sha256",
             "width",
             "height",
             "steps",
@@ -229,3 +248,167 @@ class AssetFileView(APIView):
             content_type="image/png",
             filename=f"imprimatur-request{asset.request_id}-{asset.index + 1}.png",
         )
+
+
+# --- The model catalog -------------------------------------------------------------------------
+
+
+class ModelProfileSerializer(serializers.ModelSerializer):
+    organization = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    projects = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
+
+    class Meta:
+        model = ModelProfile
+        fields = [
+            "id",
+            "name",
+            "display_name",
+            "organization",
+            "path",
+            "capabilities",
+            "queue",
+            "scheduler",
+            "sizes",
+            "default_size",
+            "default_steps",
+            "max_steps",
+            "default_guidance",
+            "max_guidance",
+            "max_images",
+            "licence_note",
+            "enabled",
+            "pipeline_class",
+            "model_capabilities",
+            "projects",
+        ]
+
+    def to_representation(self, profile):
+        data = super().to_representation(profile)
+        if not self.context.get("is_admin"):
+            # Where checkpoints live on the workers is for admins only.
+            data.pop("path")
+        return data
+
+
+class ModelProfileWriteSerializer(serializers.Serializer):
+    """Types only; `services.model_profile_save` checks the checkpoint and the limits."""
+
+    name = serializers.SlugField(required=False)
+    organization = serializers.SlugField(
+        required=False, help_text="Needed only if you administer several organisations."
+    )
+    display_name = serializers.CharField(required=False, allow_blank=True)
+    path = serializers.CharField(required=False)
+    capabilities = serializers.ListField(child=serializers.CharField(), required=False)
+    queue = serializers.CharField(required=False)
+    scheduler = serializers.CharField(required=False, allow_blank=True)
+    sizes = serializers.ListField(child=serializers.IntegerField(), required=False)
+    default_size = serializers.IntegerField(required=False)
+    default_steps = serializers.IntegerField(required=False)
+    max_steps = serializers.IntegerField(required=False)
+    default_guidance = serializers.FloatField(required=False)
+    max_guidance = serializers.FloatField(required=False)
+    max_images = serializers.IntegerField(required=False)
+    licence_note = serializers.CharField(required=False, allow_blank=True)
+    enabled = serializers.BooleanField(required=False)
+    projects = serializers.ListField(child=serializers.SlugField(), required=False)
+
+
+def _admin_organizations(user):
+    return Organization.objects.restrict(user, Action.MANAGE)
+
+
+def _save_profile(request, data: dict, profile: ModelProfile | None) -> ModelProfile:
+    if profile is not None:
+        organization = profile.organization
+    else:
+        if "name" not in data:
+            raise serializers.ValidationError({"name": "This field is required."})
+        if "path" not in data:
+            raise serializers.ValidationError({"path": "This field is required."})
+        choices = _admin_organizations(request.user)
+        if "organization" in data:
+            choices = choices.filter(slug=data["organization"])
+        choices = list(choices[:2])
+        if not choices:
+            raise PermissionDenied("Only admins of an organisation add models to it.")
+        if len(choices) > 1:
+            raise serializers.ValidationError(
+                {"organization": "You administer several organisations: name one."}
+            )
+        organization = choices[0]
+    projects = None
+    if "projects" in data:
+        found = {
+            project.slug: project
+            for project in BrandProject.objects.filter(
+                organization=organization, slug__in=data["projects"]
+            )
+        }
+        unknown = [slug for slug in data["projects"] if slug not in found]
+        if unknown:
+            raise serializers.ValidationError(
+                {"projects": f"Unknown projects: {', '.join(unknown)}."}
+            )
+        projects = list(found.values())
+    fields = {key: value for key, value in data.items() if key in services.PROFILE_FIELDS}
+    return services.model_profile_save(
+        organization=organization,
+        actor=request.user,
+        name=data.get("name", profile.name if profile else ""),
+        fields=fields,
+        projects=projects,
+        profile=profile,
+    )
+
+
+class ModelProfileListView(generics.ListCreateAPIView):
+    """The model catalog of your organisations; admins add models with POST."""
+
+    filterset_fields = ["enabled", "queue"]
+
+    def get_serializer_class(self):
+        if self.request.method == "POST":
+            return ModelProfileWriteSerializer
+        return ModelProfileSerializer
+
+    def get_serializer_context(self):
+        context = super().get_serializer_context()
+        context["is_admin"] = _admin_organizations(self.request.user).exists()
+        return context
+
+    def get_queryset(self):
+        return selectors.model_profile_list(user=self.request.user).prefetch_related("projects")
+
+    @extend_schema(responses={201: ModelProfileSerializer})
+    def post(self, request):
+        serializer = ModelProfileWriteSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        profile = _save_profile(request, serializer.validated_data, None)
+        body = ModelProfileSerializer(profile, context={"is_admin": True}).data
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class ModelProfileDetailView(generics.RetrieveAPIView):
+    """One model; admins change it with PATCH."""
+
+    serializer_class = ModelProfileSerializer
+
+    def get_object(self):
+        return selectors.model_profile_get(user=self.request.user, pk=self.kwargs["pk"])
+
+    def get_serializer_context(self):
+        context = super().get_serializer_context()
+        context["is_admin"] = _admin_organizations(self.request.user).exists()
+        return context
+
+    @extend_schema(request=ModelProfileWriteSerializer, responses={200: ModelProfileSerializer})
+    def patch(self, request, pk: int):
+        profile = self.get_object()
+        serializer = ModelProfileWriteSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        data.pop("name", None)
+        data.pop("organization", None)
+        profile = _save_profile(request, data, profile)
+        return Response(ModelProfileSerializer(profile, context={"is_admin": True}).data)

@@ -1,15 +1,9 @@
-"""The request form: field types here, limits in `services.generation_params_clean`."""
+"""The request form: field types and choices here; limits in `params.generation_params_clean`."""
 
 from django import forms
-from django.conf import settings
 
-from generation.jobs.services import LIMITS
-
-SIZE_CHOICES = [
-    (size, f"{size} px")
-    for size in (64, 128, 256, 512, 768, 1024)
-    if LIMITS.min_size <= size <= LIMITS.max_size
-]
+from generation.jobs.models import Mode
+from generation.jobs.params import models_for_project
 
 
 class GenerationRequestForm(forms.Form):
@@ -20,16 +14,94 @@ class GenerationRequestForm(forms.Form):
     negative_prompt = forms.CharField(
         required=False, widget=forms.Textarea(attrs={"rows": 2}), max_length=1000
     )
-    width = forms.TypedChoiceField(choices=SIZE_CHOICES, coerce=int)
-    height = forms.TypedChoiceField(choices=SIZE_CHOICES, coerce=int)
-    steps = forms.IntegerField(initial=20)
-    guidance_scale = forms.FloatField(initial=7.5, label="Guidance")
-    seed = forms.IntegerField(required=False, help_text="Leave empty for a random seed.")
+    model = forms.ChoiceField()
+    mode = forms.ChoiceField(choices=Mode.choices, initial=Mode.TEXT_TO_IMAGE)
+    width = forms.TypedChoiceField(coerce=int)
+    height = forms.TypedChoiceField(coerce=int)
     num_images = forms.IntegerField(initial=1, label="Images")
+    steps = forms.IntegerField()
+    guidance_scale = forms.FloatField(label="Guidance")
+    seed = forms.IntegerField(required=False, help_text="Leave empty for a random seed.")
+    strength = forms.FloatField(
+        required=False,
+        initial=0.8,
+        help_text="Image-to-image and inpainting: how far to move from the init image (0-1].",
+    )
+    init_image = forms.FileField(
+        required=False,
+        label="Init image",
+        help_text="PNG, JPEG or WebP, for image-to-image and inpainting.",
+        widget=forms.ClearableFileInput(attrs={"accept": "image/png,image/jpeg,image/webp"}),
+    )
+    mask_image = forms.FileField(
+        required=False,
+        label="Mask",
+        help_text="Inpainting: white where the image is repainted.",
+        widget=forms.ClearableFileInput(attrs={"accept": "image/png,image/jpeg,image/webp"}),
+    )
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, project, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["width"].initial = settings.IMPRIMATUR_DEFAULT_IMAGE_SIZE
-        self.fields["height"].initial = settings.IMPRIMATUR_DEFAULT_IMAGE_SIZE
-        for name in ("steps", "guidance_scale", "num_images", "seed"):
-            self.fields[name].widget.attrs["inputmode"] = "numeric"
+        self.models = list(models_for_project(project))
+        self.fields["model"].choices = [
+            (
+                profile.name,
+                f"{profile.display_name} — up to {max(profile.sizes)} px, "
+                f"{profile.max_steps} steps, {profile.max_images} images",
+            )
+            for profile in self.models
+        ]
+        sizes = sorted({size for profile in self.models for size in profile.sizes})
+        for name in ("width", "height"):
+            self.fields[name].choices = [(size, f"{size} px") for size in sizes]
+        if self.models:
+            first = self.models[0]
+            self.fields["width"].initial = self.fields["height"].initial = first.default_size
+            self.fields["steps"].initial = first.default_steps
+            self.fields["guidance_scale"].initial = first.default_guidance
+        for name in ("steps", "guidance_scale", "num_images", "seed", "strength"):
+            self.fields[name].widget.attrs["inputmode"] = "decimal"
+
+
+class ModelProfileForm(forms.Form):
+    """Admin form for a model of the catalog; `services.model_profile_save` checks it."""
+
+    name = forms.SlugField(help_text="What requests name as their model; cannot change later.")
+    display_name = forms.CharField(required=False)
+    path = forms.CharField(
+        help_text="Local diffusers pipeline directory (or .safetensors file) on the workers."
+    )
+    capabilities = forms.MultipleChoiceField(
+        choices=Mode.choices, widget=forms.CheckboxSelectMultiple
+    )
+    queue = forms.CharField(initial="gpu", help_text="Celery queue of the workers that hold it.")
+    scheduler = forms.ChoiceField(required=False)
+    sizes = forms.CharField(initial="512", help_text="Allowed sizes, comma-separated: 512,768")
+    default_size = forms.IntegerField(initial=512)
+    default_steps = forms.IntegerField(initial=20)
+    max_steps = forms.IntegerField(initial=50)
+    default_guidance = forms.FloatField(initial=7.5)
+    max_guidance = forms.FloatField(initial=20)
+    max_images = forms.IntegerField(initial=4)
+    licence_note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    enabled = forms.BooleanField(required=False, initial=True)
+    projects = forms.MultipleChoiceField(
+        required=False, widget=forms.CheckboxSelectMultiple, help_text="Who may use it."
+    )
+
+    def __init__(self, *args, organization, editing: bool = False, **kwargs):
+        from generation.jobs.models import ModelProfile
+
+        super().__init__(*args, **kwargs)
+        self.fields["scheduler"].choices = ModelProfile.Scheduler.choices
+        self.fields["projects"].choices = [
+            (project.slug, project.name) for project in organization.projects.order_by("name")
+        ]
+        if editing:
+            self.fields["name"].disabled = True
+
+    def clean_sizes(self) -> list[int]:
+        try:
+            return [int(part) for part in self.cleaned_data["sizes"].split(",") if part.strip()]
+        except ValueError as error:
+            raise forms.ValidationError("Give whole numbers separated by commas.") from error

@@ -9,6 +9,94 @@ from django.db import models
 from imprimatur.tenancy.models import BrandProject, RestrictedQuerySet
 
 
+def request_upload_path(instance: "GenerationRequest", filename: str) -> str:
+    return f"uploads/{instance.project.organization_id}/{instance.project_id}/{filename}"
+
+
+class Mode(models.TextChoices):
+    """What a request asks a model to do; the engine's mode names."""
+
+    TEXT_TO_IMAGE = "text-to-image", "Text to image"
+    IMAGE_TO_IMAGE = "image-to-image", "Image to image"
+    INPAINTING = "inpainting", "Inpainting"
+
+
+def default_capabilities() -> list[str]:
+    return [Mode.TEXT_TO_IMAGE]
+
+
+def default_sizes() -> list[int]:
+    return [64]
+
+
+class ModelProfile(models.Model):
+    """A model of the catalog: a local checkpoint, what it can do and the limits of its use.
+
+    Admins manage profiles per organisation and choose the projects that may use each one.
+    Saving goes through `services.model_profile_save`, which reads the checkpoint's config
+    (never its weights) and refuses a broken path with the reason.
+    """
+
+    class Scheduler(models.TextChoices):
+        CHECKPOINT = "", "As shipped with the checkpoint"
+        DDIM = "DDIMScheduler", "DDIM"
+        EULER = "EulerDiscreteScheduler", "Euler"
+        EULER_ANCESTRAL = "EulerAncestralDiscreteScheduler", "Euler ancestral"
+        DPM_SOLVER = "DPMSolverMultistepScheduler", "DPM-Solver++ (multistep)"
+        PNDM = "PNDMScheduler", "PNDM"
+        LMS = "LMSDiscreteScheduler", "LMS"
+
+    organization = models.ForeignKey(
+        "tenancy.Organization", on_delete=models.PROTECT, related_name="model_profiles"
+    )
+    name = models.SlugField(max_length=100, help_text="What requests name as their model.")
+    display_name = models.CharField(max_length=200)
+    path = models.CharField(
+        max_length=500,
+        help_text="Local path of a diffusers pipeline directory or a .safetensors checkpoint.",
+    )
+    capabilities = models.JSONField(default=default_capabilities)
+    queue = models.CharField(
+        max_length=100, default="gpu", help_text="Celery queue of the workers that hold it."
+    )
+    scheduler = models.CharField(
+        max_length=100, choices=Scheduler.choices, blank=True, default=Scheduler.CHECKPOINT
+    )
+    sizes = models.JSONField(
+        default=default_sizes, help_text="Allowed widths and heights in pixels."
+    )
+    default_size = models.PositiveIntegerField(default=64)
+    default_steps = models.PositiveIntegerField(default=20)
+    max_steps = models.PositiveIntegerField(default=50)
+    default_guidance = models.FloatField(default=7.5)
+    max_guidance = models.FloatField(default=20.0)
+    max_images = models.PositiveIntegerField(default=4)
+    licence_note = models.TextField(blank=True)
+    enabled = models.BooleanField(default=True)
+    # Read from the checkpoint when the profile is saved.
+    pipeline_class = models.CharField(max_length=200, blank=True)
+    model_capabilities = models.JSONField(default=list, blank=True)
+    projects = models.ManyToManyField(
+        "tenancy.BrandProject", related_name="model_profiles", blank=True
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    organization_path = "organization"
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["organization", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "name"], name="modelprofile_unique_name_per_org"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.display_name or self.name
+
+
 class GenerationRequest(models.Model):
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -25,7 +113,15 @@ class GenerationRequest(models.Model):
     )
     prompt = models.TextField()
     negative_prompt = models.TextField(blank=True)
+    model_profile = models.ForeignKey(
+        ModelProfile, on_delete=models.PROTECT, related_name="requests", null=True
+    )
     model_name = models.CharField(max_length=100)
+    mode = models.CharField(max_length=20, choices=Mode.choices, default=Mode.TEXT_TO_IMAGE)
+    strength = models.FloatField(default=0.8, help_text="How far image-to-image may move.")
+    init_image = models.FileField(upload_to=request_upload_path, blank=True, max_length=300)
+    init_image_sha256 = models.CharField(max_length=64, blank=True)
+    mask_image = models.FileField(upload_to=request_upload_path, blank=True, max_length=300)
     width = models.PositiveIntegerField()
     height = models.PositiveIntegerField()
     steps = models.PositiveIntegerField()
@@ -79,7 +175,10 @@ class GenerationJob(models.Model):
     total_steps = models.PositiveIntegerField(default=0)
     attempts = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
+    # The worker process running it ("host:pid") and when it last showed it is alive: a
+    # redelivered message leaves a job with a live lease to its holder.
     worker = models.CharField(max_length=200, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     # Set by a user; the worker sees it between two denoising steps and stops.
     cancel_requested_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

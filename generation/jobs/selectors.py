@@ -2,7 +2,7 @@
 
 from django.http import Http404
 
-from generation.jobs.models import Asset, GenerationRequest
+from generation.jobs.models import Asset, GenerationRequest, ModelProfile
 from imprimatur.tenancy.models import Action
 
 
@@ -38,3 +38,17 @@ def asset_get(*, user, pk: int) -> Asset:
 
 def latest_job(request: GenerationRequest):
     return max(request.jobs.all(), key=lambda job: job.pk, default=None)
+
+
+def model_profile_list(*, user):
+    """Admins see every model of their organisations; other members the enabled ones."""
+    managed = ModelProfile.objects.restrict(user, Action.MANAGE)
+    visible = ModelProfile.objects.restrict(user, Action.VIEW).filter(enabled=True)
+    return (managed | visible).distinct().select_related("organization")
+
+
+def model_profile_get(*, user, pk: int) -> ModelProfile:
+    profile = model_profile_list(user=user).filter(pk=pk).first()
+    if profile is None:
+        raise Http404("No such model.")
+    return profile

@@ -5,100 +5,25 @@ checks the move is allowed, saves and records the audit event in one transaction
 """
 
 import hashlib
+import io
 import logging
-import secrets
+import re
 import time
-from dataclasses import dataclass
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 
-from generation.jobs.models import Asset, GenerationJob, GenerationRequest
+from generation.jobs.models import Asset, GenerationJob, GenerationRequest, Mode, ModelProfile
+from generation.jobs.params import generation_params_clean
 from governance.audit.services import audit_record
 from imprimatur.errors import InvalidTransition
-from imprimatur.tenancy.models import Action, BrandProject
+from imprimatur.tenancy.models import Action, BrandProject, Organization
 
 logger = logging.getLogger(__name__)
-
-MAX_PROMPT_LENGTH = 1000
-MAX_SEED = 2**32 - 1
-
-
-@dataclass(frozen=True)
-class GenerationLimits:
-    """What a request may ask for. Per-model and per-project limits replace these later."""
-
-    min_size: int = 64
-    max_size: int = 1024
-    size_multiple: int = 8
-    max_steps: int = 100
-    max_guidance: float = 30.0
-    max_images: int = 4
-
-
-LIMITS = GenerationLimits()
-
-
-def _request_defaults() -> dict:
-    return {
-        "negative_prompt": "",
-        "width": settings.IMPRIMATUR_DEFAULT_IMAGE_SIZE,
-        "height": settings.IMPRIMATUR_DEFAULT_IMAGE_SIZE,
-        "steps": 20,
-        "guidance_scale": 7.5,
-        "seed": None,
-        "num_images": 1,
-        "model": settings.IMPRIMATUR_DEFAULT_MODEL,
-    }
-
-
-def generation_params_clean(*, prompt: str, params: dict) -> dict:
-    """Fill defaults and check every parameter; raise ValidationError naming each bad field."""
-    values = _request_defaults()
-    values.update({key: value for key, value in params.items() if value is not None})
-    errors: dict[str, list[str]] = {}
-
-    def reject(field: str, message: str) -> None:
-        errors.setdefault(field, []).append(message)
-
-    prompt = (prompt or "").strip()
-    if not prompt:
-        reject("prompt", "Write a prompt: it may not be empty.")
-    elif len(prompt) > MAX_PROMPT_LENGTH:
-        reject("prompt", f"Keep the prompt under {MAX_PROMPT_LENGTH} characters.")
-    if len(values["negative_prompt"]) > MAX_PROMPT_LENGTH:
-        reject("negative_prompt", f"Keep it under {MAX_PROMPT_LENGTH} characters.")
-    for field in ("width", "height"):
-        size = values[field]
-        if not isinstance(size, int) or isinstance(size, bool):
-            reject(field, "Give a whole number of pixels.")
-        elif not LIMITS.min_size <= size <= LIMITS.max_size:
-            reject(field, f"Must be between {LIMITS.min_size} and {LIMITS.max_size} pixels.")
-        elif size % LIMITS.size_multiple:
-            reject(field, f"Must be a multiple of {LIMITS.size_multiple} pixels.")
-    if not isinstance(values["steps"], int) or not 1 <= values["steps"] <= LIMITS.max_steps:
-        reject("steps", f"Must be a whole number from 1 to {LIMITS.max_steps}.")
-    guidance = values["guidance_scale"]
-    if not isinstance(guidance, int | float) or not 0 <= guidance <= LIMITS.max_guidance:
-        reject("guidance_scale", f"Must be a number from 0 to {LIMITS.max_guidance:g}.")
-    count = values["num_images"]
-    if not isinstance(count, int) or not 1 <= count <= LIMITS.max_images:
-        reject("num_images", f"Must be a whole number from 1 to {LIMITS.max_images}.")
-    seed = values["seed"]
-    if seed is not None and (not isinstance(seed, int) or not 0 <= seed <= MAX_SEED):
-        reject("seed", f"Must be a whole number from 0 to {MAX_SEED}.")
-    if values["model"] != settings.IMPRIMATUR_DEFAULT_MODEL:
-        reject("model", f"Unknown model. Available: {settings.IMPRIMATUR_DEFAULT_MODEL}.")
-    if errors:
-        raise ValidationError(errors)
-    if seed is None:
-        values["seed"] = secrets.randbelow(MAX_SEED + 1)
-    values["prompt"] = prompt
-    values["guidance_scale"] = float(guidance)
-    return values
 
 
 @transaction.atomic
@@ -108,20 +33,35 @@ def generation_request_submit(
     """Write the request and its job in one transaction; enqueue the job once it commits."""
     if not BrandProject.objects.restrict(user, Action.GENERATE).filter(pk=project.pk).exists():
         raise PermissionDenied("Only creators of this project's organisation may make requests.")
-    values = generation_params_clean(prompt=prompt, params=params)
-    request = GenerationRequest.objects.create(
+    values = generation_params_clean(project=project, prompt=prompt, params=params)
+    profile: ModelProfile = values["profile"]
+    request = GenerationRequest(
         project=project,
         created_by=user,
         prompt=values["prompt"],
         negative_prompt=values["negative_prompt"],
-        model_name=values["model"],
+        model_profile=profile,
+        model_name=profile.name,
+        mode=values["mode"],
+        strength=values["strength"],
         width=values["width"],
         height=values["height"],
         steps=values["steps"],
         guidance_scale=values["guidance_scale"],
         seed=values["seed"],
         num_images=values["num_images"],
+        init_image_sha256=values.get("init_image_sha256", ""),
     )
+    request.save()
+    for field in ("init_image", "mask_image"):
+        if values[field]:
+            getattr(request, field).save(
+                f"request{request.pk}-{field.replace('_image', '')}.png",
+                ContentFile(values[field]),
+                save=False,
+            )
+    if request.init_image or request.mask_image:
+        request.save(update_fields=["init_image", "mask_image"])
     job = GenerationJob.objects.create(request=request, total_steps=request.steps)
     audit_record(
         action="generation.request.submit",
@@ -132,17 +72,21 @@ def generation_request_submit(
             "project": project.slug,
             "prompt_sha256": hashlib.sha256(request.prompt.encode()).hexdigest(),
             "model": request.model_name,
+            "mode": request.mode,
             "job": job.pk,
+            **({"init_image_sha256": request.init_image_sha256} if request.init_image else {}),
         },
     )
-    transaction.on_commit(lambda: _enqueue(job.pk))
+    queue = profile.queue
+    transaction.on_commit(lambda: _enqueue(job.pk, queue))
     return request
 
 
-def _enqueue(job_id: int) -> None:
+def _enqueue(job_id: int, queue: str) -> None:
     from generation.jobs.tasks import run_generation_job
 
-    run_generation_job.delay(job_id)
+    # The profile's queue reaches the workers that hold its model.
+    run_generation_job.apply_async(args=[job_id], queue=queue)
 
 
 # --- Transitions -------------------------------------------------------------------------
@@ -223,6 +167,7 @@ def generation_job_transition(
         job.started_at = now
         job.current_step = 0
         job.worker = worker
+        job.heartbeat_at = now
     else:
         job.finished_at = now
     job.save()
@@ -242,6 +187,10 @@ def generation_job_transition(
 
 
 # --- Running a job (in the worker) --------------------------------------------------------
+
+
+class JobBusy(Exception):
+    """Another live worker holds the job's lease; try again once the lease could expire."""
 
 
 class JobCancelled(Exception):
@@ -268,14 +217,22 @@ class JobProgress:
         if step < total and now - self._last < self.interval:
             return
         self._last = now
-        job.update(current_step=step, total_steps=total)
+        job.update(current_step=step, total_steps=total, heartbeat_at=timezone.now())
+
+
+def _lease_is_live(job: GenerationJob) -> bool:
+    lease = timedelta(seconds=settings.IMPRIMATUR_JOB_LEASE_SECONDS)
+    return job.heartbeat_at is not None and timezone.now() - job.heartbeat_at < lease
 
 
 def generation_job_run(*, job_id: int, worker: str = "") -> GenerationJob | None:
     """Run one job: generate its images, store them as assets, finish the request.
 
     Returns None when the job is not in a state to run (already finished: a redelivered
-    message), so running a task twice is harmless.
+    message), so running a task twice is harmless. Raises JobBusy when another worker holds
+    a live lease on it (a duplicate message while it runs); a job whose worker died (no
+    heartbeat for IMPRIMATUR_JOB_LEASE_SECONDS, or the same worker name started again) is
+    taken over.
     """
     with transaction.atomic():
         job = GenerationJob.objects.select_for_update().filter(pk=job_id).first()
@@ -285,6 +242,13 @@ def generation_job_run(*, job_id: int, worker: str = "") -> GenerationJob | None
         ):
             logger.info("Job %s is not runnable (missing or finished); skipping.", job_id)
             return None
+        if (
+            job.status == GenerationJob.Status.RUNNING
+            and _lease_is_live(job)
+            and job.worker != worker
+            and not _same_host_restarted(job.worker, worker)
+        ):
+            raise JobBusy(f"Job {job.pk} is running on {job.worker}.")
         if (
             job.status == GenerationJob.Status.RUNNING
             and job.attempts >= settings.IMPRIMATUR_MAX_JOB_ATTEMPTS
@@ -302,7 +266,10 @@ def generation_job_run(*, job_id: int, worker: str = "") -> GenerationJob | None
     # The engine pulls in torch and diffusers: imported here so the web process never loads them.
     from generation.engine.pipelines import GenerationParams, generate, image_to_png_bytes
 
+    profile = request.model_profile
     params = GenerationParams(
+        mode=request.mode,
+        strength=request.strength,
         prompt=request.prompt,
         negative_prompt=request.negative_prompt,
         width=request.width,
@@ -314,9 +281,12 @@ def generation_job_run(*, job_id: int, worker: str = "") -> GenerationJob | None
     )
     try:
         images = generate(
-            model_path=settings.IMPRIMATUR_DEFAULT_MODEL_PATH,
+            model_path=profile.path,
             params=params,
             on_step=JobProgress(job.pk),
+            scheduler=profile.scheduler or None,
+            init_image=_open_image(request.init_image, "RGB"),
+            mask_image=_open_image(request.mask_image, "L"),
         )
     except JobCancelled as cancelled:
         return _job_end(job=job, to=GenerationJob.Status.CANCELLED, reason=str(cancelled))
@@ -333,6 +303,30 @@ def generation_job_run(*, job_id: int, worker: str = "") -> GenerationJob | None
         job = generation_job_transition(job=job, to=GenerationJob.Status.SUCCEEDED)
         generation_request_transition(request=request, to=GenerationRequest.Status.SUCCEEDED)
     return job
+
+
+def _same_host_restarted(holder: str, worker: str) -> bool:
+    """The holder is an earlier life of this same worker: same node name, other main process.
+
+    Identities are "node:main-pid:process-pid"; processes of one live worker share the main
+    pid, so they never take a job from each other.
+    """
+    holder_parts, worker_parts = holder.rsplit(":", 2), worker.rsplit(":", 2)
+    if len(holder_parts) != 3 or len(worker_parts) != 3:
+        return False
+    return holder_parts[0] == worker_parts[0] and holder_parts[1] != worker_parts[1]
+
+
+def _open_image(field, mode: str):
+    """A stored upload as a PIL image (already validated and normalised at submit)."""
+    if not field:
+        return None
+    from PIL import Image
+
+    with field.open("rb") as stored:
+        image = Image.open(io.BytesIO(stored.read()))
+        image.load()
+    return image.convert(mode)
 
 
 def _job_end(*, job: GenerationJob, to: str, reason: str) -> GenerationJob:
@@ -376,6 +370,26 @@ def asset_store(*, job: GenerationJob, index: int, seed: int, png: bytes) -> Ass
 # --- Actions of users on their requests ------------------------------------------------------
 
 
+def generation_jobs_recover(*, worker_name: str) -> list[int]:
+    """Send again the jobs left running by a dead worker: an earlier life of the worker
+    `worker_name` or any worker silent for longer than the lease. Brokers that cannot redeliver an
+    unacknowledged message (kombu's filesystem transport) lose nothing this way; where the
+    broker redelivers too, the lease makes the duplicate harmless."""
+    lease = timedelta(seconds=settings.IMPRIMATUR_JOB_LEASE_SECONDS)
+    stale = GenerationJob.objects.filter(status=GenerationJob.Status.RUNNING).filter(
+        models.Q(worker__startswith=f"{worker_name}:")
+        | models.Q(heartbeat_at__lt=timezone.now() - lease)
+        | models.Q(heartbeat_at__isnull=True)
+    )
+    recovered = []
+    for job in stale.select_related("request__model_profile"):
+        _enqueue(job.pk, job.request.model_profile.queue)
+        recovered.append(job.pk)
+    if recovered:
+        logger.warning("Sent again jobs left running by a dead worker: %s", recovered)
+    return recovered
+
+
 def may_act_on(*, request: GenerationRequest, user) -> bool:
     """The request's creator, or an admin of its organisation."""
     if request.created_by_id == user.pk:
@@ -417,6 +431,8 @@ def generation_request_rerun(
     params = {
         "negative_prompt": request.negative_prompt,
         "model": request.model_name,
+        "mode": request.mode,
+        "strength": request.strength,
         "width": request.width,
         "height": request.height,
         "steps": request.steps,
@@ -424,10 +440,147 @@ def generation_request_rerun(
         "num_images": request.num_images,
         "seed": None if new_seeds else request.seed,
     }
+    for field in ("init_image", "mask_image"):
+        stored = getattr(request, field)
+        if stored:
+            with stored.open("rb") as image_file:
+                params[field] = image_file.read()
     with transaction.atomic():
         rerun = generation_request_submit(
             project=request.project, user=user, prompt=request.prompt, params=params
         )
         rerun.rerun_of = request
-        rerun.save(update_fields=["rerun_of"])
+        rerun.init_image_sha256 = request.init_image_sha256 or rerun.init_image_sha256
+        rerun.save(update_fields=["rerun_of", "init_image_sha256"])
     return rerun
+
+
+# --- The model catalog -----------------------------------------------------------------------
+
+PROFILE_FIELDS = (
+    "display_name",
+    "path",
+    "capabilities",
+    "queue",
+    "scheduler",
+    "sizes",
+    "default_size",
+    "default_steps",
+    "max_steps",
+    "default_guidance",
+    "max_guidance",
+    "max_images",
+    "licence_note",
+    "enabled",
+)
+QUEUE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
+
+
+def _profile_errors(profile: ModelProfile) -> dict[str, list[str]]:
+    """Everything wrong with a profile, by field; reads the checkpoint config, not weights."""
+    from generation.engine.catalog import ModelNotFoundError, inspect_model
+
+    errors: dict[str, list[str]] = {}
+
+    def reject(field: str, message: str) -> None:
+        errors.setdefault(field, []).append(message)
+
+    try:
+        info = inspect_model(profile.path)
+    except ModelNotFoundError as error:
+        reject("path", str(error))
+        info = None
+    if info is not None:
+        profile.pipeline_class = info.pipeline_class or ""
+        profile.model_capabilities = sorted(info.capabilities)
+    capabilities = profile.capabilities
+    if not isinstance(capabilities, list) or not capabilities:
+        reject("capabilities", "Choose at least one of: " + ", ".join(Mode.values) + ".")
+    elif unknown := [value for value in capabilities if value not in Mode.values]:
+        reject("capabilities", f"Unknown: {', '.join(map(str, unknown))}.")
+    elif info is not None and (missing := set(capabilities) - set(info.capabilities)):
+        reject(
+            "capabilities",
+            f"{info.pipeline_class} cannot do {', '.join(sorted(missing))}.",
+        )
+    sizes = profile.sizes
+    if (
+        not isinstance(sizes, list)
+        or not sizes
+        or not all(isinstance(size, int) and 64 <= size <= 4096 and size % 8 == 0 for size in sizes)
+    ):
+        reject("sizes", "Give one or more sizes from 64 to 4096 pixels, multiples of 8.")
+    elif profile.default_size not in sizes:
+        reject("default_size", "Must be one of the allowed sizes.")
+    if not 1 <= profile.default_steps <= profile.max_steps <= 1000:
+        reject("default_steps", "Need 1 ≤ default steps ≤ maximum steps ≤ 1000.")
+    if not 0 <= profile.default_guidance <= profile.max_guidance <= 100:
+        reject("default_guidance", "Need 0 ≤ default guidance ≤ maximum guidance ≤ 100.")
+    if not 1 <= profile.max_images <= 16:
+        reject("max_images", "Must be from 1 to 16.")
+    if not QUEUE_NAME.match(profile.queue or ""):
+        reject("queue", "Use letters, digits, '.', '_' or '-' only.")
+    if profile.scheduler not in ModelProfile.Scheduler.values:
+        reject("scheduler", "Unknown scheduler.")
+    return errors
+
+
+@transaction.atomic
+def model_profile_save(
+    *,
+    organization,
+    actor,
+    name: str,
+    fields: dict,
+    projects: list[BrandProject] | None = None,
+    profile: ModelProfile | None = None,
+) -> ModelProfile:
+    """Create or change a model profile after checking its checkpoint and limits.
+
+    `actor` None is the platform itself (a management command run by the operator).
+    """
+    if actor is not None and not (
+        Organization.objects.restrict(actor, Action.MANAGE).filter(pk=organization.pk).exists()
+    ):
+        raise PermissionDenied("Only admins of the organisation manage its models.")
+    creating = profile is None
+    if creating:
+        profile = ModelProfile(organization=organization, name=name)
+    elif profile.organization_id != organization.pk:
+        raise PermissionDenied("That model belongs to another organisation.")
+    before = {field: getattr(profile, field) for field in PROFILE_FIELDS} if not creating else {}
+    for field, value in fields.items():
+        if field not in PROFILE_FIELDS:
+            raise ValueError(f"Not a model profile field: {field}")
+        setattr(profile, field, value)
+    if not profile.display_name:
+        profile.display_name = profile.name
+    errors = _profile_errors(profile)
+    if creating and ModelProfile.objects.filter(organization=organization, name=name).exists():
+        errors.setdefault("name", []).append("A model of this name exists already.")
+    if projects is not None and any(p.organization_id != organization.pk for p in projects):
+        errors.setdefault("projects", []).append("Choose projects of this organisation.")
+    if errors:
+        raise ValidationError(errors)
+    profile.full_clean(exclude=["capabilities", "sizes", "projects"])
+    profile.save()
+    if projects is not None:
+        profile.projects.set(projects)
+    changed = {
+        field: getattr(profile, field)
+        for field in PROFILE_FIELDS
+        if creating or before[field] != getattr(profile, field)
+    }
+    audit_record(
+        action="generation.model.create" if creating else "generation.model.update",
+        actor=actor,
+        organization=organization,
+        target=profile,
+        data={
+            "name": profile.name,
+            "changed": changed,
+            "pipeline_class": profile.pipeline_class,
+            **({"projects": sorted(p.slug for p in projects)} if projects is not None else {}),
+        },
+    )
+    return profile

@@ -1,34 +1,88 @@
 """Celery tasks for generation: thin, take ids, safe to run twice."""
 
 import logging
+import os
 import socket
 
 from celery import shared_task
-from celery.signals import worker_process_init
+from celery.signals import worker_init, worker_process_init, worker_ready
 from django.conf import settings
 
-from generation.jobs.services import generation_job_run
+from generation.jobs.services import JobBusy, generation_job_run, generation_jobs_recover
 
 logger = logging.getLogger(__name__)
 
+# The queues this worker consumes, noted in the main process before it forks its children.
+_worker_queues: set[str] = set()
+
+
+_worker_name = ""
+_worker_main_pid = 0
+
+
+@worker_init.connect
+def remember_queues(sender=None, **kwargs) -> None:
+    global _worker_name, _worker_main_pid
+    _worker_main_pid = os.getpid()
+    if sender is not None:
+        _worker_queues.update(sender.app.amqp.queues.consume_from.keys())
+        _worker_name = sender.hostname
+
 
 @worker_process_init.connect
-def warm_up_default_model(**kwargs) -> None:
-    """Load the default model when a worker process starts, so no job pays for loading."""
+def warm_up_models(**kwargs) -> None:
+    """Load the models of this worker's queues when a worker process starts, so no job pays
+    for loading: up to the engine's cache size, in name order."""
     from diffusers.utils import logging as diffusers_logging
     from transformers.utils import logging as transformers_logging
 
-    from generation.engine.pipelines import ModelNotFoundError, load_text_to_image
+    from generation.engine.catalog import ModelNotFoundError
+    from generation.engine.pipelines import configure_cache, load_pipeline
+    from generation.jobs.models import Mode, ModelProfile
 
     diffusers_logging.disable_progress_bar()
     transformers_logging.disable_progress_bar()
+    configure_cache(settings.IMPRIMATUR_MAX_LOADED_MODELS)
+    profiles = ModelProfile.objects.filter(enabled=True).order_by("name")
+    if _worker_queues:
+        profiles = profiles.filter(queue__in=_worker_queues)
+    paths = list(dict.fromkeys(profile.path for profile in profiles))
+    for path in paths[: settings.IMPRIMATUR_MAX_LOADED_MODELS]:
+        try:
+            load_pipeline(path, Mode.TEXT_TO_IMAGE)
+        except ModelNotFoundError as error:
+            # Its jobs will fail with this reason; the worker stays up for the others.
+            logger.warning("Model not loaded at start: %s", error)
+    from django.db import connections
+
+    connections.close_all()
+
+
+def worker_identity() -> str:
+    """This process: its worker's node name (unique per live worker), the worker's main pid
+    and its own pid."""
+    return f"{_worker_name or socket.gethostname()}:{_worker_main_pid or os.getpid()}:{os.getpid()}"
+
+
+@worker_ready.connect
+def recover_orphaned_jobs(sender=None, **kwargs) -> None:
+    """Jobs an earlier process of this worker (or any silent worker) left running."""
+    from django.db import connections
+
+    generation_jobs_recover(worker_name=_worker_name or socket.gethostname())
+    connections.close_all()
+
+
+@shared_task(
+    bind=True,
+    name="generation.jobs.run_generation_job",
+    acks_late=True,
+    max_retries=None,
+)
+def run_generation_job(self, job_id: int) -> None:
     try:
-        load_text_to_image(settings.IMPRIMATUR_DEFAULT_MODEL_PATH)
-    except ModelNotFoundError as error:
-        # Jobs will fail with this reason; the worker itself stays up for other queues.
-        logger.warning("Default model not loaded: %s", error)
-
-
-@shared_task(name="generation.jobs.run_generation_job", acks_late=True)
-def run_generation_job(job_id: int) -> None:
-    generation_job_run(job_id=job_id, worker=socket.gethostname())
+        generation_job_run(job_id=job_id, worker=worker_identity())
+    except JobBusy as busy:
+        # A duplicate message while another worker runs it: look again when its lease
+        # could have expired (the holder may die meanwhile).
+        raise self.retry(countdown=settings.IMPRIMATUR_JOB_LEASE_SECONDS, max_retries=20) from busy

@@ -10,5 +10,9 @@ urlpatterns = [
     path("requests/<int:pk>/status/", views.request_status, name="request-status"),
     path("requests/<int:pk>/cancel/", views.request_cancel, name="request-cancel"),
     path("requests/<int:pk>/rerun/", views.request_rerun, name="request-rerun"),
+    path("requests/<int:pk>/<str:which>.png", views.request_upload, name="request-upload"),
+    path("models/", views.model_list, name="models"),
+    path("models/new/", views.model_edit, name="model-new"),
+    path("models/<int:pk>/", views.model_edit, name="model-edit"),
     path("assets/<int:pk>/image.png", views.asset_image, name="asset-image"),
 ]

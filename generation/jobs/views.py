@@ -3,14 +3,14 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import FileResponse
+from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from generation.jobs import selectors, services
-from generation.jobs.forms import GenerationRequestForm
+from generation.jobs.forms import GenerationRequestForm, ModelProfileForm
 from imprimatur.errors import InvalidTransition
-from imprimatur.tenancy.models import Action, BrandProject
+from imprimatur.tenancy.models import Action, BrandProject, Organization
 from imprimatur.tenancy.selectors import project_get
 
 
@@ -20,21 +20,21 @@ def project_detail(request, slug: str):
     can_generate = (
         BrandProject.objects.restrict(request.user, Action.GENERATE).filter(pk=project.pk).exists()
     )
-    form = GenerationRequestForm(request.POST or None)
+    form = GenerationRequestForm(request.POST or None, request.FILES or None, project=project)
     status = 200
     if request.method == "POST":
         if not can_generate:
             raise PermissionDenied("Only creators may make requests in this project.")
         if form.is_valid():
-            values = dict(form.cleaned_data)
+            values = {key: value for key, value in form.cleaned_data.items() if value is not None}
             prompt = values.pop("prompt")
             try:
                 created = services.generation_request_submit(
                     project=project, user=request.user, prompt=prompt, params=values
                 )
             except ValidationError as error:
-                for field, messages in error.message_dict.items():
-                    form.add_error(field if field in form.fields else None, messages)
+                for field, problems in error.message_dict.items():
+                    form.add_error(field if field in form.fields else None, problems)
             else:
                 return redirect("jobs:request", pk=created.pk)
         status = 400
@@ -109,3 +109,91 @@ def request_rerun(request, pk: int):
 def asset_image(request, pk: int):
     asset = selectors.asset_get(user=request.user, pk=pk)
     return FileResponse(asset.image.open("rb"), content_type="image/png")
+
+
+# --- Uploads and the model catalog -----------------------------------------------------------
+
+
+@login_required
+def request_upload(request, pk: int, which: str):
+    """A request's init image or mask, for users who may see the request."""
+    generation_request = selectors.generation_request_get(user=request.user, pk=pk)
+    stored = {"init": generation_request.init_image, "mask": generation_request.mask_image}.get(
+        which
+    )
+    if not stored:
+        raise Http404("No such image.")
+    return FileResponse(stored.open("rb"), content_type="image/png")
+
+
+@login_required
+def model_list(request):
+    return render(
+        request,
+        "jobs/models.html",
+        {
+            "profiles": selectors.model_profile_list(user=request.user).prefetch_related(
+                "projects"
+            ),
+            "admin_organizations": list(Organization.objects.restrict(request.user, Action.MANAGE)),
+        },
+    )
+
+
+def _profile_form_values(form) -> tuple[dict, list[str]]:
+    data = dict(form.cleaned_data)
+    projects = data.pop("projects")
+    data.pop("name")
+    return data, projects
+
+
+@login_required
+def model_edit(request, pk: int | None = None):
+    """Create (no pk) or change a model profile; admins of its organisation only."""
+    profile = selectors.model_profile_get(user=request.user, pk=pk) if pk else None
+    organizations = Organization.objects.restrict(request.user, Action.MANAGE)
+    if profile is not None:
+        organization = organizations.filter(pk=profile.organization_id).first()
+    else:
+        organization = organizations.filter(slug=request.GET.get("organization", "")).first()
+        organization = organization or organizations.first()
+    if organization is None:
+        raise PermissionDenied("Only admins manage the model catalog.")
+    initial = None
+    if profile is not None:
+        initial = {field: getattr(profile, field) for field in (*services.PROFILE_FIELDS, "name")}
+        initial["sizes"] = ",".join(str(size) for size in profile.sizes)
+        initial["projects"] = [project.slug for project in profile.projects.all()]
+    form = ModelProfileForm(
+        request.POST or None,
+        initial=initial,
+        organization=organization,
+        editing=profile is not None,
+    )
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            fields, slugs = _profile_form_values(form)
+            projects = list(organization.projects.filter(slug__in=slugs))
+            try:
+                saved = services.model_profile_save(
+                    organization=organization,
+                    actor=request.user,
+                    name=profile.name if profile else form.cleaned_data["name"],
+                    fields=fields,
+                    projects=projects,
+                    profile=profile,
+                )
+            except ValidationError as error:
+                for field, problems in error.message_dict.items():
+                    form.add_error(field if field in form.fields else None, problems)
+            else:
+                messages.success(request, f"Model {saved.name} saved ({saved.pipeline_class}).")
+                return redirect("jobs:models")
+        status = 400
+    return render(
+        request,
+        "jobs/model_form.html",
+        {"form": form, "profile": profile, "organization": organization},
+        status=status,
+    )

@@ -1,8 +1,13 @@
 import factory
+from django.conf import settings
 from factory.django import DjangoModelFactory
 
-from generation.jobs.models import GenerationJob, GenerationRequest
-from tests.imprimatur.tenancy.factories import BrandProjectFactory, UserFactory
+from generation.jobs.models import GenerationJob, GenerationRequest, ModelProfile
+from tests.imprimatur.tenancy.factories import (
+    BrandProjectFactory,
+    OrganizationFactory,
+    UserFactory,
+)
 
 
 class GenerationRequestFactory(DjangoModelFactory):
@@ -12,7 +17,13 @@ class GenerationRequestFactory(DjangoModelFactory):
     project = factory.SubFactory(BrandProjectFactory)
     created_by = factory.SubFactory(UserFactory)
     prompt = "a red star on a navy background"
-    model_name = "tiny-sd"
+    model_profile = factory.LazyAttribute(
+        lambda request: (
+            request.project.model_profiles.first()
+            or ModelProfileFactory(organization=request.project.organization)
+        )
+    )
+    model_name = factory.LazyAttribute(lambda request: request.model_profile.name)
     width = 64
     height = 64
     steps = 2
@@ -27,3 +38,24 @@ class GenerationJobFactory(DjangoModelFactory):
 
     request = factory.SubFactory(GenerationRequestFactory)
     total_steps = factory.LazyAttribute(lambda job: job.request.steps)
+
+
+class ModelProfileFactory(DjangoModelFactory):
+    """A profile written straight to the database: `services.model_profile_save` (which
+    reads the checkpoint) is tested on its own."""
+
+    class Meta:
+        model = ModelProfile
+
+    organization = factory.SubFactory(OrganizationFactory)
+    name = "tiny-sd"
+    display_name = "Tiny SD"
+    path = factory.LazyFunction(lambda: str(settings.IMPRIMATUR_TINY_MODEL_PATH))
+    capabilities = ["text-to-image", "image-to-image", "inpainting"]
+    sizes = [64, 96, 128, 256]
+    default_size = 64
+    default_steps = 20
+    max_steps = 100
+    max_guidance = 30.0
+    max_images = 4
+    pipeline_class = "StableDiffusionPipeline"

@@ -5,6 +5,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 
 from generation.jobs import services
 from generation.jobs.models import Asset, GenerationJob, GenerationRequest
+from generation.jobs.params import generation_params_clean
 from governance.audit.models import AuditEvent
 from tests.generation.jobs.factories import GenerationJobFactory
 
@@ -28,16 +29,17 @@ def test_reviewer_cannot_submit(acme):
     assert not GenerationRequest.objects.exists()
 
 
-def test_params_clean_fills_defaults_and_chooses_a_seed():
-    values = services.generation_params_clean(prompt=" a star ", params={"width": 128})
+def test_params_clean_fills_defaults_from_the_model_profile(acme):
+    values = generation_params_clean(project=acme.project, prompt=" a star ", params={"width": 128})
     assert values["prompt"] == "a star"
     assert (values["width"], values["height"], values["steps"]) == (128, 64, 20)
+    assert values["profile"] == acme.model
     assert isinstance(values["seed"], int)
 
 
-def test_params_clean_rejects_booleans_as_sizes():
+def test_params_clean_rejects_booleans_as_sizes(acme):
     with pytest.raises(ValidationError) as raised:
-        services.generation_params_clean(prompt="x", params={"width": True})
+        generation_params_clean(project=acme.project, prompt="x", params={"width": True})
     assert "width" in raised.value.message_dict
 
 
@@ -92,8 +94,10 @@ def test_a_redelivered_message_for_a_finished_job_does_nothing(acme, tiny_model_
     assert AuditEvent.objects.count() == events
 
 
-def test_a_missing_model_fails_the_job_with_a_clear_reason(acme, settings, tmp_path):
-    settings.IMPRIMATUR_DEFAULT_MODEL_PATH = tmp_path / "no-such-model"
+def test_a_missing_model_fails_the_job_with_a_clear_reason(acme, tmp_path):
+    # The checkpoint was removed from the worker after the profile was saved.
+    acme.model.path = str(tmp_path / "no-such-model")
+    acme.model.save()
     job = GenerationJobFactory(request__project=acme.project)
     failed = services.generation_job_run(job_id=job.pk)
     assert failed.status == GenerationJob.Status.FAILED

@@ -12,6 +12,13 @@ from tests.imprimatur.tenancy.factories import PASSWORD
 pytestmark = pytest.mark.django_db
 
 
+def form_data(**overrides) -> dict:
+    """What the browser posts from the project page's request form."""
+    data = {"model": "tiny-sd", "mode": "text-to-image", "width": 64, "height": 64,
+            "steps": 20, "guidance_scale": 7, "num_images": 1}  # fmt: skip
+    return data | overrides
+
+
 @pytest.fixture
 def creator_client(client, acme):
     client.force_login(acme.users["creator"])
@@ -52,9 +59,8 @@ def test_dashboard_lists_own_projects_and_requests_only(creator_client, acme, gl
 def test_project_page_form_submits_a_request(creator_client, acme):
     response = creator_client.post(
         f"/projects/{acme.project.slug}/",
-        {"prompt": "a red star", "width": 64, "height": 64, "steps": 5, "guidance_scale": 7,
-         "num_images": 1, "seed": ""},
-    )  # fmt: skip
+        form_data(prompt="a red star", steps=5, seed=""),
+    )
     request = GenerationRequest.objects.get()
     assert response.status_code == 302
     assert response["Location"] == f"/requests/{request.pk}/"
@@ -68,9 +74,8 @@ def test_project_page_form_submits_a_request(creator_client, acme):
 def test_project_page_form_shows_errors_next_to_fields(creator_client, acme):
     response = creator_client.post(
         f"/projects/{acme.project.slug}/",
-        {"prompt": "", "width": 64, "height": 64, "steps": 500, "guidance_scale": 7,
-         "num_images": 1},
-    )  # fmt: skip
+        form_data(prompt="", steps=500),
+    )
     assert response.status_code == 400
     form = response.context["form"]
     assert "prompt" in form.errors
@@ -80,9 +85,8 @@ def test_project_page_form_shows_errors_next_to_fields(creator_client, acme):
 def test_service_limits_show_as_form_errors(creator_client, acme):
     response = creator_client.post(
         f"/projects/{acme.project.slug}/",
-        {"prompt": "a star", "width": 64, "height": 64, "steps": 500, "guidance_scale": 7,
-         "num_images": 1},
-    )  # fmt: skip
+        form_data(prompt="a star", steps=500),
+    )
     assert response.status_code == 400
     assert response.context["form"].errors["steps"] == ["Must be a whole number from 1 to 100."]
     assert "Must be a whole number from 1 to 100." in response.content.decode()

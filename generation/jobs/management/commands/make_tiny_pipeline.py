@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 class Command(BaseCommand):
     help = (
         "Build a tiny random-weight Stable-Diffusion-architecture pipeline (diffusers format, "
-        "safetensors) at IMPRIMATUR_DEFAULT_MODEL_PATH (default var/models/tiny-sd). It "
+        "safetensors) at IMPRIMATUR_TINY_MODEL_PATH (default var/models/tiny-sd). It "
         "generates noise-like images, but through the same loading code as SD 1.5."
     )
 
@@ -27,7 +27,7 @@ class Command(BaseCommand):
     def handle(self, *args, path=None, seed=0, if_missing=False, **options):
         from generation.engine.tiny import build_tiny_pipeline
 
-        target = Path(path or settings.IMPRIMATUR_DEFAULT_MODEL_PATH)
+        target = Path(path or settings.IMPRIMATUR_TINY_MODEL_PATH)
         if if_missing and (target / "model_index.json").exists():
             self.stdout.write(f"Tiny pipeline already at {target}.")
             return

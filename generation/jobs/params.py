@@ -1,0 +1,168 @@
+"""Checking what a request asks for against its model profile: one place for the API and UI.
+
+`generation_params_clean` fills defaults from the model profile and reports every bad
+field at once, as a ValidationError keyed by field name.
+"""
+
+import hashlib
+import io
+import secrets
+
+from django.core.exceptions import ValidationError
+
+from generation.jobs.models import Mode, ModelProfile
+from imprimatur.tenancy.models import BrandProject
+
+MAX_PROMPT_LENGTH = 1000
+MAX_SEED = 2**32 - 1
+MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+MAX_UPLOAD_SIDE = 4096
+
+
+def models_for_project(project: BrandProject):
+    """The enabled model profiles that the project's creators may use, by name."""
+    return ModelProfile.objects.filter(
+        organization_id=project.organization_id, projects=project, enabled=True
+    ).order_by("name")
+
+
+def _is_whole(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _read_upload(upload) -> bytes:
+    if isinstance(upload, bytes):
+        return upload
+    if getattr(upload, "size", 0) > MAX_UPLOAD_BYTES:
+        # Refused before reading it into memory.
+        return upload.read(MAX_UPLOAD_BYTES + 1)
+    return upload.read()
+
+
+def _clean_upload(upload, *, mode: str) -> tuple[bytes, str]:
+    """The upload re-encoded as a bare PNG, and the SHA-256 of the bytes the user sent."""
+    from generation.engine.images import load_upload
+
+    data = _read_upload(upload)
+    image = load_upload(
+        data,
+        max_bytes=MAX_UPLOAD_BYTES,
+        max_pixels=MAX_UPLOAD_SIDE * MAX_UPLOAD_SIDE,
+        max_side=MAX_UPLOAD_SIDE,
+        mode=mode,
+    )
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue(), hashlib.sha256(data).hexdigest()
+
+
+def generation_params_clean(*, project: BrandProject, prompt: str, params: dict) -> dict:
+    """Defaults from the model profile, every parameter checked; ValidationError names
+    each bad field. Returns the values to store, with `profile` and normalised images."""
+    errors: dict[str, list[str]] = {}
+
+    def reject(field: str, message: str) -> None:
+        errors.setdefault(field, []).append(message)
+
+    available = list(models_for_project(project))
+    wanted = params.get("model")
+    if not available:
+        raise ValidationError(
+            {"model": "This project has no models yet: an admin must allow one for it."}
+        )
+    if wanted:
+        profile = next((candidate for candidate in available if candidate.name == wanted), None)
+        if profile is None:
+            names = ", ".join(candidate.name for candidate in available)
+            raise ValidationError(
+                {"model": f"Unknown model {wanted!r}. Available for this project: {names}."}
+            )
+    else:
+        profile = available[0]
+
+    values = {
+        "negative_prompt": "",
+        "mode": Mode.TEXT_TO_IMAGE,
+        "strength": 0.8,
+        "width": profile.default_size,
+        "height": profile.default_size,
+        "steps": profile.default_steps,
+        "guidance_scale": profile.default_guidance,
+        "seed": None,
+        "num_images": 1,
+        "init_image": None,
+        "mask_image": None,
+    }
+    values.update({key: value for key, value in params.items() if value not in (None, "")})
+    values["model"] = profile.name
+
+    prompt = (prompt or "").strip()
+    if not prompt:
+        reject("prompt", "Write a prompt: it may not be empty.")
+    elif len(prompt) > MAX_PROMPT_LENGTH:
+        reject("prompt", f"Keep the prompt under {MAX_PROMPT_LENGTH} characters.")
+    if len(values["negative_prompt"]) > MAX_PROMPT_LENGTH:
+        reject("negative_prompt", f"Keep it under {MAX_PROMPT_LENGTH} characters.")
+
+    sizes = sorted(profile.sizes)
+    for field in ("width", "height"):
+        size = values[field]
+        if not _is_whole(size):
+            reject(field, "Give a whole number of pixels.")
+        elif size not in sizes:
+            allowed = ", ".join(str(option) for option in sizes)
+            reject(field, f"{profile.name} allows {allowed} pixels.")
+    steps = values["steps"]
+    if not _is_whole(steps) or not 1 <= steps <= profile.max_steps:
+        reject("steps", f"Must be a whole number from 1 to {profile.max_steps}.")
+    guidance = values["guidance_scale"]
+    if not _is_number(guidance) or not 0 <= guidance <= profile.max_guidance:
+        reject("guidance_scale", f"Must be a number from 0 to {profile.max_guidance:g}.")
+    count = values["num_images"]
+    if not _is_whole(count) or not 1 <= count <= profile.max_images:
+        reject("num_images", f"Must be a whole number from 1 to {profile.max_images}.")
+    seed = values["seed"]
+    if seed is not None and (not _is_whole(seed) or not 0 <= seed <= MAX_SEED):
+        reject("seed", f"Must be a whole number from 0 to {MAX_SEED}.")
+
+    mode = values["mode"]
+    if mode not in Mode.values:
+        reject("mode", f"Must be one of: {', '.join(Mode.values)}.")
+    elif mode not in profile.capabilities:
+        reject("mode", f"{profile.name} does not do {mode}.")
+    strength = values["strength"]
+    if not _is_number(strength) or not 0 < strength <= 1:
+        reject("strength", "Must be a number above 0 and at most 1.")
+    needs_init = mode in (Mode.IMAGE_TO_IMAGE, Mode.INPAINTING)
+    for field, needed, image_mode, used_by in (
+        ("init_image", needs_init, "RGB", "image-to-image and inpainting"),
+        ("mask_image", mode == Mode.INPAINTING, "L", "inpainting"),
+    ):
+        upload = values[field]
+        if upload is None:
+            if needed:
+                reject(field, f"{mode} needs this image.")
+            continue
+        if not needed:
+            reject(field, f"Only used by {used_by}.")
+            continue
+        from generation.engine.images import InvalidImage
+
+        try:
+            values[field], values[f"{field}_sha256"] = _clean_upload(upload, mode=image_mode)
+        except InvalidImage as error:
+            reject(field, str(error))
+
+    if errors:
+        raise ValidationError(errors)
+    if seed is None:
+        values["seed"] = secrets.randbelow(MAX_SEED + 1)
+    values["prompt"] = prompt
+    values["guidance_scale"] = float(guidance)
+    values["strength"] = float(strength)
+    values["profile"] = profile
+    return values
