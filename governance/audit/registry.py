@@ -13,6 +13,8 @@ ACTIONS: dict[str, str] = {
     "generation.request.cancel": "A user asked to cancel a generation request.",
     "generation.job.transition": "A generation job changed status.",
     "generation.asset.create": "A generated image was stored as an asset.",
+    "generation.model.create": "An admin added a model to the catalog.",
+    "generation.model.update": "An admin changed a model of the catalog.",
 }
 
 
