@@ -72,7 +72,7 @@ class ModelProfileForm(forms.Form):
         help_text="Local diffusers pipeline directory (or .safetensors file) on the workers."
     )
     capabilities = forms.MultipleChoiceField(
-        choices=Mode.choices, widget=forms.CheckboxSelectMultiple
+        choices=Mode.choices, widget=forms.CheckboxSelectMultiple, initial=[Mode.TEXT_TO_IMAGE]
     )
     queue = forms.CharField(initial="gpu", help_text="Celery queue of the workers that hold it.")
     scheduler = forms.ChoiceField(required=False)
