@@ -206,7 +206,7 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "control_folder": str(BROKER_DIR / "control"),
         "store_processed": False,
         # Seconds between looks at the queue folder: the latency a job waits at most.
-        "polling_interval": 0.2,
+        "polling_interval": 0.05,
     }
 else:
     # Redelivery of an unacknowledged job must wait until the task could have finished.

@@ -113,7 +113,9 @@ class WorkerProcess:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"The worker exited early:\n{self.output()}")
-            if " ready." in self.output():
+            # "ready" comes from the main process; "warm" from the pool process, once it has
+            # imported torch and loaded its models.
+            if "Worker process warm" in self.output():
                 return
             time.sleep(0.2)
         raise RuntimeError(f"The worker was not ready within {timeout}s:\n{self.output()}")

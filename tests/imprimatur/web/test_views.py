@@ -113,7 +113,7 @@ def test_other_organisations_pages_are_404(client, acme, globex):
 def test_request_status_fragment_polls_until_finished(creator_client, acme):
     job = GenerationJobFactory(request__project=acme.project)
     fragment = creator_client.get(f"/requests/{job.request_id}/status/").content.decode()
-    assert 'hx-trigger="every 1s"' in fragment
+    assert 'hx-trigger="every 500ms"' in fragment
     assert "Waiting for a worker" in fragment
     GenerationRequest.objects.filter(pk=job.request_id).update(status="failed", error="boom")
     fragment = creator_client.get(f"/requests/{job.request_id}/status/").content.decode()
