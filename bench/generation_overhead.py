@@ -320,7 +320,6 @@ def platform_env(args: argparse.Namespace, var_dir: Path, model_path: Path) -> d
             # Before the model catalog, this setting names the one model; with the catalog,
             # the model is registered (see Bench.prepare) and this one is where
             # make_tiny_pipeline writes by default. Both point at the benchmark's model.
-            "IMPRIMATUR_DEFAULT_MODEL_PATH": str(model_path),
             "IMPRIMATUR_TINY_MODEL_PATH": str(model_path),
             "IMPRIMATUR_DEMO_PASSWORD": DEMO_PASSWORD,
             "DEBUG": "1",

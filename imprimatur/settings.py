@@ -224,6 +224,8 @@ IMPRIMATUR_TINY_MODEL_PATH = Path(
 )
 # Pipelines one worker process keeps loaded (least recently used dropped first).
 IMPRIMATUR_MAX_LOADED_MODELS = env.int("IMPRIMATUR_MAX_LOADED_MODELS", default=2)
+# torch.compile the UNet of loaded models (GPU workers; compiled at worker start).
+IMPRIMATUR_COMPILE_UNET = env.bool("IMPRIMATUR_COMPILE_UNET", default=False)
 # A job whose worker dies this many times (killed, out of memory) fails instead of looping.
 IMPRIMATUR_MAX_JOB_ATTEMPTS = env.int("IMPRIMATUR_MAX_JOB_ATTEMPTS", default=3)
 # A running job shows it is alive at least this often (each progress write); a job silent for

@@ -262,21 +262,8 @@ class ModelProfileSerializer(serializers.ModelSerializer):
         fields = [
             "id",
             "name",
-            "display_name",
             "organization",
-            "path",
-            "capabilities",
-            "queue",
-            "scheduler",
-            "sizes",
-            "default_size",
-            "default_steps",
-            "max_steps",
-            "default_guidance",
-            "max_guidance",
-            "max_images",
-            "licence_note",
-            "enabled",
+            *services.PROFILE_FIELDS,
             "pipeline_class",
             "model_capabilities",
             "projects",
@@ -299,6 +286,7 @@ class ModelProfileWriteSerializer(serializers.Serializer):
     )
     display_name = serializers.CharField(required=False, allow_blank=True)
     path = serializers.CharField(required=False)
+    single_file_config = serializers.CharField(required=False, allow_blank=True)
     capabilities = serializers.ListField(child=serializers.CharField(), required=False)
     queue = serializers.CharField(required=False)
     scheduler = serializers.CharField(required=False, allow_blank=True)

@@ -71,6 +71,12 @@ class ModelProfileForm(forms.Form):
     path = forms.CharField(
         help_text="Local diffusers pipeline directory (or .safetensors file) on the workers."
     )
+    single_file_config = forms.CharField(
+        required=False,
+        label="Config directory",
+        help_text="Only for a single .safetensors file: a local diffusers directory with its "
+        "configs.",
+    )
     capabilities = forms.MultipleChoiceField(
         choices=Mode.choices, widget=forms.CheckboxSelectMultiple, initial=[Mode.TEXT_TO_IMAGE]
     )

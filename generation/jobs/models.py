@@ -55,6 +55,12 @@ class ModelProfile(models.Model):
         max_length=500,
         help_text="Local path of a diffusers pipeline directory or a .safetensors checkpoint.",
     )
+    single_file_config = models.CharField(
+        max_length=500,
+        blank=True,
+        help_text="For a single .safetensors file: a local diffusers directory with its "
+        "configs (no weights needed). Ignored for a diffusers directory.",
+    )
     capabilities = models.JSONField(default=default_capabilities)
     queue = models.CharField(
         max_length=100, default="gpu", help_text="Celery queue of the workers that hold it."

@@ -11,6 +11,7 @@ import re
 import time
 from datetime import timedelta
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
@@ -285,11 +286,18 @@ def generation_job_run(*, job_id: int, worker: str = "") -> GenerationJob | None
             params=params,
             on_step=JobProgress(job.pk),
             scheduler=profile.scheduler or None,
+            single_file_config=profile.single_file_config or None,
             init_image=_open_image(request.init_image, "RGB"),
             mask_image=_open_image(request.mask_image, "L"),
         )
     except JobCancelled as cancelled:
         return _job_end(job=job, to=GenerationJob.Status.CANCELLED, reason=str(cancelled))
+    except SoftTimeLimitExceeded:
+        reason = (
+            f"The job took longer than the time limit of "
+            f"{settings.CELERY_TASK_SOFT_TIME_LIMIT} s and was stopped."
+        )
+        return _job_end(job=job, to=GenerationJob.Status.FAILED, reason=reason)
     except Exception as error:
         logger.exception("Job %s failed", job.pk)
         reason = f"{type(error).__name__}: {error}"
@@ -460,6 +468,7 @@ def generation_request_rerun(
 PROFILE_FIELDS = (
     "display_name",
     "path",
+    "single_file_config",
     "capabilities",
     "queue",
     "scheduler",
@@ -486,10 +495,17 @@ def _profile_errors(profile: ModelProfile) -> dict[str, list[str]]:
         errors.setdefault(field, []).append(message)
 
     try:
-        info = inspect_model(profile.path)
+        info = inspect_model(profile.path, single_file_config=profile.single_file_config or None)
     except ModelNotFoundError as error:
-        reject("path", str(error))
+        about_config = profile.single_file_config and profile.single_file_config in str(error)
+        reject("single_file_config" if about_config else "path", str(error))
         info = None
+    if info is not None and info.format == "single-file" and not profile.single_file_config:
+        reject(
+            "single_file_config",
+            "A single-file checkpoint needs a local diffusers directory with its configs: "
+            "nothing is downloaded.",
+        )
     if info is not None:
         profile.pipeline_class = info.pipeline_class or ""
         profile.model_capabilities = sorted(info.capabilities)

@@ -38,21 +38,33 @@ def warm_up_models(**kwargs) -> None:
     from transformers.utils import logging as transformers_logging
 
     from generation.engine.catalog import ModelNotFoundError
-    from generation.engine.pipelines import configure_cache, load_pipeline
+    from generation.engine.pipelines import configure_cache, load_pipeline, warm_up
     from generation.jobs.models import Mode, ModelProfile
 
     diffusers_logging.disable_progress_bar()
     transformers_logging.disable_progress_bar()
-    configure_cache(settings.IMPRIMATUR_MAX_LOADED_MODELS)
+    configure_cache(
+        settings.IMPRIMATUR_MAX_LOADED_MODELS, compile_unet=settings.IMPRIMATUR_COMPILE_UNET
+    )
     profiles = ModelProfile.objects.filter(enabled=True).order_by("name")
     if _worker_queues:
         profiles = profiles.filter(queue__in=_worker_queues)
-    paths = list(dict.fromkeys(profile.path for profile in profiles))
+    unique = {profile.path: profile for profile in profiles}
     started = time.monotonic()
     loaded = 0
-    for path in paths[: settings.IMPRIMATUR_MAX_LOADED_MODELS]:
+    for profile in list(unique.values())[: settings.IMPRIMATUR_MAX_LOADED_MODELS]:
+        config = profile.single_file_config or None
         try:
-            load_pipeline(path, Mode.TEXT_TO_IMAGE)
+            if settings.IMPRIMATUR_COMPILE_UNET:
+                # Compiling happens on the first call: pay for it now, at the default size.
+                warm_up(
+                    profile.path,
+                    width=profile.default_size,
+                    height=profile.default_size,
+                    single_file_config=config,
+                )
+            else:
+                load_pipeline(profile.path, Mode.TEXT_TO_IMAGE, single_file_config=config)
             loaded += 1
         except ModelNotFoundError as error:
             # Its jobs will fail with this reason; the worker stays up for the others.

@@ -180,3 +180,31 @@ def test_model_form_shows_a_broken_path_next_to_the_field(client, acme, tmp_path
 def test_creators_have_no_models_navigation_entry(client, acme):
     client.force_login(acme.users["creator"])
     assert 'href="/models/"' not in client.get("/").content.decode()
+
+
+def test_a_single_file_checkpoint_needs_its_config_directory_and_then_generates(
+    acme, tiny_model_path, tmp_path
+):
+    from generation.jobs import services
+    from tests.generation.engine.ldm_checkpoint import copy_configs, write_ldm_checkpoint
+
+    checkpoint = write_ldm_checkpoint(tiny_model_path, tmp_path / "tiny.safetensors")
+    config = copy_configs(tiny_model_path, tmp_path / "config")
+    client = acme.client("admin")
+    body = profile_body(checkpoint, name="tiny-file")
+    response = client.post("/api/v1/models/", body, format="json")
+    assert response.status_code == 400
+    assert "nothing is downloaded" in response.json()["errors"]["single_file_config"][0]
+    body["single_file_config"] = str(config)
+    response = client.post("/api/v1/models/", body, format="json")
+    assert response.status_code == 201, response.json()
+
+    request = services.generation_request_submit(
+        project=acme.project,
+        user=acme.users["creator"],
+        prompt="a red star",
+        params={"model": "tiny-file", "steps": 2},
+    )
+    job = services.generation_job_run(job_id=request.jobs.get().pk, worker="t:1:1")
+    assert job.status == "succeeded", job.error
+    assert job.assets.count() == 1

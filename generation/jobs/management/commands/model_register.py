@@ -28,6 +28,11 @@ class Command(BaseCommand):
             help="Local diffusers directory (default: IMPRIMATUR_TINY_MODEL_PATH, where "
             "make_tiny_pipeline writes).",
         )
+        parser.add_argument(
+            "--single-file-config",
+            default="",
+            help="For a single .safetensors file: a local diffusers directory with its configs.",
+        )
         parser.add_argument("--display-name", default="")
         parser.add_argument(
             "--capabilities",
@@ -65,6 +70,7 @@ class Command(BaseCommand):
             raise CommandError(f"Unknown project among {slugs} in {organization.slug}.")
         fields = {
             "display_name": options["display_name"] or options["name"],
+            "single_file_config": options["single_file_config"],
             "path": str((options["path"] or settings.IMPRIMATUR_TINY_MODEL_PATH).resolve()),
             "capabilities": [c.strip() for c in options["capabilities"].split(",") if c.strip()],
             "sizes": sizes,
