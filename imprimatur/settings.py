@@ -231,6 +231,14 @@ IMPRIMATUR_MAX_JOB_ATTEMPTS = env.int("IMPRIMATUR_MAX_JOB_ATTEMPTS", default=3)
 # A running job shows it is alive at least this often (each progress write); a job silent for
 # longer is taken over by another worker. Keep it above the slowest denoising step.
 IMPRIMATUR_JOB_LEASE_SECONDS = env.int("IMPRIMATUR_JOB_LEASE_SECONDS", default=60)
+# Celery beat (embedded in the `make run` worker; `celery -A imprimatur beat` in production).
+CELERY_BEAT_SCHEDULE = {
+    "recover-stale-jobs": {
+        "task": "generation.recover_stale_jobs",
+        "schedule": float(IMPRIMATUR_JOB_LEASE_SECONDS),
+    },
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 IMPRIMATUR_DEMO_PASSWORD = env.str("IMPRIMATUR_DEMO_PASSWORD", default="")
 
 LOGGING = {

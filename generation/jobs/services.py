@@ -8,6 +8,7 @@ import hashlib
 import io
 import logging
 import re
+import threading
 import time
 from datetime import timedelta
 
@@ -281,29 +282,34 @@ def generation_job_run(*, job_id: int, worker: str = "") -> GenerationJob | None
         num_images=request.num_images,
     )
     try:
-        images = generate(
-            model_path=profile.path,
-            params=params,
-            on_step=JobProgress(job.pk),
-            scheduler=profile.scheduler or None,
-            single_file_config=profile.single_file_config or None,
-            init_image=_open_image(request.init_image, "RGB"),
-            mask_image=_open_image(request.mask_image, "L"),
-        )
+        with JobHeartbeat(job_id=job.pk, worker=worker):
+            images = generate(
+                model_path=profile.path,
+                params=params,
+                on_step=JobProgress(job.pk),
+                scheduler=profile.scheduler or None,
+                single_file_config=profile.single_file_config or None,
+                init_image=_open_image(request.init_image, "RGB"),
+                mask_image=_open_image(request.mask_image, "L"),
+            )
     except JobCancelled as cancelled:
-        return _job_end(job=job, to=GenerationJob.Status.CANCELLED, reason=str(cancelled))
+        return _job_end(
+            job=job, to=GenerationJob.Status.CANCELLED, reason=str(cancelled), worker=worker
+        )
     except SoftTimeLimitExceeded:
         reason = (
             f"The job took longer than the time limit of "
             f"{settings.CELERY_TASK_SOFT_TIME_LIMIT} s and was stopped."
         )
-        return _job_end(job=job, to=GenerationJob.Status.FAILED, reason=reason)
+        return _job_end(job=job, to=GenerationJob.Status.FAILED, reason=reason, worker=worker)
     except Exception as error:
         logger.exception("Job %s failed", job.pk)
         reason = f"{type(error).__name__}: {error}"
-        return _job_end(job=job, to=GenerationJob.Status.FAILED, reason=reason)
+        return _job_end(job=job, to=GenerationJob.Status.FAILED, reason=reason, worker=worker)
 
     with transaction.atomic():
+        if not _still_holds(job_id=job.pk, worker=worker):
+            return None
         for index, image in enumerate(images):
             asset_store(
                 job=job, index=index, seed=request.seed + index, png=image_to_png_bytes(image)
@@ -311,6 +317,56 @@ def generation_job_run(*, job_id: int, worker: str = "") -> GenerationJob | None
         job = generation_job_transition(job=job, to=GenerationJob.Status.SUCCEEDED)
         generation_request_transition(request=request, to=GenerationRequest.Status.SUCCEEDED)
     return job
+
+
+def _still_holds(*, job_id: int, worker: str) -> bool:
+    """Lock the job and check this worker still holds it; it may have been taken over while
+    this worker looked dead (then the other run's result counts, not this one)."""
+    current = GenerationJob.objects.select_for_update().get(pk=job_id)
+    if current.status == GenerationJob.Status.RUNNING and current.worker == worker:
+        return True
+    logger.warning(
+        "Job %s is now %s on %s; dropping the result of %s.",
+        job_id,
+        current.status,
+        current.worker,
+        worker,
+    )
+    return False
+
+
+class JobHeartbeat:
+    """Keeps a job's lease alive from a background thread while this worker holds it.
+
+    Loading a model or one long denoising step writes no progress; without this a live job
+    could look dead and be taken over.
+    """
+
+    def __init__(self, *, job_id: int, worker: str, every: float | None = None):
+        self.job_id = job_id
+        self.worker = worker
+        self.every = every or max(settings.IMPRIMATUR_JOB_LEASE_SECONDS / 4, 0.05)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name=f"heartbeat-{job_id}", daemon=True)
+
+    def _beat(self) -> None:
+        from django.db import connection
+
+        try:
+            while not self._stop.wait(self.every):
+                GenerationJob.objects.filter(pk=self.job_id, worker=self.worker).update(
+                    heartbeat_at=timezone.now()
+                )
+        finally:
+            connection.close()
+
+    def __enter__(self) -> "JobHeartbeat":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 def _same_host_restarted(holder: str, worker: str) -> bool:
@@ -337,9 +393,14 @@ def _open_image(field, mode: str):
     return image.convert(mode)
 
 
-def _job_end(*, job: GenerationJob, to: str, reason: str) -> GenerationJob:
-    """End a job and its request together: failed or cancelled, with the reason."""
+def _job_end(
+    *, job: GenerationJob, to: str, reason: str, worker: str | None = None
+) -> GenerationJob | None:
+    """End a job and its request together: failed or cancelled, with the reason. With
+    `worker`, only while that worker still holds the job."""
     with transaction.atomic():
+        if worker is not None and not _still_holds(job_id=job.pk, worker=worker):
+            return None
         job = generation_job_transition(job=job, to=to, error=reason)
         generation_request_transition(request=job.request, to=to, error=reason)
     return job
@@ -378,17 +439,16 @@ def asset_store(*, job: GenerationJob, index: int, seed: int, png: bytes) -> Ass
 # --- Actions of users on their requests ------------------------------------------------------
 
 
-def generation_jobs_recover(*, worker_name: str) -> list[int]:
+def generation_jobs_recover(*, worker_name: str | None = None) -> list[int]:
     """Send again the jobs left running by a dead worker: an earlier life of the worker
     `worker_name` or any worker silent for longer than the lease. Brokers that cannot redeliver an
     unacknowledged message (kombu's filesystem transport) lose nothing this way; where the
     broker redelivers too, the lease makes the duplicate harmless."""
     lease = timedelta(seconds=settings.IMPRIMATUR_JOB_LEASE_SECONDS)
-    stale = GenerationJob.objects.filter(status=GenerationJob.Status.RUNNING).filter(
-        models.Q(worker__startswith=f"{worker_name}:")
-        | models.Q(heartbeat_at__lt=timezone.now() - lease)
-        | models.Q(heartbeat_at__isnull=True)
-    )
+    dead = models.Q(heartbeat_at__lt=timezone.now() - lease) | models.Q(heartbeat_at__isnull=True)
+    if worker_name:
+        dead |= models.Q(worker__startswith=f"{worker_name}:")
+    stale = GenerationJob.objects.filter(status=GenerationJob.Status.RUNNING).filter(dead)
     recovered = []
     for job in stale.select_related("request__model_profile"):
         _enqueue(job.pk, job.request.model_profile.queue)

@@ -107,3 +107,9 @@ def run_generation_job(self, job_id: int) -> None:
         # A duplicate message while another worker runs it: look again when its lease
         # could have expired (the holder may die meanwhile).
         raise self.retry(countdown=settings.IMPRIMATUR_JOB_LEASE_SECONDS, max_retries=20) from busy
+
+
+@shared_task(name="generation.recover_stale_jobs", acks_late=True)
+def recover_stale_jobs() -> None:
+    """Periodic (Celery beat): send again jobs whose worker went silent and never came back."""
+    generation_jobs_recover()

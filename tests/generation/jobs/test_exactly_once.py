@@ -105,3 +105,50 @@ def test_a_job_whose_worker_is_sigkilled_completes_exactly_once(acme, start_work
     ])  # fmt: skip
     assert stored.count() == 2
     assert "Sent again jobs left running by a dead worker" in second.output()
+
+
+@pytest.mark.django_db(transaction=True)  # the heartbeat thread has its own connection
+def test_the_heartbeat_keeps_the_lease_of_its_own_worker_only(acme):
+    job = held_job(acme, holder="w1@a:100:101", heartbeat_age=500)
+    with services.JobHeartbeat(job_id=job.pk, worker="w1@a:100:101", every=0.05):
+        wait_for(
+            lambda: (
+                GenerationJob.objects.get(pk=job.pk).heartbeat_at
+                > timezone.now() - timedelta(seconds=5)
+            ),
+            timeout=5,
+            what="a heartbeat",
+        )
+    other = held_job(acme, holder="w2@b:200:201", heartbeat_age=500)
+    with services.JobHeartbeat(job_id=other.pk, worker="w1@a:100:101", every=0.05):
+        import time
+
+        time.sleep(0.3)
+    other.refresh_from_db()
+    assert timezone.now() - other.heartbeat_at > timedelta(seconds=400)
+
+
+@pytest.mark.django_db
+def test_a_run_that_lost_its_job_drops_its_result(acme):
+    job = held_job(acme, holder="w1@a:100:101", heartbeat_age=0)
+    # Another worker took the job over while this one looked dead.
+    GenerationJob.objects.filter(pk=job.pk).update(worker="w2@b:200:201")
+    assert (
+        services._job_end(
+            job=job, to=GenerationJob.Status.FAILED, reason="x", worker="w1@a:100:101"
+        )
+        is None
+    )
+    job.refresh_from_db()
+    assert (job.status, job.worker) == ("running", "w2@b:200:201")
+
+
+@pytest.mark.django_db
+def test_the_periodic_sweep_recovers_silent_jobs_only(acme, settings):
+    from generation.jobs.models import ModelProfile
+
+    settings.IMPRIMATUR_JOB_LEASE_SECONDS = 30
+    ModelProfile.objects.filter(pk=acme.model.pk).update(queue="recovery-test")
+    silent = held_job(acme, holder="w9@z:900:901", heartbeat_age=60)
+    held_job(acme, holder="w1@a:100:101", heartbeat_age=1)
+    assert services.generation_jobs_recover() == [silent.pk]

@@ -11,8 +11,8 @@ from django.core.management.base import BaseCommand
 class Command(BaseCommand):
     help = (
         "Run the whole platform on this machine: Django's development server and one Celery "
-        "worker consuming the gpu and default queues. Ctrl-C (or SIGTERM) stops both; if "
-        "either exits, the other is stopped too."
+        "worker (with Celery beat inside) consuming the gpu and default queues. Ctrl-C (or "
+        "SIGTERM) stops both; if either exits, the other is stopped too."
     )
 
     def add_arguments(self, parser):
@@ -28,6 +28,8 @@ class Command(BaseCommand):
                 python, "-m", "celery", "-A", "imprimatur", "worker",
                 "-Q", "gpu,default", "--concurrency", str(concurrency),
                 "--without-mingle", "--without-gossip", "--loglevel", "INFO",
+                # Beat inside the one worker: periodic upkeep such as recovering stale jobs.
+                "--beat", "--hostname", "embedded@%h",
             ],
             "web": [python, "manage.py", "runserver", addr, "--noreload"],
         }  # fmt: skip
