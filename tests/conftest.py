@@ -103,7 +103,12 @@ class WorkerProcess:
             cwd=REPO, env=env, stdout=self.log, stderr=subprocess.STDOUT,
             start_new_session=True,
         )  # fmt: skip
-        self.wait_until_ready()
+        try:
+            self.wait_until_ready()
+        except BaseException:
+            # A worker left behind would go on taking later tests' jobs.
+            self.stop()
+            raise
 
     def output(self) -> str:
         return self.log_path.read_text()
@@ -134,7 +139,7 @@ class WorkerProcess:
             try:
                 self.process.wait(timeout=30)
             except subprocess.TimeoutExpired:
-                self.process.kill()
+                os.killpg(self.process.pid, signal.SIGKILL)  # the pool processes too
                 self.process.wait()
         self.log.close()
 
