@@ -11,7 +11,7 @@ field); `code` is DRF's machine-readable code.
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
-from rest_framework import exceptions, serializers, status
+from rest_framework import exceptions, status
 from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.pagination import PageNumberPagination
@@ -87,10 +87,6 @@ def error_response(status_code: int, code: str, detail: str) -> JsonResponse:
     return JsonResponse(
         {"status": status_code, "code": code, "detail": detail, "errors": {}}, status=status_code
     )
-
-
-class TokenResponseSerializer(serializers.Serializer):
-    token = serializers.CharField()
 
 
 class ObtainTokenView(APIView):

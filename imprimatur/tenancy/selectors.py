@@ -3,7 +3,7 @@
 from django.core.exceptions import ValidationError
 from django.http import Http404
 
-from imprimatur.tenancy.models import Action, BrandProject, Membership
+from imprimatur.tenancy.models import Action, BrandProject
 
 
 def project_list(*, user, action: str = Action.VIEW):
@@ -23,19 +23,3 @@ def project_get(*, user, slug: str, action: str = Action.VIEW) -> BrandProject:
             {"project": "Several of your organisations have a project with this slug."}
         )
     return matches[0]
-
-
-def user_roles(*, user, organization) -> set[str]:
-    if not user.is_authenticated:
-        return set()
-    return set(
-        Membership.objects.filter(user=user, organization=organization).values_list(
-            "role", flat=True
-        )
-    )
-
-
-def user_has_role_anywhere(*, user, roles) -> bool:
-    if not user.is_authenticated:
-        return False
-    return Membership.objects.filter(user=user, role__in=roles).exists()
