@@ -1,10 +1,11 @@
 # Two commands: `make run` starts the whole platform, `make test` runs the suite.
+# `make demo-models` retrains the demo model pack shipped in generation/demo_models.
 PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check
 
-.PHONY: run test lint format install install-dev
+.PHONY: run test lint format install install-dev demo-models demo-eval
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,11 +25,11 @@ install-dev: $(VENV)/.installed-dev
 run: install
 	$(PY) manage.py migrate --no-input
 	$(PY) manage.py seed_demo
-	$(PY) manage.py make_tiny_pipeline --if-missing
-	$(PY) manage.py model_register --if-missing --organization acme --name tiny-sd \
-		--display-name "Tiny SD (random weights, for testing)" \
-		--capabilities text-to-image,image-to-image,inpainting --sizes 64,128 \
-		--projects spring-campaign --licence-note "Made by make_tiny_pipeline; no licence needed."
+	$(PY) manage.py model_register --if-missing --organization acme --name demo-shapes \
+		--display-name "Demo shapes (tiny SD trained here, 64×64)" \
+		--capabilities text-to-image,image-to-image,inpainting --sizes 64 \
+		--default-steps 25 --default-guidance 5 --projects spring-campaign \
+		--licence-note "Demo pack trained by train_demo_models on procedural images; Apache-2.0."
 	$(PY) manage.py run_platform
 
 test: install-dev
@@ -41,3 +42,9 @@ lint: install-dev
 format: install-dev
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
+
+demo-models: install
+	$(PY) manage.py train_demo_models $(TRAIN_ARGS)
+
+demo-eval: install
+	$(PY) bench/demo_model_eval.py $(EVAL_ARGS)

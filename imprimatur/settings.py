@@ -217,10 +217,28 @@ else:
     }
 
 # --- Generation -----------------------------------------------------------------------
-# Models are registered in the catalog (ModelProfile). The tiny test pipeline is built here.
+# Models are registered in the catalog (ModelProfile). The demo model pack ships in the repo
+# (trained here by `manage.py train_demo_models`); `make run` registers its pipeline.
+IMPRIMATUR_DEMO_MODELS_DIR = BASE_DIR / "generation" / "demo_models"
+IMPRIMATUR_DEMO_PIPELINE_PATH = IMPRIMATUR_DEMO_MODELS_DIR / "tiny-sd"
+# The tiny random-weight pipeline (noise images) that tests build with make_tiny_pipeline.
 IMPRIMATUR_MODELS_DIR = Path(env.str("IMPRIMATUR_MODELS_DIR", default=str(VAR_DIR / "models")))
 IMPRIMATUR_TINY_MODEL_PATH = Path(
     env.str("IMPRIMATUR_TINY_MODEL_PATH", default=str(IMPRIMATUR_MODELS_DIR / "tiny-sd"))
+)
+# The open_clip model of the brand and safety checks: an open_clip architecture name, a local
+# checkpoint file and, for an architecture open_clip does not ship, its config JSON (named after
+# it). Default: the demo pack's tiny CLIP. For ViT-B-32, say, set the config to "".
+IMPRIMATUR_CLIP_ARCHITECTURE = env.str("IMPRIMATUR_CLIP_ARCHITECTURE", "imprimatur-demo-clip")
+IMPRIMATUR_CLIP_CHECKPOINT = Path(
+    env.str(
+        "IMPRIMATUR_CLIP_CHECKPOINT",
+        default=str(IMPRIMATUR_DEMO_MODELS_DIR / "tiny-clip" / "open_clip_model.safetensors"),
+    )
+)
+IMPRIMATUR_CLIP_CONFIG = env.str(
+    "IMPRIMATUR_CLIP_CONFIG",
+    default=str(IMPRIMATUR_DEMO_MODELS_DIR / "tiny-clip" / "imprimatur-demo-clip.json"),
 )
 # Pipelines one worker process keeps loaded (least recently used dropped first).
 IMPRIMATUR_MAX_LOADED_MODELS = env.int("IMPRIMATUR_MAX_LOADED_MODELS", default=2)

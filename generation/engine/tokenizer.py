@@ -55,13 +55,22 @@ def bytes_to_unicode() -> dict[int, str]:
     return dict(zip(printable, (chr(c) for c in codes), strict=True))
 
 
-def clip_vocab_and_merges() -> tuple[dict[str, int], list[tuple[str, str]]]:
-    """Return CLIP's token->id vocabulary (49408 entries) and its ordered BPE merges."""
+def clip_vocab_and_merges(
+    num_merges: int = _NUM_MERGES,
+) -> tuple[dict[str, int], list[tuple[str, str]]]:
+    """Return CLIP's token->id vocabulary and its ordered BPE merges.
+
+    With the default ``num_merges`` this is CLIP's own vocabulary (49408 entries). Fewer merges
+    keep only the most frequent ones: a smaller vocabulary (``num_merges`` + 514 entries) whose
+    rarer words split into more pieces; a tiny text encoder then needs a far smaller embedding.
+    """
+    if not 0 < num_merges <= _NUM_MERGES:
+        raise ValueError(f"num_merges must be in 1..{_NUM_MERGES}, got {num_merges}")
     with gzip.open(bpe_vocabulary_path(), "rt", encoding="utf-8") as handle:
         lines = handle.read().split("\n")
     # Line 0 is a version header; SimpleTokenizer keeps lines[1 : 49152 - 256 - 2 + 1].
     merges: list[tuple[str, str]] = []
-    for line in lines[1 : _NUM_MERGES + 1]:
+    for line in lines[1 : num_merges + 1]:
         first, second = line.split()
         merges.append((first, second))
     symbols = list(bytes_to_unicode().values())
@@ -69,7 +78,7 @@ def clip_vocab_and_merges() -> tuple[dict[str, int], list[tuple[str, str]]]:
     return {token: index for index, token in enumerate(tokens)}, merges
 
 
-def write_clip_tokenizer(directory: Path) -> None:
+def write_clip_tokenizer(directory: Path, *, num_merges: int = _NUM_MERGES) -> None:
     """Write the files of a CLIP tokenizer to ``directory`` so ``from_pretrained`` can load it.
 
     The directory gets ``vocab.json`` and ``merges.txt`` (the Stable Diffusion 1.x layout, which
@@ -78,7 +87,7 @@ def write_clip_tokenizer(directory: Path) -> None:
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    vocab, merges = clip_vocab_and_merges()
+    vocab, merges = clip_vocab_and_merges(num_merges)
     with tempfile.TemporaryDirectory(prefix=".clip-tokenizer-", dir=directory) as scratch:
         vocab_file = Path(scratch) / "vocab.json"
         merges_file = Path(scratch) / "merges.txt"

@@ -25,8 +25,8 @@ class Command(BaseCommand):
             "--path",
             type=Path,
             default=None,
-            help="Local diffusers directory (default: IMPRIMATUR_TINY_MODEL_PATH, where "
-            "make_tiny_pipeline writes).",
+            help="Local diffusers directory (default: the demo pack's pipeline, "
+            "generation/demo_models/tiny-sd).",
         )
         parser.add_argument(
             "--single-file-config",
@@ -43,6 +43,8 @@ class Command(BaseCommand):
         parser.add_argument("--default-size", type=int, default=None)
         parser.add_argument("--default-steps", type=int, default=20)
         parser.add_argument("--max-steps", type=int, default=50)
+        parser.add_argument("--default-guidance", type=float, default=7.5)
+        parser.add_argument("--max-guidance", type=float, default=20.0)
         parser.add_argument("--max-images", type=int, default=4)
         parser.add_argument("--queue", default="gpu")
         parser.add_argument("--licence-note", default="")
@@ -71,12 +73,14 @@ class Command(BaseCommand):
         fields = {
             "display_name": options["display_name"] or options["name"],
             "single_file_config": options["single_file_config"],
-            "path": str((options["path"] or settings.IMPRIMATUR_TINY_MODEL_PATH).resolve()),
+            "path": str((options["path"] or settings.IMPRIMATUR_DEMO_PIPELINE_PATH).resolve()),
             "capabilities": [c.strip() for c in options["capabilities"].split(",") if c.strip()],
             "sizes": sizes,
             "default_size": options["default_size"] or (sizes[0] if sizes else 0),
             "default_steps": options["default_steps"],
             "max_steps": options["max_steps"],
+            "default_guidance": options["default_guidance"],
+            "max_guidance": options["max_guidance"],
             "max_images": options["max_images"],
             "queue": options["queue"],
             "licence_note": options["licence_note"],

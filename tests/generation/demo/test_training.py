@@ -1,0 +1,123 @@
+"""Training the demo pack: a few seconds of each stage, exported and loaded like a real model.
+
+The models these runs make are barely trained; the tests check the machinery (seeding,
+checkpoints, resuming, export formats, loaders), not picture quality (see test_demo_pack).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from diffusers import AutoPipelineForText2Image
+from django.core.management import CommandError, call_command
+from PIL import Image
+
+from generation.demo.training import CLIP_ARCHITECTURE, Budget, train_clip, train_pipeline
+from generation.engine.clip import load_clip
+from generation.engine.pipelines import (
+    IMAGE_TO_IMAGE,
+    INPAINTING,
+    GenerationParams,
+    clear_model_cache,
+    generate,
+)
+
+SECONDS = 1 / 60
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    root = tmp_path_factory.mktemp("demo-training")
+    budget = Budget(vae=2 * SECONDS, unet=2 * SECONDS, clip=2 * SECONDS)
+    pipeline = train_pipeline(
+        root / "work", root / "out" / "tiny-sd", budget, seed=3, bank_size=256
+    )
+    clip = train_clip(
+        root / "work", root / "out" / "tiny-clip", budget.clip, seed=3, bank_size=256, batch_size=16
+    )
+    return root, pipeline, clip
+
+
+def test_the_exported_pipeline_loads_as_stable_diffusion_offline(trained):
+    _, path, _ = trained
+    pipeline = AutoPipelineForText2Image.from_pretrained(path, local_files_only=True)
+    assert type(pipeline).__name__ == "StableDiffusionPipeline"
+    assert pipeline.scheduler.config.prediction_type == "v_prediction"
+    assert pipeline.scheduler.config.rescale_betas_zero_snr
+    image = pipeline(
+        "a red star on a navy background",
+        num_inference_steps=2,
+        height=64,
+        width=64,
+        generator=torch.Generator().manual_seed(0),
+    ).images[0]
+    assert image.size == (64, 64)
+    meta = json.loads((path / "TRAINING.json").read_text())
+    assert meta["seed"] == 3 and meta["steps"]["vae"] >= 1 and meta["steps"]["unet"] >= 1
+
+
+def test_all_three_modes_run_on_the_exported_components(trained):
+    _, path, _ = trained
+    init = Image.new("RGB", (64, 64), "navy")
+    mask = Image.new("L", (64, 64), 0)
+    mask.paste(255, (16, 16, 48, 48))
+    try:
+        for mode, extra in ((IMAGE_TO_IMAGE, {}), (INPAINTING, {"mask_image": mask})):
+            params = GenerationParams(
+                prompt="a red star",
+                negative_prompt="",
+                width=64,
+                height=64,
+                steps=4,
+                guidance_scale=5.0,
+                seed=1,
+                num_images=1,
+                mode=mode,
+                strength=0.5,
+            )
+            (image,) = generate(model_path=path, params=params, init_image=init, **extra)
+            assert image.size == (64, 64)
+    finally:
+        clear_model_cache()
+
+
+def test_the_exported_clip_loads_through_open_clip(trained):
+    _, _, path = trained
+    clip = load_clip(
+        CLIP_ARCHITECTURE,
+        path / "open_clip_model.safetensors",
+        config_file=path / f"{CLIP_ARCHITECTURE}.json",
+        device="cpu",
+    )
+    scores = clip.similarity([Image.new("RGB", (64, 64), "red")], ["a red shape", "a star"])
+    assert scores.shape == (1, 2) and torch.all(scores.abs() <= 1.0001)
+    # Stored in half precision, loaded into a float32 model.
+    assert next(clip.model.parameters()).dtype == torch.float32
+
+
+def test_training_resumes_and_a_finished_stage_is_not_repeated(trained):
+    root, path, _ = trained
+    work = root / "work"
+    steps = json.loads((path / "TRAINING.json").read_text())["steps"]
+    # Same budgets: nothing left to do, the same steps are exported again.
+    budget = Budget(vae=2 * SECONDS, unet=2 * SECONDS, clip=2 * SECONDS)
+    again = train_pipeline(work, root / "again", budget, seed=3, bank_size=256)
+    assert json.loads((again / "TRAINING.json").read_text())["steps"] == steps
+    # A larger UNet budget continues from the saved step (one step may overrun a budget).
+    spent = torch.load(work / "unet.pt", weights_only=False)["elapsed"]
+    longer = Budget(vae=2 * SECONDS, unet=(spent + 1) / 60, clip=2 * SECONDS)
+    more = train_pipeline(work, root / "more", longer, seed=3, bank_size=256)
+    resumed = json.loads((more / "TRAINING.json").read_text())["steps"]
+    assert resumed["vae"] == steps["vae"] and resumed["unet"] > steps["unet"]
+    # A checkpoint belongs to its seed.
+    with pytest.raises(ValueError, match="seed 3"):
+        train_pipeline(work, root / "other", longer, seed=4, bank_size=256)
+
+
+def test_the_command_refuses_bad_budgets():
+    with pytest.raises(CommandError, match="--unet-minutes must not be negative"):
+        call_command("train_demo_models", "--unet-minutes", "-1")
+    with pytest.raises(CommandError, match="--bank-size"):
+        call_command("train_demo_models", "--bank-size", "10")
