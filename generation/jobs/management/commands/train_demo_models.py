@@ -41,6 +41,12 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=0, help="Seed for data and weights.")
         parser.add_argument("--vae-minutes", type=float, default=Budget.vae)
         parser.add_argument("--unet-minutes", type=float, default=Budget.unet)
+        parser.add_argument(
+            "--decoder-minutes",
+            type=float,
+            default=Budget.decoder,
+            help="Decoder-only VAE fine-tuning after the UNet.",
+        )
         parser.add_argument("--clip-minutes", type=float, default=Budget.clip)
         parser.add_argument(
             "--bank-size",
@@ -58,7 +64,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         from generation.demo.training import Budget, train_clip, train_pipeline
 
-        for name in ("vae_minutes", "unet_minutes", "clip_minutes"):
+        for name in ("vae_minutes", "unet_minutes", "decoder_minutes", "clip_minutes"):
             if options[name] < 0:
                 raise CommandError(f"--{name.replace('_', '-')} must not be negative")
         if options["bank_size"] < 256:
@@ -69,7 +75,12 @@ class Command(BaseCommand):
         work_dir = options["work_dir"] or Path(settings.VAR_DIR) / "demo_training"
         work_dir = Path(work_dir) / f"seed-{seed}"
         output = Path(options["output"])
-        budget = Budget(options["vae_minutes"], options["unet_minutes"], options["clip_minutes"])
+        budget = Budget(
+            vae=options["vae_minutes"],
+            unet=options["unet_minutes"],
+            decoder=options["decoder_minutes"],
+            clip=options["clip_minutes"],
+        )
         if options["model"] in ("pipeline", "all"):
             path = train_pipeline(
                 work_dir, output / "tiny-sd", budget, seed, bank_size=options["bank_size"]
