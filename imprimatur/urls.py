@@ -6,6 +6,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from generation.jobs import api as jobs_api
+from governance.policies import api as policies_api
 from imprimatur import api
 from imprimatur.tenancy import api as tenancy_api
 
@@ -26,6 +27,33 @@ api_patterns = [
     path("models/<int:pk>/", jobs_api.ModelProfileDetailView.as_view(), name="model-detail"),
     path("assets/<int:pk>/", jobs_api.AssetDetailView.as_view(), name="asset-detail"),
     path("assets/<int:pk>/file/", jobs_api.AssetFileView.as_view(), name="asset-file"),
+    path("policies/", policies_api.PolicyListView.as_view(), name="policy-list"),
+    path("policies/<int:pk>/", policies_api.PolicyDetailView.as_view(), name="policy-detail"),
+    path(
+        "policies/<int:pk>/publish/",
+        policies_api.PolicyPublishView.as_view(),
+        name="policy-publish",
+    ),
+    path(
+        "policies/<int:pk>/versions/",
+        policies_api.PolicyVersionListView.as_view(),
+        name="policy-version-list",
+    ),
+    path(
+        "policies/<int:pk>/versions/<int:number>/",
+        policies_api.PolicyVersionDetailView.as_view(),
+        name="policy-version-detail",
+    ),
+    path(
+        "policies/<int:pk>/evaluate/",
+        policies_api.PolicyEvaluateView.as_view(),
+        name="policy-evaluate",
+    ),
+    path(
+        "policies/<int:pk>/recheck/",
+        policies_api.PolicyRecheckView.as_view(),
+        name="policy-recheck",
+    ),
 ]
 
 urlpatterns = [

@@ -5,3 +5,11 @@ class JobsConfig(AppConfig):
     name = "generation.jobs"
     label = "jobs"
     verbose_name = "Generation"
+
+    def ready(self) -> None:
+        # Re-checks of a prompt policy run the new draft over past requests' prompts;
+        # governance never imports generation, so generation hands them over.
+        from generation.jobs.selectors import recent_prompts
+        from governance.policies.services import register_prompt_source
+
+        register_prompt_source(recent_prompts)

@@ -52,3 +52,17 @@ def model_profile_get(*, user, pk: int) -> ModelProfile:
     if profile is None:
         raise Http404("No such model.")
     return profile
+
+
+def recent_prompts(
+    organization_id: int, project_id: int | None, since, limit: int
+) -> list[tuple[int, int, str]]:
+    """Up to ``limit`` (request id, project id, prompt) of an organisation (or one project)
+    created since ``since``, newest first: what a prompt-policy re-check runs over."""
+    requests = GenerationRequest.objects.filter(
+        project__organization_id=organization_id, created_at__gte=since
+    )
+    if project_id is not None:
+        requests = requests.filter(project_id=project_id)
+    rows = requests.order_by("-created_at", "-pk").values_list("pk", "project_id", "prompt")
+    return list(rows[:limit])

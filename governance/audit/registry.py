@@ -15,6 +15,9 @@ ACTIONS: dict[str, str] = {
     "generation.asset.create": "A generated image was stored as an asset.",
     "generation.model.create": "An admin added a model to the catalog.",
     "generation.model.update": "An admin changed a model of the catalog.",
+    "policies.policy.create": "A prompt policy was created.",
+    "policies.draft.update": "The draft of a prompt policy was changed.",
+    "policies.version.publish": "A new version of a prompt policy was published.",
 }
 
 

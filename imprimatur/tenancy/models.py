@@ -25,6 +25,7 @@ class Action(models.TextChoices):
     REVIEW = "review"
     MANAGE = "manage"
     AUDIT = "audit"
+    GOVERN = "govern"  # edit and publish the governance rules: prompt policies
 
 
 ACTION_ROLES: dict[str, frozenset[str]] = {
@@ -33,6 +34,7 @@ ACTION_ROLES: dict[str, frozenset[str]] = {
     Action.REVIEW: frozenset({Role.REVIEWER, Role.COMPLIANCE}),
     Action.MANAGE: frozenset({Role.ADMIN}),
     Action.AUDIT: frozenset({Role.AUDITOR, Role.ADMIN}),
+    Action.GOVERN: frozenset({Role.COMPLIANCE, Role.ADMIN}),
 }
 
 

@@ -1,4 +1,4 @@
-"""Build the tiny random-weight Stable Diffusion pipeline used until the demo model pack."""
+"""Build the tiny random-weight Stable Diffusion pipeline the tests use (images are noise)."""
 
 from pathlib import Path
 
@@ -10,7 +10,8 @@ class Command(BaseCommand):
     help = (
         "Build a tiny random-weight Stable-Diffusion-architecture pipeline (diffusers format, "
         "safetensors) at IMPRIMATUR_TINY_MODEL_PATH (default var/models/tiny-sd). It "
-        "generates noise-like images, but through the same loading code as SD 1.5."
+        "generates noise-like images, but through the same loading code as SD 1.5. Tests use it; "
+        "`make run` uses the trained demo pack in generation/demo_models instead."
     )
 
     def add_arguments(self, parser):
