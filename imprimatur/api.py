@@ -5,7 +5,8 @@ Every 4xx answer has the same shape::
     {"status": 400, "code": "invalid", "detail": "…", "errors": {"width": ["…"]}}
 
 `errors` maps each offending field to its messages (empty for errors that concern no
-field); `code` is DRF's machine-readable code.
+field); `code` is DRF's machine-readable code. An input that a policy refuses
+(``PolicyRefused``) adds ``data``, what the policy found (for a prompt: the matches).
 """
 
 from django.core.exceptions import PermissionDenied
@@ -20,7 +21,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from imprimatur.errors import InvalidTransition
+from imprimatur.errors import InvalidTransition, PolicyRefused
 
 
 class Conflict(exceptions.APIException):
@@ -49,6 +50,7 @@ def _field_errors(detail) -> dict[str, list[str]]:
 
 def exception_handler(exc, context):
     """DRF's handler, then reshaped into the one error format."""
+    extra = {"data": exc.data} if isinstance(exc, PolicyRefused) else {}
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(
             exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
@@ -78,6 +80,7 @@ def exception_handler(exc, context):
         "code": code,
         "detail": detail,
         "errors": errors,
+        **extra,
     }
     return response
 

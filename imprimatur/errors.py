@@ -1,5 +1,7 @@
 """Errors that services raise and every interface (API, UI) answers the same way."""
 
+from django.core.exceptions import ValidationError
+
 
 class InvalidTransition(Exception):
     """A status change that the object's current status does not allow (HTTP 409)."""
@@ -7,3 +9,11 @@ class InvalidTransition(Exception):
     def __init__(self, obj, current: str, wanted: str):
         self.obj, self.current, self.wanted = obj, str(current), str(wanted)
         super().__init__(f"{obj} cannot go from {self.current!r} to {self.wanted!r}.")
+
+
+class PolicyRefused(ValidationError):
+    """Input that a policy refuses (HTTP 400). ``data`` tells API clients what matched."""
+
+    def __init__(self, message, *, data: dict):
+        super().__init__(message)
+        self.data = data

@@ -67,6 +67,7 @@ urlpatterns = [
     path("api/v1/", include((api_patterns, "api"))),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("policies/", include("governance.policies.urls")),
     path("", include("generation.jobs.urls")),
     path("", include("imprimatur.web.urls")),
 ]

@@ -15,8 +15,16 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(GenerationRequest)
 class GenerationRequestAdmin(ReadOnlyAdmin):
-    list_display = ["id", "project", "created_by", "status", "model_name", "created_at"]
-    list_filter = ["status", "project"]
+    list_display = [
+        "id",
+        "project",
+        "created_by",
+        "status",
+        "policy_outcome",
+        "model_name",
+        "created_at",
+    ]
+    list_filter = ["status", "policy_outcome", "project"]
     search_fields = ["prompt"]
 
 

@@ -1,6 +1,7 @@
 """The request form: field types and choices here; limits in `params.generation_params_clean`."""
 
 from django import forms
+from django.urls import reverse
 
 from generation.jobs.models import Mode
 from generation.jobs.params import models_for_project
@@ -42,6 +43,16 @@ class GenerationRequestForm(forms.Form):
 
     def __init__(self, *args, project, **kwargs):
         super().__init__(*args, **kwargs)
+        # Live policy feedback while typing (htmx); only these fields travel, not uploads.
+        self.fields["prompt"].widget.attrs.update(
+            {
+                "hx-post": reverse("jobs:policy-check", args=[project.slug]),
+                "hx-trigger": "input changed delay:400ms",
+                "hx-target": "#policy-feedback",
+                "hx-params": "prompt,negative_prompt",
+                "aria-describedby": "policy-feedback",
+            }
+        )
         self.models = list(models_for_project(project))
         self.fields["model"].choices = [
             (

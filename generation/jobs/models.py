@@ -103,6 +103,14 @@ class ModelProfile(models.Model):
         return self.display_name or self.name
 
 
+class PolicyOutcome(models.TextChoices):
+    """The prompt policy's outcomes (``governance.policies.matching.Outcome``)."""
+
+    ALLOW = "allow", "Allowed"
+    REVIEW = "review", "Needs review"
+    BLOCK = "block", "Blocked"
+
+
 class GenerationRequest(models.Model):
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -118,7 +126,22 @@ class GenerationRequest(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="generation_requests"
     )
     prompt = models.TextField()
-    negative_prompt = models.TextField(blank=True)
+    negative_prompt = models.TextField(
+        blank=True, help_text="What the model gets: the creator's, plus the policy's additions."
+    )
+    negative_prompt_submitted = models.TextField(
+        blank=True, help_text="The negative prompt as the creator wrote it."
+    )
+    # The prompt policy's judgement at submission (blank for requests made before policies).
+    policy_outcome = models.CharField(max_length=10, choices=PolicyOutcome.choices, blank=True)
+    policy_versions = models.JSONField(
+        default=list, blank=True, help_text="Ids of the policy versions the prompt was judged by."
+    )
+    policy_matches = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="The rules that matched: category, action, term, start, end, explanation.",
+    )
     model_profile = models.ForeignKey(
         ModelProfile, on_delete=models.PROTECT, related_name="requests", null=True
     )

@@ -22,26 +22,118 @@ from django.utils import timezone
 from generation.jobs.models import Asset, GenerationJob, GenerationRequest, Mode, ModelProfile
 from generation.jobs.params import generation_params_clean
 from governance.audit.services import audit_record
-from imprimatur.errors import InvalidTransition
+from governance.policies.matching import Action as PolicyAction
+from governance.policies.matching import Outcome
+from governance.policies.services import PolicyDecision, policy_evaluate
+from imprimatur.errors import InvalidTransition, PolicyRefused
 from imprimatur.tenancy.models import Action, BrandProject, Organization
 
 logger = logging.getLogger(__name__)
 
 
-@transaction.atomic
 def generation_request_submit(
-    *, project: BrandProject, user, prompt: str, params: dict
+    *,
+    project: BrandProject,
+    user,
+    prompt: str,
+    params: dict,
+    rerun_of: GenerationRequest | None = None,
 ) -> GenerationRequest:
-    """Write the request and its job in one transaction; enqueue the job once it commits."""
+    """Judge the prompt by the project's policies, then write the request and its job in one
+    transaction; the job is enqueued once it commits.
+
+    A prompt the policy blocks, or one it sends to review (prompt review is not built yet),
+    is refused with `PolicyRefused` and leaves only its audit event. That event is recorded
+    outside the request's transaction, so a caller must not wrap this call in its own.
+    """
     if not BrandProject.objects.restrict(user, Action.GENERATE).filter(pk=project.pk).exists():
         raise PermissionDenied("Only creators of this project's organisation may make requests.")
     values = generation_params_clean(project=project, prompt=prompt, params=params)
+    decision = policy_evaluate(
+        project=project, prompt=values["prompt"], negative_prompt=values["negative_prompt"]
+    )
+    if decision.outcome != Outcome.ALLOW:
+        _refuse(project=project, user=user, prompt=values["prompt"], decision=decision)
+    with transaction.atomic():
+        return _request_write(
+            project=project, user=user, values=values, decision=decision, rerun_of=rerun_of
+        )
+
+
+def policy_matches_data(matches) -> list[dict]:
+    """Policy matches as stored on a request and sent to API clients."""
+    return [
+        {
+            "rule": match.rule_id,
+            "category": str(match.category),
+            "action": str(match.action),
+            "term": match.term,
+            "text": match.matched_text,
+            "start": match.start,
+            "end": match.end,
+            "explanation": match.explanation,
+        }
+        for match in matches
+    ]
+
+
+def policy_refusal_message(decision: PolicyDecision) -> str:
+    """Why a prompt is refused, in plain words: the matched words, categories and reasons."""
+    stopping = [match for match in decision.matches if match.action != PolicyAction.WARN]
+    reasons = "; ".join(
+        f"\u201c{match.matched_text}\u201d matched a {match.category.replace('_', ' ')} rule: "
+        f"{match.explanation}"
+        for match in stopping
+    )
+    if decision.outcome == Outcome.BLOCK:
+        return f"The prompt policy blocks this prompt. {reasons}"
+    return f"This prompt needs a reviewer's approval; prompt review is not available yet. {reasons}"
+
+
+def _refuse(*, project: BrandProject, user, prompt: str, decision: PolicyDecision) -> None:
+    with transaction.atomic():
+        audit_record(
+            action="generation.request.blocked",
+            actor=user,
+            organization=project.organization,
+            target=project,
+            data={
+                "project": project.slug,
+                "outcome": str(decision.outcome),
+                "prompt_sha256": hashlib.sha256(prompt.encode()).hexdigest(),
+                "policy_versions": list(decision.version_ids),
+                "rules": sorted({match.rule_id for match in decision.matches}),
+                "categories": sorted({str(match.category) for match in decision.matches}),
+            },
+        )
+    raise PolicyRefused(
+        {"prompt": policy_refusal_message(decision)},
+        data={
+            "outcome": str(decision.outcome),
+            "policy_versions": list(decision.version_ids),
+            "matches": policy_matches_data(decision.matches),
+        },
+    )
+
+
+def _request_write(
+    *,
+    project: BrandProject,
+    user,
+    values: dict,
+    decision: PolicyDecision,
+    rerun_of: GenerationRequest | None,
+) -> GenerationRequest:
     profile: ModelProfile = values["profile"]
     request = GenerationRequest(
         project=project,
         created_by=user,
         prompt=values["prompt"],
-        negative_prompt=values["negative_prompt"],
+        negative_prompt=decision.negative_prompt,
+        negative_prompt_submitted=values["negative_prompt"],
+        policy_outcome=str(decision.outcome),
+        policy_versions=list(decision.version_ids),
+        policy_matches=policy_matches_data(decision.matches),
         model_profile=profile,
         model_name=profile.name,
         mode=values["mode"],
@@ -53,7 +145,11 @@ def generation_request_submit(
         seed=values["seed"],
         num_images=values["num_images"],
         init_image_sha256=values.get("init_image_sha256", ""),
+        rerun_of=rerun_of,
     )
+    if rerun_of is not None and rerun_of.init_image_sha256:
+        # The digest of what the creator first sent, not of the stored copy sent again.
+        request.init_image_sha256 = rerun_of.init_image_sha256
     request.save()
     for field in ("init_image", "mask_image"):
         if values[field]:
@@ -76,6 +172,9 @@ def generation_request_submit(
             "model": request.model_name,
             "mode": request.mode,
             "job": job.pk,
+            "policy_outcome": request.policy_outcome,
+            "policy_versions": request.policy_versions,
+            **({"policy_warnings": len(decision.warnings)} if decision.warnings else {}),
             **({"init_image_sha256": request.init_image_sha256} if request.init_image else {}),
         },
     )
@@ -497,7 +596,8 @@ def generation_request_rerun(
 ) -> GenerationRequest:
     """Submit the request again: same seed (identical images) or new seeds (variants)."""
     params = {
-        "negative_prompt": request.negative_prompt,
+        # The creator's own: the policy in force now adds what it requires again.
+        "negative_prompt": request.negative_prompt_submitted,
         "model": request.model_name,
         "mode": request.mode,
         "strength": request.strength,
@@ -513,14 +613,9 @@ def generation_request_rerun(
         if stored:
             with stored.open("rb") as image_file:
                 params[field] = image_file.read()
-    with transaction.atomic():
-        rerun = generation_request_submit(
-            project=request.project, user=user, prompt=request.prompt, params=params
-        )
-        rerun.rerun_of = request
-        rerun.init_image_sha256 = request.init_image_sha256 or rerun.init_image_sha256
-        rerun.save(update_fields=["rerun_of", "init_image_sha256"])
-    return rerun
+    return generation_request_submit(
+        project=request.project, user=user, prompt=request.prompt, params=params, rerun_of=request
+    )
 
 
 # --- The model catalog -----------------------------------------------------------------------

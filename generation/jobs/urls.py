@@ -6,6 +6,7 @@ app_name = "jobs"
 
 urlpatterns = [
     path("projects/<slug:slug>/", views.project_detail, name="project"),
+    path("projects/<slug:slug>/policy-check/", views.policy_check, name="policy-check"),
     path("requests/<int:pk>/", views.request_detail, name="request"),
     path("requests/<int:pk>/status/", views.request_status, name="request-status"),
     path("requests/<int:pk>/cancel/", views.request_cancel, name="request-cancel"),

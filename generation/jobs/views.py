@@ -9,6 +9,8 @@ from django.views.decorators.http import require_POST
 
 from generation.jobs import selectors, services
 from generation.jobs.forms import GenerationRequestForm, ModelProfileForm
+from governance.policies.display import highlight_matches
+from governance.policies.services import policy_evaluate
 from imprimatur.errors import InvalidTransition
 from imprimatur.tenancy.models import Action, BrandProject, Organization
 from imprimatur.tenancy.selectors import project_get
@@ -53,6 +55,47 @@ def project_detail(request, slug: str):
     )
 
 
+OUTCOME_WORDS = {
+    "allow": "Allowed: the prompt policy lets this prompt through.",
+    "review": "Needs a reviewer: prompt review is not available yet, so it cannot be submitted.",
+    "block": "Blocked: the prompt policy does not allow this prompt.",
+}
+
+
+@login_required
+@require_POST
+def policy_check(request, slug: str):
+    """Live feedback while a creator types: what the policy says about the prompt (htmx)."""
+    project = project_get(user=request.user, slug=slug)
+    if (
+        not BrandProject.objects.restrict(request.user, Action.GENERATE)
+        .filter(pk=project.pk)
+        .exists()
+    ):
+        raise PermissionDenied("Only creators of this project check prompts here.")
+    prompt = request.POST.get("prompt", "").strip()
+    context = {"prompt": prompt}
+    if prompt:
+        try:
+            decision = policy_evaluate(
+                project=project,
+                prompt=prompt,
+                negative_prompt=request.POST.get("negative_prompt", ""),
+            )
+        except ValidationError as error:
+            context["error"] = " ".join(error.messages)
+        else:
+            matches = services.policy_matches_data(decision.matches)
+            context.update(
+                outcome=str(decision.outcome),
+                outcome_words=OUTCOME_WORDS[decision.outcome],
+                highlighted=highlight_matches(prompt, matches),
+                matches=matches,
+                negative_additions=decision.negative_additions,
+            )
+    return render(request, "jobs/_policy_feedback.html", context)
+
+
 def _status_context(request, pk: int) -> dict:
     generation_request = selectors.generation_request_get(user=request.user, pk=pk)
     return {
@@ -67,7 +110,12 @@ def _status_context(request, pk: int) -> dict:
 
 @login_required
 def request_detail(request, pk: int):
-    return render(request, "jobs/request_detail.html", _status_context(request, pk))
+    context = _status_context(request, pk)
+    generation_request = context["req"]
+    context["prompt_highlighted"] = highlight_matches(
+        generation_request.prompt, generation_request.policy_matches
+    )
+    return render(request, "jobs/request_detail.html", context)
 
 
 @login_required
@@ -94,9 +142,14 @@ def request_cancel(request, pk: int):
 def request_rerun(request, pk: int):
     source = selectors.generation_request_get(user=request.user, pk=pk)
     new_seeds = request.POST.get("new_seeds") == "1"
-    rerun = services.generation_request_rerun(
-        request=source, user=request.user, new_seeds=new_seeds
-    )
+    try:
+        rerun = services.generation_request_rerun(
+            request=source, user=request.user, new_seeds=new_seeds
+        )
+    except ValidationError as error:
+        # The policy may have changed since: say why, and submit nothing.
+        messages.error(request, " ".join(error.messages))
+        return redirect("jobs:request", pk=pk)
     messages.success(
         request,
         f"Submitted as request #{rerun.pk} "

@@ -9,6 +9,7 @@ ACTIONS: dict[str, str] = {
     "auth.token.create": "A user created an API token.",
     "auth.token.revoke": "A user revoked their API token.",
     "generation.request.submit": "A generation request was submitted.",
+    "generation.request.blocked": "The prompt policy refused a generation request.",
     "generation.request.transition": "A generation request changed status.",
     "generation.request.cancel": "A user asked to cancel a generation request.",
     "generation.job.transition": "A generation job changed status.",

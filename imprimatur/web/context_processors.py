@@ -7,6 +7,7 @@ from imprimatur.tenancy.models import Membership, Role
 NAVIGATION = [
     ("Dashboard", "web:dashboard", None),
     ("Projects", "web:projects", None),
+    ("Policies", "policies:list", None),
     ("Models", "jobs:models", {Role.ADMIN}),
     ("API docs", "api-docs", None),
     ("Settings", "web:settings", None),

@@ -1,0 +1,285 @@
+"""The policy pages: list, draft editor with its test console, publishing, versions and
+re-checks. They call the same services and selectors as the API (``api.py``)."""
+
+import json
+import re
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from governance.policies import selectors, services
+from governance.policies.display import highlight_matches
+from governance.policies.forms import PolicyCreateForm, PolicyDraftForm, PolicyTryForm, RecheckForm
+from governance.policies.matching import Action, Category, Outcome
+from imprimatur.tenancy.models import Action as TenancyAction
+from imprimatur.tenancy.models import BrandProject, Organization
+
+OUTCOME_WORDS = {
+    Outcome.ALLOW: "Allowed: images would be generated from this prompt.",
+    Outcome.REVIEW: (
+        "Needs review: a reviewer must approve this prompt before anything is generated."
+    ),
+    Outcome.BLOCK: "Blocked: this prompt would be refused.",
+}
+SECTION_WORDS = {
+    "rules": "Rule",
+    "examples": "Example",
+    "negative_additions": "Negative addition",
+    "output_concepts": "Output concept",
+    "terms": "term",
+}
+
+
+def _governed(user, policy) -> None:
+    """403 for members who may read the policy but not edit it."""
+    if not selectors.policy_can_govern(user=user, organization=policy.organization):
+        raise PermissionDenied(
+            "Only admins and compliance officers of the organisation edit its policies."
+        )
+
+
+def place_in_words(path: str, document) -> str:
+    """``draft.rules[0].pattern`` → ``Rule 1 (nudity), pattern``: where an error is, for people."""
+    rest = path.removeprefix("draft").lstrip(".")
+    words = []
+    rules = document.get("rules") if isinstance(document, dict) else None
+    for name, index in re.findall(r"([A-Za-z_]+)(?:\[(\d+)\])?", rest):
+        label = SECTION_WORDS.get(name, name.replace("_", " "))
+        if index == "":
+            words.append(label if name in SECTION_WORDS and words else name.replace("_", " "))
+            continue
+        number = int(index)
+        label = f"{label} {number + 1}"
+        if name == "rules" and isinstance(rules, list) and number < len(rules):
+            rule = rules[number]
+            if isinstance(rule, dict) and isinstance(rule.get("id"), str) and rule["id"]:
+                label += f" ({rule['id']})"
+        words.append(label)
+    text = ", ".join(words) or "The document"
+    return text[0].upper() + text[1:]
+
+
+def errors_by_place(error: ValidationError, document) -> list[dict]:
+    return [
+        {"path": path, "place": place_in_words(path, document), "messages": texts}
+        for path, texts in error.message_dict.items()
+    ]
+
+
+def _latest_and_unpublished(policy):
+    latest = selectors.policy_version_latest(policy=policy)
+    return latest, latest is None or latest.content != policy.draft
+
+
+def _document_reference() -> dict:
+    return {
+        "categories": [c.value for c in Category],
+        "actions": [a.value for a in Action],
+        "outcomes": [o.value for o in Outcome],
+    }
+
+
+def _detail_page(request, policy, *, status=200, **context):
+    latest, unpublished = _latest_and_unpublished(policy)
+    can_govern = selectors.policy_can_govern(user=request.user, organization=policy.organization)
+    context.setdefault(
+        "form",
+        PolicyDraftForm(
+            initial={
+                "name": policy.name,
+                "draft": json.dumps(policy.draft, indent=2, ensure_ascii=False),
+            }
+        ),
+    )
+    context.setdefault("try_form", PolicyTryForm())
+    return render(
+        request,
+        "policies/detail.html",
+        {
+            "policy": policy,
+            "latest": latest,
+            "unpublished": unpublished,
+            "can_govern": can_govern,
+            "draft_json": json.dumps(policy.draft, indent=2, ensure_ascii=False),
+            "reference": _document_reference(),
+            **context,
+        },
+        status=status,
+    )
+
+
+@login_required
+def policy_list(request):
+    policies = list(selectors.policy_list(user=request.user))
+    for policy in policies:
+        policy.latest, policy.unpublished = _latest_and_unpublished(policy)
+    can_create = Organization.objects.restrict(request.user, TenancyAction.GOVERN).exists()
+    return render(request, "policies/list.html", {"policies": policies, "can_create": can_create})
+
+
+@login_required
+def policy_new(request):
+    organizations = Organization.objects.restrict(request.user, TenancyAction.GOVERN)
+    if not organizations.exists():
+        raise PermissionDenied("Only admins and compliance officers create policies.")
+    projects = BrandProject.objects.filter(organization__in=organizations).select_related(
+        "organization"
+    )
+    form = PolicyCreateForm(request.POST or None, organizations=organizations, projects=projects)
+    if request.method == "POST" and form.is_valid():
+        kind, pk = form.cleaned_data["target"].split(":")
+        if kind == "project":
+            project = projects.get(pk=pk)
+            organization = project.organization
+        else:
+            project, organization = None, organizations.get(pk=pk)
+        try:
+            policy = services.policy_create(
+                organization=organization,
+                project=project,
+                user=request.user,
+                name=form.cleaned_data["name"],
+            )
+        except ValidationError as error:
+            for texts in error.message_dict.values():
+                for text in texts:
+                    form.add_error(None, text)
+        else:
+            messages.success(
+                request, "The policy was created. Write its draft, test it, publish it."
+            )
+            return redirect("policies:detail", pk=policy.pk)
+    return render(request, "policies/new.html", {"form": form})
+
+
+@login_required
+def policy_detail(request, pk: int):
+    policy = selectors.policy_get(user=request.user, pk=pk)
+    if request.method != "POST":
+        return _detail_page(request, policy)
+    _governed(request.user, policy)
+    form = PolicyDraftForm(request.POST)
+    if not form.is_valid():
+        return _detail_page(request, policy, form=form, status=400)
+    try:
+        services.policy_draft_update(
+            policy=policy,
+            user=request.user,
+            draft=form.cleaned_data["draft"],
+            name=form.cleaned_data["name"],
+        )
+    except ValidationError as error:
+        draft_errors = errors_by_place(error, form.cleaned_data["draft"])
+        return _detail_page(request, policy, form=form, draft_errors=draft_errors, status=400)
+    messages.success(request, "The draft was saved. Publish it when its examples pass.")
+    return redirect("policies:detail", pk=policy.pk)
+
+
+@login_required
+@require_POST
+def policy_try(request, pk: int):
+    """The test console: judge a prompt by the draft. A fragment for htmx, else the page."""
+    policy = selectors.policy_get(user=request.user, pk=pk)
+    form = PolicyTryForm(request.POST)
+    context = {"try_form": form}
+    if form.is_valid():
+        prompt = form.cleaned_data["prompt"]
+        try:
+            decision = services.policy_dry_run(
+                policy=policy, prompt=prompt, negative_prompt=form.cleaned_data["negative_prompt"]
+            )
+        except ValidationError as error:
+            for texts in error.message_dict.values():
+                for text in texts:
+                    form.add_error("prompt", text)
+        else:
+            context["result"] = {
+                "decision": decision,
+                "outcome_words": OUTCOME_WORDS[decision.outcome],
+                "highlighted": highlight_matches(prompt, decision.matches),
+            }
+    if request.headers.get("HX-Request"):
+        return render(request, "policies/_try_result.html", {"policy": policy, **context})
+    return _detail_page(request, policy, **context)
+
+
+@login_required
+@require_POST
+def policy_publish(request, pk: int):
+    policy = selectors.policy_get(user=request.user, pk=pk)
+    _governed(request.user, policy)
+    try:
+        version = services.policy_publish(policy=policy, user=request.user)
+    except ValidationError as error:
+        publish_errors = [text for texts in error.message_dict.values() for text in texts]
+        return _detail_page(request, policy, publish_errors=publish_errors, status=400)
+    messages.success(
+        request, f"Version {version.number} is published: new requests are judged by it."
+    )
+    return redirect("policies:version", pk=policy.pk, number=version.number)
+
+
+@login_required
+def version_list(request, pk: int):
+    policy = selectors.policy_get(user=request.user, pk=pk)
+    versions = selectors.policy_version_list(policy=policy).order_by("-number")
+    return render(request, "policies/versions.html", {"policy": policy, "versions": versions})
+
+
+def _rules_by_id(document: dict) -> dict:
+    return {rule["id"]: rule for rule in document.get("rules", [])}
+
+
+@login_required
+def version_detail(request, pk: int, number: int):
+    policy = selectors.policy_get(user=request.user, pk=pk)
+    version = selectors.policy_version_get(policy=policy, number=number)
+    previous = (
+        selectors.policy_version_get(policy=policy, number=number - 1) if number > 1 else None
+    )
+    diff = version.diff
+    after = _rules_by_id(version.content)
+    before = _rules_by_id(previous.content) if previous else {}
+    return render(
+        request,
+        "policies/version.html",
+        {
+            "policy": policy,
+            "version": version,
+            "diff": diff,
+            "added_rules": [
+                after[rule_id] for rule_id in diff["rules"]["added"] if rule_id in after
+            ],
+            "removed_rules": [
+                before.get(rule_id, {"id": rule_id}) for rule_id in diff["rules"]["removed"]
+            ],
+            "content_json": json.dumps(version.content, indent=2, ensure_ascii=False),
+        },
+    )
+
+
+@login_required
+def policy_recheck(request, pk: int):
+    policy = selectors.policy_get(user=request.user, pk=pk)
+    _governed(request.user, policy)
+    form = RecheckForm(request.POST or None)
+    context = {"policy": policy, "form": form}
+    if request.method == "POST" and form.is_valid():
+        report = services.policy_recheck(policy=policy, days=form.cleaned_data["days"])
+        items = report.newly_blocked + report.newly_allowed + report.changed
+        projects = dict(
+            BrandProject.objects.filter(pk__in={item.project_id for item in items}).values_list(
+                "pk", "name"
+            )
+        )
+        context["report"] = report
+        context["sections"] = [
+            ("Newly blocked", "blocked", report.newly_blocked),
+            ("Newly allowed", "allowed", report.newly_allowed),
+            ("Changed to or from review", "changed", report.changed),
+        ]
+        context["projects"] = projects
+    return render(request, "policies/recheck.html", context)
