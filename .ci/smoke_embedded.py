@@ -1,7 +1,8 @@
 """Smoke test of the embedded default: start the platform as `make run` does, submit one
-request through the API, wait for its image, stop. Standard library only.
+request through the API, wait for its image, read what it shows, stop. Runs with the
+project's virtualenv (it reads the images with generation.demo.measure).
 
-Usage: python .ci/smoke_embedded.py   (from the repo root; needs a free port 8000)
+Usage: .venv/bin/python .ci/smoke_embedded.py   (from the repo root; needs a free port 8000)
 """
 
 import json
@@ -62,6 +63,24 @@ def generate(token: str, seed: int) -> dict:
     return result
 
 
+def fetch_png(url: str, token: str) -> bytes:
+    status, content_type, png = call("GET", url.replace(BASE, ""), token=token)
+    assert status == 200 and content_type == "image/png", content_type
+    return png
+
+
+def describe(png: bytes) -> str:
+    """What the demo pack's pixel-statistics ruler reads in an image (no learned model)."""
+    import io
+
+    from PIL import Image
+
+    from generation.demo.measure import read_scene
+
+    reading = read_scene(Image.open(io.BytesIO(png)).convert("RGB"))
+    return f"{reading.colour} {reading.shape} on {reading.background}"
+
+
 def main() -> int:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL")}
     env["IMPRIMATUR_DEMO_PASSWORD"] = PASSWORD
@@ -80,8 +99,13 @@ def main() -> int:
         assert status == 200 and content_type == "image/png", content_type
         assert png.startswith(b"\x89PNG\r\n\x1a\n"), png[:8]
         assert (asset["width"], asset["height"]) == (64, 64), asset
-        generate(token, seed=2)  # the worker is warm now: this is the steady-state latency
+        readings = [describe(png)]
+        second = generate(token, seed=2)  # the worker is warm: this is the steady-state latency
+        readings.append(describe(fetch_png(second["assets"][0]["url"], token)))
         print(f"smoke: OK, request {first['id']} gave a {len(png)}-byte PNG")
+        print("smoke: asked for a red star on a navy background; read:", "; ".join(readings))
+        # The demo model draws what it is asked (on the colours at least) for one seed or both.
+        assert any("red" in r.split(" on ")[0] and "navy" in r.split(" on ")[1] for r in readings)
         return 0
     finally:
         os.killpg(platform.pid, signal.SIGINT)

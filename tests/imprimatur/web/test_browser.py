@@ -46,11 +46,11 @@ def test_demo_creator_submits_a_prompt_and_sees_the_image(
 ):
     settings.IMPRIMATUR_DEMO_PASSWORD = "tour-password-1"
     call_command("seed_demo")
-    # As `make run` registers it (the model path defaults to the tiny test model).
+    # As `make run` registers it (the model path defaults to the shipped demo pipeline).
     call_command(
-        "model_register", "--organization", "acme", "--name", "tiny-sd",
-        "--capabilities", "text-to-image,image-to-image,inpainting", "--sizes", "64,128",
-        "--projects", "spring-campaign",
+        "model_register", "--organization", "acme", "--name", "demo-shapes",
+        "--capabilities", "text-to-image,image-to-image,inpainting", "--sizes", "64",
+        "--default-guidance", "5", "--projects", "spring-campaign",
     )  # fmt: skip
     if SCREENSHOTS.exists():
         shutil.rmtree(SCREENSHOTS)
