@@ -191,7 +191,8 @@ def test_feedback_highlights_the_matched_span_and_escapes_the_prompt(client, acm
     assert "<script>" not in page
     assert "&lt;script&gt;x&lt;/script&gt; a " in page
     assert '<mark class="match match-block" title="block: sexual">n.u.d.e</mark>' in page
-    assert '&quot;<mark class="match match-warn" title="warn: competitor brands">globocorp</mark>' in page
+    warned = '<mark class="match match-warn" title="warn: competitor brands">globocorp</mark>'
+    assert "&quot;" + warned in page
     assert 'data-outcome="block"' in page
     assert "Blocked" in page and "No nudity in brand images." in page
 
