@@ -16,6 +16,7 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from imprimatur.tenancy.models import Membership
+from tests.browser import browser_page  # noqa: F401  (a fixture for the browser tests)
 from tests.generation.jobs.factories import ModelProfileFactory
 from tests.imprimatur.tenancy.factories import (
     BrandProjectFactory,

@@ -1,42 +1,12 @@
 """The policy page in a real browser: compliance types a banned prompt into the test console
 and sees it highlighted (htmx). Saves screenshots as var/screenshots/policies-*.png."""
 
-import os
-from pathlib import Path
-
-import pytest
-
 from governance.policies import services
+from tests.browser import SCREENSHOTS, needs_browser
 from tests.governance.policies.factories import document, term_rule
 from tests.imprimatur.tenancy.factories import PASSWORD
 
-CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOTS = Path(__file__).resolve().parents[3] / "var" / "screenshots"
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists() and not os.environ.get("IMPRIMATUR_REQUIRE_BROWSER"),
-        reason="Debian Chromium is not installed (apt-get install chromium chromium-driver); "
-        ".ci/run installs it so browser tests always run in CI.",
-    ),
-]
-
-
-@pytest.fixture
-def browser_page():
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--headless", "--no-sandbox", "--disable-gpu",
-                  "--disable-background-networking"],
-        )  # fmt: skip
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        yield page
-        browser.close()
-    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+pytestmark = [*needs_browser]
 
 
 def test_compliance_tests_a_banned_prompt_in_the_console(

@@ -2,43 +2,12 @@
 the image. Drives Debian's Chromium with Playwright; saves screenshots under
 var/screenshots/."""
 
-import os
-import shutil
-from pathlib import Path
-
 import pytest
 from django.core.management import call_command
 
-CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOTS = Path(__file__).resolve().parents[3] / "var" / "screenshots"
+from tests.browser import SCREENSHOTS, needs_browser
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.e2e,
-    pytest.mark.skipif(
-        not CHROMIUM.exists() and not os.environ.get("IMPRIMATUR_REQUIRE_BROWSER"),
-        reason="Debian Chromium is not installed (apt-get install chromium chromium-driver); "
-        ".ci/run installs it so browser tests always run in CI.",
-    ),
-]
-
-
-@pytest.fixture
-def browser_page():
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    # Playwright runs an event loop in this thread; Django's ORM calls in the test are
-    # still synchronous and safe here.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--headless", "--no-sandbox", "--disable-gpu",
-                  "--disable-background-networking"],
-        )  # fmt: skip
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        yield page
-        browser.close()
-    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+pytestmark = [*needs_browser, pytest.mark.e2e]
 
 
 def test_demo_creator_submits_a_prompt_and_sees_the_image(
@@ -52,9 +21,9 @@ def test_demo_creator_submits_a_prompt_and_sees_the_image(
         "--capabilities", "text-to-image,image-to-image,inpainting", "--sizes", "64",
         "--default-guidance", "5", "--projects", "spring-campaign",
     )  # fmt: skip
-    if SCREENSHOTS.exists():
-        shutil.rmtree(SCREENSHOTS)
-    SCREENSHOTS.mkdir(parents=True)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    for old in SCREENSHOTS.glob("[0-9]-*.png"):  # this tour's, not other tests' screenshots
+        old.unlink()
     page = browser_page
 
     page.goto(f"{live_server.url}/")

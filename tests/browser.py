@@ -1,0 +1,38 @@
+"""What browser tests share: Debian's Chromium driven by Playwright, and where screenshots go."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+SCREENSHOTS = Path(__file__).resolve().parents[1] / "var" / "screenshots"
+
+#: Mark a browser test module: skipped without Chromium, except in CI where it must run.
+needs_browser = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not CHROMIUM.exists() and not os.environ.get("IMPRIMATUR_REQUIRE_BROWSER"),
+        reason="Debian Chromium is not installed (apt-get install chromium chromium-driver); "
+        ".ci/run installs it so browser tests always run in CI.",
+    ),
+]
+
+
+@pytest.fixture
+def browser_page():
+    """A 1280x900 page in headless Chromium."""
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    # Playwright runs an event loop in this thread; Django's ORM calls in the test are
+    # still synchronous and safe here.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--headless", "--no-sandbox", "--disable-gpu",
+                  "--disable-background-networking"],
+        )  # fmt: skip
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        yield page
+        browser.close()
+    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
