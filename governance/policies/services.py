@@ -238,7 +238,9 @@ def policy_draft_update(
     *, policy: Policy, user, draft: dict | None = None, name: str | None = None
 ) -> Policy:
     """Replace the draft (validated strictly) and/or rename the policy."""
-    policy = Policy.objects.select_for_update(of=("self",)).select_related("project").get(pk=policy.pk)
+    policy = (
+        Policy.objects.select_for_update(of=("self",)).select_related("project").get(pk=policy.pk)
+    )
     _ensure_governs(user, policy.organization)
     if draft is not None:
         policy.draft = draft
@@ -281,7 +283,9 @@ def _example_failures(policy: Policy, document: dict) -> list[str]:
 @transaction.atomic
 def policy_publish(*, policy: Policy, user) -> PolicyVersion:
     """Freeze the draft as the next version, if every example gets its expected outcome."""
-    policy = Policy.objects.select_for_update(of=("self",)).select_related("project").get(pk=policy.pk)
+    policy = (
+        Policy.objects.select_for_update(of=("self",)).select_related("project").get(pk=policy.pk)
+    )
     _ensure_governs(user, policy.organization)
     content = document_clean(policy.draft)
     latest = selectors.policy_version_latest(policy=policy)
