@@ -34,6 +34,15 @@ def pattern_rule(rule_id: str, pattern: str, action="review", category="custom")
     }
 
 
+#: A small policy the API and page tests share: one term rule, one pattern rule, one example.
+SAMPLE_DRAFT = document(
+    term_rule("nudity", "nude", category="sexual"),
+    pattern_rule("gore", r"blood(y)?", category="violence"),
+    negative_additions=["watermark"],
+    examples=[{"prompt": "a nude statue", "expected": "block"}],
+)
+
+
 class PolicyFactory(DjangoModelFactory):
     """A policy written straight to the database; the services validate their own input."""
 

@@ -7,16 +7,10 @@ import pytest
 from governance.policies import services
 from governance.policies.models import Policy
 from tests.generation.jobs.factories import GenerationRequestFactory
+from tests.governance.policies.factories import SAMPLE_DRAFT as DRAFT
 from tests.governance.policies.factories import document, pattern_rule, term_rule
 
 pytestmark = pytest.mark.django_db
-
-DRAFT = document(
-    term_rule("nudity", "nude", category="sexual"),
-    pattern_rule("gore", r"blood(y)?", category="violence"),
-    negative_additions=["watermark"],
-    examples=[{"prompt": "a nude statue", "expected": "block"}],
-)
 
 
 @pytest.fixture
