@@ -325,6 +325,7 @@ def noise_schedule_config() -> dict:
 
 
 def train_vae(work_dir: Path, pixels: np.ndarray, budget: float, seed: int):
+    """Train (or resume) the VAE; return it and the steps it has had."""
     vae = build_vae()
     opt = torch.optim.AdamW(vae.parameters(), lr=1e-3, weight_decay=0.0)
     stage = Stage("vae", work_dir, budget, seed)
@@ -333,7 +334,7 @@ def train_vae(work_dir: Path, pixels: np.ndarray, budget: float, seed: int):
     if stage.restore(modules):
         rng.setstate(stage.rng_state)
     if stage.done:
-        return vae
+        return vae, stage.step
     vae.train()
 
     def step() -> float:
@@ -352,7 +353,7 @@ def train_vae(work_dir: Path, pixels: np.ndarray, budget: float, seed: int):
         return loss.item()
 
     _loop(stage, step, lambda: stage.save(modules, rng), "VAE")
-    return vae
+    return vae, stage.step
 
 
 def train_decoder(work_dir: Path, vae, pixels: np.ndarray, budget: float, seed: int):
@@ -369,7 +370,7 @@ def train_decoder(work_dir: Path, vae, pixels: np.ndarray, budget: float, seed: 
     if stage.restore(modules):
         rng.setstate(stage.rng_state)
     if stage.done or budget <= 0:
-        return vae
+        return vae, stage.step
     vae.train()
 
     def step() -> float:
@@ -388,14 +389,15 @@ def train_decoder(work_dir: Path, vae, pixels: np.ndarray, budget: float, seed: 
 
     _loop(stage, step, lambda: stage.save(modules, rng), "VAE decoder")
     vae.eval()
-    return vae
+    return vae, stage.step
 
 
 @torch.no_grad()
-def encode_latents(vae, pixels: np.ndarray, work_dir: Path, seed: int) -> torch.Tensor:
+def encode_latents(
+    vae, pixels: np.ndarray, work_dir: Path, seed: int, vae_step: int
+) -> torch.Tensor:
     """Posterior means of the whole bank, cached; also sets the VAE's ``scaling_factor``."""
     # Keyed by the VAE's training step: a VAE trained further encodes differently.
-    vae_step = _stage_steps(work_dir, "vae")
     cache = work_dir / f"latents-{seed}-{len(pixels)}-vae{vae_step}.pt"
     vae.eval()
     if cache.exists():
@@ -480,7 +482,7 @@ def train_unet(
         _loop(stage, step, lambda: stage.save(modules, rng), "UNet + text encoder")
     unet.load_state_dict(ema_unet.shadow)
     text_encoder.load_state_dict(ema_text.shadow)
-    return unet.eval(), text_encoder.eval()
+    return unet.eval(), text_encoder.eval(), stage.step
 
 
 def export_pipeline(target: Path, vae, unet, text_encoder, tokenizer_dir: Path, meta: dict):
@@ -519,26 +521,18 @@ def train_pipeline(
     pixels, items = image_bank(work_dir, seed, bank_size)
     tokenizer_dir = work_dir / "tokenizer"
     tokenizer = build_tokenizer(tokenizer_dir)
-    vae = train_vae(work_dir, pixels, budget.vae, seed)
-    latents = encode_latents(vae, pixels, work_dir, seed)
-    unet, text_encoder = train_unet(work_dir, latents, items, tokenizer, budget.unet, seed)
-    vae = train_decoder(work_dir, vae, pixels, budget.decoder, seed)
-    stages = [name for name in ("vae", "unet", "decoder") if (work_dir / f"{name}.pt").exists()]
-    meta = {
-        "seed": seed,
-        "bank_size": bank_size,
-        "budget_minutes": asdict(budget),
-        "steps": {name: _stage_steps(work_dir, name) for name in stages},
-    }
+    vae, vae_steps = train_vae(work_dir, pixels, budget.vae, seed)
+    latents = encode_latents(vae, pixels, work_dir, seed, vae_steps)
+    unet, text_encoder, unet_steps = train_unet(
+        work_dir, latents, items, tokenizer, budget.unet, seed
+    )
+    vae, decoder_steps = train_decoder(work_dir, vae, pixels, budget.decoder, seed)
+    steps = {"vae": vae_steps, "unet": unet_steps}
+    if decoder_steps:
+        steps["decoder"] = decoder_steps
+    meta = {"seed": seed, "bank_size": bank_size, "budget_minutes": asdict(budget), "steps": steps}
     export_pipeline(target, vae, unet, text_encoder, tokenizer_dir, meta)
     return target
-
-
-def _stage_steps(work_dir: Path, name: str) -> int:
-    if not (work_dir / f"{name}.pt").exists():
-        return 0
-    state = torch.load(work_dir / f"{name}.pt", map_location="cpu", weights_only=False)
-    return int(state["step"])
 
 
 # --- the CLIP model ----------------------------------------------------------------------------
