@@ -6,6 +6,18 @@ from django.urls import reverse
 from generation.jobs.models import Mode
 from generation.jobs.params import models_for_project
 
+#: What the live policy feedback sends: the prompts, then the parameters a policy may limit.
+POLICY_FEEDBACK_FIELDS = (
+    "prompt",
+    "negative_prompt",
+    "model",
+    "width",
+    "height",
+    "num_images",
+    "steps",
+    "guidance_scale",
+)
+
 
 class GenerationRequestForm(forms.Form):
     prompt = forms.CharField(
@@ -43,16 +55,22 @@ class GenerationRequestForm(forms.Form):
 
     def __init__(self, *args, project, **kwargs):
         super().__init__(*args, **kwargs)
-        # Live policy feedback while typing (htmx); only these fields travel, not uploads.
+        # Live policy feedback while typing (htmx): the prompt as it is typed, the parameters
+        # (which a policy may limit) when they change; only these fields travel, not uploads.
+        feedback = {
+            "hx-post": reverse("jobs:policy-check", args=[project.slug]),
+            "hx-target": "#policy-feedback",
+            "hx-params": ",".join(POLICY_FEEDBACK_FIELDS),
+        }
         self.fields["prompt"].widget.attrs.update(
             {
-                "hx-post": reverse("jobs:policy-check", args=[project.slug]),
+                **feedback,
                 "hx-trigger": "input changed delay:400ms",
-                "hx-target": "#policy-feedback",
-                "hx-params": "prompt,negative_prompt",
                 "aria-describedby": "policy-feedback",
             }
         )
+        for name in POLICY_FEEDBACK_FIELDS[2:]:
+            self.fields[name].widget.attrs.update({**feedback, "hx-trigger": "change"})
         self.models = list(models_for_project(project))
         self.fields["model"].choices = [
             (

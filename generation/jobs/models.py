@@ -142,6 +142,11 @@ class GenerationRequest(models.Model):
         blank=True,
         help_text="The rules that matched: category, action, term, start, end, explanation.",
     )
+    policy_output_concepts = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="What the policy has the image checks look for: concept, action, threshold.",
+    )
     model_profile = models.ForeignKey(
         ModelProfile, on_delete=models.PROTECT, related_name="requests", null=True
     )

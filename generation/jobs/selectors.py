@@ -1,5 +1,6 @@
 """Reads for generation, scoped to what the user may see."""
 
+from django.db.models import Sum
 from django.http import Http404
 
 from generation.jobs.models import Asset, GenerationRequest, ModelProfile
@@ -66,3 +67,16 @@ def recent_prompts(
         requests = requests.filter(project_id=project_id)
     rows = requests.order_by("-created_at", "-pk").values_list("pk", "project_id", "prompt")
     return list(rows[:limit])
+
+
+def images_requested(*, organization_id: int, project_id, user_id, since) -> int:
+    """Images asked for by requests since ``since`` in an organisation (or one project, or by
+    one user), failed and cancelled requests left out: what prompt-policy quotas count."""
+    requests = GenerationRequest.objects.filter(
+        project__organization_id=organization_id, created_at__gte=since
+    ).exclude(status__in=[GenerationRequest.Status.FAILED, GenerationRequest.Status.CANCELLED])
+    if project_id is not None:
+        requests = requests.filter(project_id=project_id)
+    if user_id is not None:
+        requests = requests.filter(created_by_id=user_id)
+    return requests.aggregate(images=Sum("num_images"))["images"] or 0

@@ -24,7 +24,7 @@ from generation.jobs.params import generation_params_clean
 from governance.audit.services import audit_record
 from governance.policies.matching import Action as PolicyAction
 from governance.policies.matching import Outcome
-from governance.policies.services import PolicyDecision, policy_evaluate
+from governance.policies.services import PolicyDecision, policy_evaluate, policy_quota_check
 from imprimatur.errors import InvalidTransition, PolicyRefused
 from imprimatur.tenancy.models import Action, BrandProject, Organization
 
@@ -39,22 +39,42 @@ def generation_request_submit(
     params: dict,
     rerun_of: GenerationRequest | None = None,
 ) -> GenerationRequest:
-    """Judge the prompt by the project's policies, then write the request and its job in one
-    transaction; the job is enqueued once it commits.
+    """Judge the prompt and parameters by the project's policies, then write the request and
+    its job in one transaction; the job is enqueued once it commits.
 
     A prompt the policy blocks, or one it sends to review (prompt review is not built yet),
     is refused with `PolicyRefused` and leaves only its audit event. That event is recorded
     outside the request's transaction, so a caller must not wrap this call in its own.
+    Parameters over the policy's limits, and requests over a quota, are refused with
+    `PolicyRefused` too, keyed by field (quotas: ``quota``).
     """
     if not BrandProject.objects.restrict(user, Action.GENERATE).filter(pk=project.pk).exists():
         raise PermissionDenied("Only creators of this project's organisation may make requests.")
     values = generation_params_clean(project=project, prompt=prompt, params=params)
     decision = policy_evaluate(
-        project=project, prompt=values["prompt"], negative_prompt=values["negative_prompt"]
+        project=project,
+        prompt=values["prompt"],
+        negative_prompt=values["negative_prompt"],
+        params=values,
     )
     if decision.outcome != Outcome.ALLOW:
         _refuse(project=project, user=user, prompt=values["prompt"], decision=decision)
+    if decision.limit_errors:
+        raise PolicyRefused(
+            decision.limit_errors,
+            data={
+                "limits": decision.limits.as_dict(),
+                "policy_versions": list(decision.version_ids),
+            },
+        )
     with transaction.atomic():
+        if decision.limits.quotas:
+            # One submission at a time per organisation while quotas are counted, so two
+            # requests cannot both take the last images.
+            Organization.objects.select_for_update().filter(pk=project.organization_id).first()
+            policy_quota_check(
+                decision=decision, project=project, user=user, images=values["num_images"]
+            )
         return _request_write(
             project=project, user=user, values=values, decision=decision, rerun_of=rerun_of
         )
@@ -134,6 +154,7 @@ def _request_write(
         policy_outcome=str(decision.outcome),
         policy_versions=list(decision.version_ids),
         policy_matches=policy_matches_data(decision.matches),
+        policy_output_concepts=list(decision.output_concepts),
         model_profile=profile,
         model_name=profile.name,
         mode=values["mode"],

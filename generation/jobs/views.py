@@ -8,9 +8,13 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from generation.jobs import selectors, services
-from generation.jobs.forms import GenerationRequestForm, ModelProfileForm
+from generation.jobs.forms import (
+    POLICY_FEEDBACK_FIELDS,
+    GenerationRequestForm,
+    ModelProfileForm,
+)
 from governance.policies.display import highlight_matches
-from governance.policies.services import policy_evaluate
+from governance.policies.services import policy_evaluate, policy_quota_usage
 from imprimatur.errors import InvalidTransition
 from imprimatur.tenancy.models import Action, BrandProject, Organization
 from imprimatur.tenancy.selectors import project_get
@@ -81,6 +85,7 @@ def policy_check(request, slug: str):
                 project=project,
                 prompt=prompt,
                 negative_prompt=request.POST.get("negative_prompt", ""),
+                params=_feedback_params(request.POST),
             )
         except ValidationError as error:
             context["error"] = " ".join(error.messages)
@@ -92,8 +97,28 @@ def policy_check(request, slug: str):
                 highlighted=highlight_matches(prompt, matches),
                 matches=matches,
                 negative_additions=decision.negative_additions,
+                limit_errors=[
+                    message for messages_ in decision.limit_errors.values() for message in messages_
+                ],
+                quotas=policy_quota_usage(decision=decision, project=project, user=request.user),
             )
     return render(request, "jobs/_policy_feedback.html", context)
+
+
+def _feedback_params(data) -> dict:
+    """The parameters of the live feedback as numbers where they read as numbers (the form
+    is not validated while the creator types; what does not parse is left unjudged)."""
+    params = {"model": data.get("model", "")}
+    for name in POLICY_FEEDBACK_FIELDS[3:]:
+        raw = data.get(name, "").strip()
+        try:
+            params[name] = int(raw)
+        except ValueError:
+            try:
+                params[name] = float(raw)
+            except ValueError:
+                continue
+    return params
 
 
 def _status_context(request, pk: int) -> dict:

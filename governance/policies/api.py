@@ -35,10 +35,40 @@ class PolicyExampleSchemaSerializer(serializers.Serializer):
     expected = serializers.ChoiceField(choices=OUTCOME_CHOICES)
 
 
+class OutputConceptSchemaSerializer(serializers.Serializer):
+    concept = serializers.CharField(help_text="What the image checks look for, e.g. weapons.")
+    action = serializers.ChoiceField(choices=["flag", "fail"], default="flag")
+    threshold = serializers.FloatField(
+        required=False,
+        help_text="Score (0 to 1) from which the image is flagged or failed.",
+    )
+
+
+class QuotasSchemaSerializer(serializers.Serializer):
+    user_day = serializers.IntegerField(required=False, help_text="Images per user per day.")
+    user_month = serializers.IntegerField(required=False)
+    project_day = serializers.IntegerField(required=False, help_text="Images per project per day.")
+    project_month = serializers.IntegerField(required=False)
+
+
+class LimitsSchemaSerializer(serializers.Serializer):
+    models = serializers.ListField(
+        child=serializers.CharField(), required=False, help_text="Allowed model names."
+    )
+    max_steps = serializers.IntegerField(required=False)
+    max_guidance = serializers.FloatField(required=False)
+    max_images = serializers.IntegerField(required=False, help_text="Images per request.")
+    max_side = serializers.IntegerField(required=False, help_text="Largest width or height.")
+    quotas = QuotasSchemaSerializer(required=False)
+
+
 class PolicyDocumentSchemaSerializer(serializers.Serializer):
     rules = PolicyRuleSchemaSerializer(many=True, required=False)
     negative_additions = serializers.ListField(child=serializers.CharField(), required=False)
-    output_concepts = serializers.ListField(child=serializers.CharField(), required=False)
+    output_concepts = OutputConceptSchemaSerializer(
+        many=True, required=False, help_text="A plain text is short for {concept: text}."
+    )
+    limits = LimitsSchemaSerializer(required=False)
     examples = PolicyExampleSchemaSerializer(many=True, required=False)
 
 
@@ -248,6 +278,12 @@ class PolicyEvaluateInputSerializer(serializers.Serializer):
     negative_prompt = serializers.CharField(
         required=False, allow_blank=True, default="", max_length=MAX_PROMPT_CHARS
     )
+    params = serializers.DictField(
+        required=False,
+        default=dict,
+        help_text="Request parameters to judge by the limits: model, steps, guidance_scale, "
+        "num_images, width, height.",
+    )
 
 
 class PolicyMatchSerializer(serializers.Serializer):
@@ -261,6 +297,28 @@ class PolicyMatchSerializer(serializers.Serializer):
     end = serializers.IntegerField()
 
 
+class EffectiveQuotaSerializer(serializers.Serializer):
+    quota = serializers.ChoiceField(
+        choices=["user_day", "user_month", "project_day", "project_month"]
+    )
+    limit = serializers.IntegerField()
+    counted_in = serializers.ChoiceField(choices=["organization", "project"])
+
+
+class EffectiveLimitsSerializer(serializers.Serializer):
+    """The limits of the organisation and project policies together (the tighter wins)."""
+
+    models = serializers.ListField(
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text="Every allowlist that is set; a model must be on each.",
+    )
+    max_steps = serializers.IntegerField(allow_null=True)
+    max_guidance = serializers.FloatField(allow_null=True)
+    max_images = serializers.IntegerField(allow_null=True)
+    max_side = serializers.IntegerField(allow_null=True)
+    quotas = EffectiveQuotaSerializer(many=True)
+
+
 class PolicyDecisionSerializer(serializers.Serializer):
     outcome = serializers.ChoiceField(choices=OUTCOME_CHOICES)
     matches = PolicyMatchSerializer(many=True)
@@ -269,6 +327,16 @@ class PolicyDecisionSerializer(serializers.Serializer):
     negative_additions = serializers.ListField(child=serializers.CharField())
     organization_version_id = serializers.IntegerField(allow_null=True)
     project_version_id = serializers.IntegerField(allow_null=True)
+    limits = serializers.SerializerMethodField()
+    limit_errors = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text="Parameters over the limits, each with the reasons.",
+    )
+    output_concepts = OutputConceptSchemaSerializer(many=True)
+
+    @extend_schema_field(EffectiveLimitsSerializer)
+    def get_limits(self, decision) -> dict:
+        return decision.limits.as_dict()
 
 
 class PolicyEvaluateView(APIView):
@@ -283,6 +351,7 @@ class PolicyEvaluateView(APIView):
             policy=policy,
             prompt=serializer.validated_data["prompt"],
             negative_prompt=serializer.validated_data["negative_prompt"],
+            params=serializer.validated_data["params"],
         )
         return Response(PolicyDecisionSerializer(decision).data)
 

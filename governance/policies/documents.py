@@ -11,11 +11,15 @@ A document is the JSON that a draft holds and a version freezes::
          "explanation": "Blood needs a reviewer.", "pattern": "blood(y|ied)?"}
       ],
       "negative_additions": ["watermark"],
-      "output_concepts": ["nudity"],
+      "output_concepts": ["blood", {"concept": "weapons", "threshold": 0.6, "action": "fail"}],
+      "limits": {"models": ["demo-shapes"], "max_steps": 30, "quotas": {"user_day": 50}},
       "examples": [{"prompt": "a nude statue", "expected": "block"}]
     }
 
 A rule has either ``terms`` (words or phrases) or one ``pattern`` (RE2 syntax).
+Output concepts are what the image checks look for in generated images (a text is short for
+``{"concept": text, "action": "flag"}``; without a threshold the checks use their default).
+The limits are described in ``limits``.
 """
 
 import hashlib
@@ -24,6 +28,7 @@ import re
 
 from django.core.exceptions import ValidationError
 
+from governance.policies.limits import limits_clean
 from governance.policies.matching import (
     MAX_PROMPT_CHARS,
     Action,
@@ -35,9 +40,11 @@ from governance.policies.matching import (
     compile_pattern,
 )
 
-DOCUMENT_KEYS = ("rules", "negative_additions", "output_concepts", "examples")
+DOCUMENT_KEYS = ("rules", "negative_additions", "output_concepts", "limits", "examples")
 RULE_KEYS = ("id", "category", "action", "explanation", "terms", "pattern")
 EXAMPLE_KEYS = ("prompt", "expected")
+CONCEPT_KEYS = ("concept", "threshold", "action")
+CONCEPT_ACTIONS = ("flag", "fail")
 RULE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
 MAX_RULES = 1000
 MAX_TERMS_PER_RULE = 5000
@@ -49,7 +56,13 @@ MAX_EXAMPLES = 500
 
 
 def empty_document() -> dict:
-    return {"rules": [], "negative_additions": [], "output_concepts": [], "examples": []}
+    return {
+        "rules": [],
+        "negative_additions": [],
+        "output_concepts": [],
+        "limits": {},
+        "examples": [],
+    }
 
 
 def _one_of(values) -> str:
@@ -100,12 +113,23 @@ def document_clean(document, *, field: str = "draft") -> dict:
             rule = _rule_clean(raw, f"rules[{index}]", errors)
             if rule is not None:
                 clean["rules"].append(rule)
-    for key in ("negative_additions", "output_concepts"):
-        clean[key] = _texts_clean(document.get(key, []), key, errors)
+    clean["negative_additions"] = _texts_clean(
+        document.get("negative_additions", []), "negative_additions", errors
+    )
+    clean["output_concepts"] = _concepts_clean(document.get("output_concepts", []), errors)
+    clean["limits"] = limits_clean(
+        document.get("limits"), lambda path, message: errors.add(_join("limits", path), message)
+    )
     clean["examples"] = _examples_clean(document.get("examples", []), errors)
     if errors.by_path:
         raise ValidationError(errors.by_path)
     return clean
+
+
+def _join(prefix: str, path: str) -> str:
+    if not path:
+        return prefix
+    return f"{prefix}{path}" if path.startswith("[") else f"{prefix}.{path}"
 
 
 def _text(value, path: str, errors: _Errors, *, limit: int, what: str) -> str | None:
@@ -206,6 +230,60 @@ def _texts_clean(raw, key: str, errors: _Errors) -> list[str]:
     return texts
 
 
+def _concepts_clean(raw, errors: _Errors) -> list[dict]:
+    if not isinstance(raw, list):
+        errors.add("output_concepts", "Give a list of concepts.")
+        return []
+    if len(raw) > MAX_TEXTS:
+        errors.add("output_concepts", f"At most {MAX_TEXTS} concepts.")
+        return []
+    concepts: list[dict] = []
+    for index, value in enumerate(raw):
+        path = f"output_concepts[{index}]"
+        if isinstance(value, str):
+            value = {"concept": value}
+        if not isinstance(value, dict):
+            errors.add(path, "Give a concept as a text or as {concept, threshold, action}.")
+            continue
+        unknown = sorted(set(value) - set(CONCEPT_KEYS))
+        if unknown:
+            errors.add(path, f"Unknown keys {_one_of(unknown)}; allowed: {_one_of(CONCEPT_KEYS)}.")
+            continue
+        text = _text(value.get("concept"), f"{path}.concept", errors, limit=MAX_TEXT_CHARS,
+                     what="concept")  # fmt: skip
+        action = value.get("action", "flag")
+        if action not in CONCEPT_ACTIONS:
+            errors.add(f"{path}.action", f"Unknown action {action!r}; one of: flag, fail.")
+            continue
+        concept = {"concept": text, "action": action}
+        threshold = value.get("threshold")
+        if threshold is not None:
+            if (
+                not isinstance(threshold, int | float)
+                or isinstance(threshold, bool)
+                or not 0 < threshold < 1
+            ):
+                errors.add(f"{path}.threshold", "Give a threshold between 0 and 1 (exclusive).")
+                continue
+            concept["threshold"] = float(threshold)
+        if text is None:
+            continue
+        if any(existing["concept"] == text for existing in concepts):
+            errors.add(f"{path}.concept", f"The concept {text!r} is listed twice.")
+            continue
+        concepts.append(concept)
+    return concepts
+
+
+def document_output_concepts(document: dict) -> list[dict]:
+    """The output concepts as objects, also for a document stored before concepts could
+    carry a threshold and action (a plain text then)."""
+    return [
+        {"concept": value, "action": "flag"} if isinstance(value, str) else value
+        for value in document.get("output_concepts", [])
+    ]
+
+
 def _examples_clean(raw, errors: _Errors) -> list[dict]:
     if not isinstance(raw, list):
         errors.add("examples", "Give the examples as a list of {prompt, expected} objects.")
@@ -274,6 +352,38 @@ def _added_removed(before: list, after: list) -> dict:
     }
 
 
+def _keyed_diff(before: list[dict], after: list[dict], key: str) -> dict:
+    old = {item[key]: item for item in before}
+    new = {item[key]: item for item in after}
+    return {
+        "added": [item for name, item in new.items() if name not in old],
+        "removed": [item for name, item in old.items() if name not in new],
+        "changed": [
+            {key: name, "before": old[name], "after": item}
+            for name, item in new.items()
+            if name in old and old[name] != item
+        ],
+    }
+
+
+def _flat_limits(limits: dict) -> dict:
+    flat = {key: value for key, value in limits.items() if key != "quotas"}
+    flat.update({f"quotas.{key}": value for key, value in limits.get("quotas", {}).items()})
+    return flat
+
+
+def _limits_diff(before: dict, after: dict) -> dict:
+    """Each limit whose value changed, with both values (None: not set)."""
+    old, new = _flat_limits(before), _flat_limits(after)
+    return {
+        "changed": [
+            {"limit": key, "before": old.get(key), "after": new.get(key)}
+            for key in sorted(set(old) | set(new))
+            if old.get(key) != new.get(key)
+        ]
+    }
+
+
 def document_diff(before: dict, after: dict) -> dict:
     """What changed from ``before`` to ``after``: rules by id (fields and terms), texts,
     and examples by prompt, with a one-line summary."""
@@ -309,9 +419,10 @@ def document_diff(before: dict, after: dict) -> dict:
         "negative_additions": _added_removed(
             before.get("negative_additions", []), after.get("negative_additions", [])
         ),
-        "output_concepts": _added_removed(
-            before.get("output_concepts", []), after.get("output_concepts", [])
+        "output_concepts": _keyed_diff(
+            document_output_concepts(before), document_output_concepts(after), "concept"
         ),
+        "limits": _limits_diff(before.get("limits", {}), after.get("limits", {})),
         "examples": {
             "added": [
                 {"prompt": prompt, "expected": expected}
@@ -340,6 +451,7 @@ def _summary(diff: dict) -> str:
         ("rules", "rules"),
         ("negative_additions", "negative additions"),
         ("output_concepts", "output concepts"),
+        ("limits", "limits"),
         ("examples", "examples"),
     ):
         counts = [

@@ -21,10 +21,12 @@ from governance.policies import selectors
 from governance.policies.documents import (
     document_clean,
     document_diff,
+    document_output_concepts,
     document_rules,
     document_sha256,
     empty_document,
 )
+from governance.policies.limits import EffectiveLimits, Quota, limits_check, limits_combine
 from governance.policies.matching import (
     MAX_PROMPT_CHARS,
     Action,
@@ -34,6 +36,7 @@ from governance.policies.matching import (
     outcome_for,
 )
 from governance.policies.models import Policy, PolicyVersion
+from imprimatur.errors import PolicyRefused
 from imprimatur.tenancy.models import BrandProject, Organization
 
 # --- Compiled policies, cached per process --------------------------------------------------
@@ -81,6 +84,16 @@ class PolicyDecision:
     organization_version_id: int | None = None
     project_version_id: int | None = None
     negative_additions: tuple[str, ...] = field(default=())
+    limits: EffectiveLimits = field(default_factory=EffectiveLimits)
+    #: Request parameters that break the policy's limits: field -> reasons.
+    limit_errors: dict = field(default_factory=dict)
+    #: What the image checks look for in the images (objects: concept, action, threshold).
+    output_concepts: tuple[dict, ...] = field(default=())
+
+    @property
+    def allowed(self) -> bool:
+        """Whether a request may go ahead now: allowed prompt, parameters within limits."""
+        return self.outcome == Outcome.ALLOW and not self.limit_errors
 
     @property
     def version_ids(self) -> tuple[int, ...]:
@@ -98,6 +111,7 @@ class PolicyDecision:
 class _Layer:
     compiled: CompiledPolicy
     document: dict
+    is_project: bool = False
 
 
 def _check_prompt_length(prompt: str) -> None:
@@ -135,12 +149,22 @@ def _decide(
     negative_prompt: str,
     organization_version: PolicyVersion | None,
     project_version: PolicyVersion | None,
+    params: dict | None = None,
 ) -> PolicyDecision:
     _check_prompt_length(prompt)
     matches = _matches(layers, prompt)
     additions = [text for layer in layers for text in layer.document["negative_additions"]]
     rewritten, appended = with_negative_additions(negative_prompt, additions)
+    limits = limits_combine(
+        [(layer.document.get("limits", {}), layer.is_project) for layer in layers]
+    )
+    concepts: dict[str, dict] = {}
+    for layer in layers:  # a project's setting of a concept overrides the organisation's
+        concepts.update({c["concept"]: c for c in document_output_concepts(layer.document)})
     return PolicyDecision(
+        limits=limits,
+        limit_errors=limits_check(limits, params or {}),
+        output_concepts=tuple(concepts.values()),
         outcome=outcome_for(matches),
         matches=matches,
         negative_prompt=rewritten,
@@ -150,25 +174,28 @@ def _decide(
     )
 
 
-def _version_layer(version: PolicyVersion | None) -> list[_Layer]:
-    return [] if version is None else [_Layer(compiled_version(version), version.content)]
+def _version_layer(version: PolicyVersion | None, *, is_project: bool = False) -> list[_Layer]:
+    if version is None:
+        return []
+    return [_Layer(compiled_version(version), version.content, is_project)]
 
 
 def policy_evaluate(
     *, project: BrandProject, prompt: str, negative_prompt: str = "", params: dict | None = None
 ) -> PolicyDecision:
-    """Judge a prompt by the project's published policies (organisation + project).
+    """Judge a prompt, and the request parameters in ``params`` (see
+    ``limits.limits_check``), by the project's published policies (organisation + project).
 
-    With no published version the outcome is allow. ``params`` is accepted for the
-    parameter limits that request submission will check here; it is not used yet.
+    With no published version the outcome is allow and nothing is limited. Quotas are not
+    counted here (see ``policy_quota_check``): they need the request's transaction.
     """
     _check_prompt_length(prompt)
     organization_version = selectors.organization_version_latest(
         organization_id=project.organization_id
     )
     project_version = selectors.project_version_latest(project=project)
-    layers = _version_layer(organization_version) + _version_layer(project_version)
-    return _decide(layers, prompt, negative_prompt, organization_version, project_version)
+    layers = _version_layer(organization_version) + _version_layer(project_version, is_project=True)
+    return _decide(layers, prompt, negative_prompt, organization_version, project_version, params)
 
 
 def _draft_layers(policy: Policy, document: dict) -> tuple[list[_Layer], PolicyVersion | None]:
@@ -180,15 +207,125 @@ def _draft_layers(policy: Policy, document: dict) -> tuple[list[_Layer], PolicyV
             organization_id=policy.organization_id
         )
     layers = _version_layer(organization_version)
-    layers.append(_Layer(_compiled_draft(document), document))
+    layers.append(_Layer(_compiled_draft(document), document, bool(policy.project_id)))
     return layers, organization_version
 
 
-def policy_dry_run(*, policy: Policy, prompt: str, negative_prompt: str = "") -> PolicyDecision:
+def policy_dry_run(
+    *, policy: Policy, prompt: str, negative_prompt: str = "", params: dict | None = None
+) -> PolicyDecision:
     """Judge a prompt by the policy's current draft (the test console); writes nothing."""
     _check_prompt_length(prompt)
     layers, organization_version = _draft_layers(policy, policy.draft)
-    return _decide(layers, prompt, negative_prompt, organization_version, None)
+    return _decide(layers, prompt, negative_prompt, organization_version, None, params)
+
+
+# --- Quotas ----------------------------------------------------------------------------------
+
+#: How quotas learn how many images were asked for. Governance never imports generation
+#: (DESIGN.md): the app whose requests make images registers the count when it starts.
+UsageSource = Callable[..., int]
+_usage_sources: list[UsageSource] = []
+
+
+def register_usage_source(source: UsageSource) -> None:
+    """Register ``source(*, organization_id, project_id, user_id, since)``: the number of
+    images that requests made since ``since`` asked for, counting only those of the project
+    and of the user that are given (None: any), failed and cancelled requests left out."""
+    if source not in _usage_sources:
+        _usage_sources.append(source)
+
+
+def quota_period(period: str, now: datetime | None = None) -> tuple[datetime, datetime]:
+    """The start and end of the current day or month, in the server's time zone."""
+    local = timezone.localtime(now or timezone.now())
+    start = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    if period == "day":
+        end = start + timedelta(days=1)
+    else:
+        start = start.replace(day=1)
+        end = (start + timedelta(days=32)).replace(day=1)
+    # Wall-clock arithmetic: with zoneinfo the offset follows the date, so a day that
+    # changes to or from daylight-saving time still ends at local midnight.
+    return start, end
+
+
+@dataclass(frozen=True)
+class QuotaUse:
+    """How much of one quota is used, and when it renews."""
+
+    quota: Quota
+    used: int
+    renews_at: datetime
+
+    @property
+    def remaining(self) -> int:
+        return max(0, self.quota.limit - self.used)
+
+    def as_dict(self) -> dict:
+        return {
+            "quota": self.quota.key,
+            "counted_in": "project" if self.quota.within_project else "organization",
+            "limit": self.quota.limit,
+            "used": self.used,
+            "remaining": self.remaining,
+            "renews_at": self.renews_at.isoformat(),
+        }
+
+
+def policy_quota_usage(
+    *, decision: PolicyDecision, project: BrandProject, user, now: datetime | None = None
+) -> list[QuotaUse]:
+    """The use of every quota that the decision's policies set, for this user and project."""
+    uses = []
+    for quota in decision.limits.quotas:
+        since, renews_at = quota_period(quota.period, now)
+        counted_project = (
+            project.pk if (quota.within_project or quota.subject == "project") else None
+        )
+        used = sum(
+            source(
+                organization_id=project.organization_id,
+                project_id=counted_project,
+                user_id=user.pk if quota.subject == "user" else None,
+                since=since,
+            )
+            for source in _usage_sources
+        )
+        uses.append(QuotaUse(quota, used, renews_at))
+    return uses
+
+
+def _quota_message(use: QuotaUse, images: int) -> str:
+    renews = timezone.localtime(use.renews_at).strftime("%d %b %Y, %H:%M %Z")
+    what = use.quota.describe()
+    if use.remaining == 0:
+        return f"The prompt policy's limit is reached: {what} is spent. It renews on {renews}."
+    left = "1 image is" if use.remaining == 1 else f"{use.remaining} images are"
+    return (
+        f"This request asks for {images} images, but only {left} left of {what}. "
+        f"Ask for fewer, or wait until {renews}."
+    )
+
+
+def policy_quota_check(
+    *, decision: PolicyDecision, project: BrandProject, user, images: int
+) -> list[QuotaUse]:
+    """Refuse (``PolicyRefused``) a request for ``images`` images that would go over a quota;
+    otherwise return the quotas' use before it.
+
+    Call it inside the transaction that writes the request, after taking a lock that
+    serialises the organisation's submissions, so two requests cannot both take the last
+    images (generation locks the organisation row).
+    """
+    uses = policy_quota_usage(decision=decision, project=project, user=user)
+    spent = [use for use in uses if use.used + images > use.quota.limit]
+    if spent:
+        raise PolicyRefused(
+            {"quota": [_quota_message(use, images) for use in spent]},
+            data={"quotas": [use.as_dict() for use in uses]},
+        )
+    return uses
 
 
 # --- Writes ----------------------------------------------------------------------------------

@@ -200,6 +200,7 @@ def policy_try(request, pk: int):
                 "decision": decision,
                 "outcome_words": OUTCOME_WORDS[decision.outcome],
                 "highlighted": highlight_matches(prompt, decision.matches),
+                "limits": decision.limits.as_dict(),
             }
     if request.headers.get("HX-Request"):
         return render(request, "policies/_try_result.html", {"policy": policy, **context})
