@@ -148,7 +148,8 @@ class Quota:
         where = " in this project" if self.within_project else ""
         if self.subject == "project" and not self.within_project:
             where = " (organisation limit per project)"
-        return f"{whose} {period} quota of {self.limit} images{where}"
+        images = "image" if self.limit == 1 else "images"
+        return f"{whose} {period} quota of {self.limit} {images}{where}"
 
 
 @dataclass(frozen=True)
