@@ -17,3 +17,7 @@ class PolicyRefused(ValidationError):
     def __init__(self, message, *, data: dict):
         super().__init__(message)
         self.data = data
+
+
+class AlreadyDecided(Exception):
+    """Someone else decided first: a review task that is no longer open (HTTP 409)."""

@@ -7,10 +7,20 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from generation.jobs import api as jobs_api
 from governance.policies import api as policies_api
+from governance.reviews import api as reviews_api
 from imprimatur import api
 from imprimatur.tenancy import api as tenancy_api
 
 api_patterns = [
+    path("reviews/tasks/", reviews_api.TaskListView.as_view(), name="review-task-list"),
+    path(
+        "reviews/tasks/<int:pk>/", reviews_api.TaskDetailView.as_view(), name="review-task-detail"
+    ),
+    path(
+        "reviews/tasks/<int:pk>/decide/",
+        reviews_api.TaskDecideView.as_view(),
+        name="review-task-decide",
+    ),
     path("auth/token/", api.ObtainTokenView.as_view(), name="auth-token"),
     path("projects/", tenancy_api.ProjectListView.as_view(), name="project-list"),
     path("projects/<slug:slug>/", tenancy_api.ProjectDetailView.as_view(), name="project-detail"),
@@ -68,6 +78,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("policies/", include("governance.policies.urls")),
+    path("reviews/", include("governance.reviews.urls")),
     path("", include("generation.jobs.urls")),
     path("", include("imprimatur.web.urls")),
 ]

@@ -15,3 +15,25 @@ class JobsConfig(AppConfig):
 
         register_prompt_source(recent_prompts)
         register_usage_source(images_requested)
+
+        # Requests are reviewable (prompt review); reviews tell generation when one ends.
+        from django.urls import reverse
+
+        from generation.jobs.models import GenerationRequest
+        from generation.jobs.services import PROMPT_REVIEW, on_review_decided
+        from generation.jobs.views import prompt_review_evidence
+        from governance.reviews.registry import ReviewableType, register_reviewable
+        from governance.reviews.services import review_decided
+
+        register_reviewable(
+            ReviewableType(
+                kind=PROMPT_REVIEW,
+                model=GenerationRequest,
+                label="Prompt review",
+                evidence_template="jobs/_review_prompt.html",
+                requester=lambda request: request.created_by,
+                url=lambda request: reverse("jobs:request", args=[request.pk]),
+                evidence_context=prompt_review_evidence,
+            )
+        )
+        review_decided.connect(on_review_decided, dispatch_uid="generation.prompt_review")

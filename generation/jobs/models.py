@@ -113,13 +113,15 @@ class PolicyOutcome(models.TextChoices):
 
 class GenerationRequest(models.Model):
     class Status(models.TextChoices):
+        AWAITING_REVIEW = "awaiting_review", "Waiting for prompt review"
         QUEUED = "queued", "Queued"
         RUNNING = "running", "Running"
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
         CANCELLED = "cancelled", "Cancelled"
+        REJECTED = "rejected", "Rejected in prompt review"
 
-    FINISHED = frozenset({Status.SUCCEEDED, Status.FAILED, Status.CANCELLED})
+    FINISHED = frozenset({Status.SUCCEEDED, Status.FAILED, Status.CANCELLED, Status.REJECTED})
 
     project = models.ForeignKey(BrandProject, on_delete=models.PROTECT, related_name="requests")
     created_by = models.ForeignKey(

@@ -71,10 +71,16 @@ def recent_prompts(
 
 def images_requested(*, organization_id: int, project_id, user_id, since) -> int:
     """Images asked for by requests since ``since`` in an organisation (or one project, or by
-    one user), failed and cancelled requests left out: what prompt-policy quotas count."""
+    one user), failed, cancelled and rejected requests left out: what prompt-policy quotas count."""
     requests = GenerationRequest.objects.filter(
         project__organization_id=organization_id, created_at__gte=since
-    ).exclude(status__in=[GenerationRequest.Status.FAILED, GenerationRequest.Status.CANCELLED])
+    ).exclude(
+        status__in=[
+            GenerationRequest.Status.FAILED,
+            GenerationRequest.Status.CANCELLED,
+            GenerationRequest.Status.REJECTED,
+        ]
+    )
     if project_id is not None:
         requests = requests.filter(project_id=project_id)
     if user_id is not None:

@@ -25,6 +25,9 @@ from governance.audit.services import audit_record
 from governance.policies.matching import Action as PolicyAction
 from governance.policies.matching import Outcome
 from governance.policies.services import PolicyDecision, policy_evaluate, policy_quota_check
+from governance.reviews.models import Review
+from governance.reviews.selectors import reviews_of
+from governance.reviews.services import review_open, review_withdraw
 from imprimatur.errors import InvalidTransition, PolicyRefused
 from imprimatur.tenancy.models import Action, BrandProject, Organization
 
@@ -42,11 +45,12 @@ def generation_request_submit(
     """Judge the prompt and parameters by the project's policies, then write the request and
     its job in one transaction; the job is enqueued once it commits.
 
-    A prompt the policy blocks, or one it sends to review (prompt review is not built yet),
-    is refused with `PolicyRefused` and leaves only its audit event. That event is recorded
-    outside the request's transaction, so a caller must not wrap this call in its own.
-    Parameters over the policy's limits, and requests over a quota, are refused with
-    `PolicyRefused` too, keyed by field (quotas: ``quota``).
+    A prompt the policy blocks is refused with `PolicyRefused` and leaves only its audit
+    event, recorded outside the request's transaction, so a caller must not wrap this call
+    in its own. A prompt the policy sends to review is stored as waiting for prompt review,
+    with its review opened by the project's workflow and no job yet: approval queues it
+    (see `on_review_decided`). Parameters over the policy's limits, and requests over a
+    quota, are refused with `PolicyRefused` too, keyed by field (quotas: ``quota``).
     """
     if not BrandProject.objects.restrict(user, Action.GENERATE).filter(pk=project.pk).exists():
         raise PermissionDenied("Only creators of this project's organisation may make requests.")
@@ -57,7 +61,7 @@ def generation_request_submit(
         negative_prompt=values["negative_prompt"],
         params=values,
     )
-    if decision.outcome != Outcome.ALLOW:
+    if decision.outcome == Outcome.BLOCK:
         _refuse(project=project, user=user, prompt=values["prompt"], decision=decision)
     if decision.limit_errors:
         raise PolicyRefused(
@@ -67,17 +71,24 @@ def generation_request_submit(
                 "policy_versions": list(decision.version_ids),
             },
         )
-    with transaction.atomic():
-        if decision.limits.quotas:
-            # One submission at a time per organisation while quotas are counted, so two
-            # requests cannot both take the last images.
-            Organization.objects.select_for_update().filter(pk=project.organization_id).first()
-            policy_quota_check(
-                decision=decision, project=project, user=user, images=values["num_images"]
+    try:
+        with transaction.atomic():
+            if decision.limits.quotas:
+                # One submission at a time per organisation while quotas are counted, so two
+                # requests cannot both take the last images.
+                Organization.objects.select_for_update().filter(pk=project.organization_id).first()
+                policy_quota_check(
+                    decision=decision, project=project, user=user, images=values["num_images"]
+                )
+            return _request_write(
+                project=project, user=user, values=values, decision=decision, rerun_of=rerun_of
             )
-        return _request_write(
-            project=project, user=user, values=values, decision=decision, rerun_of=rerun_of
-        )
+    except _NoReviewStage:
+        _refuse(project=project, user=user, prompt=values["prompt"], decision=decision)
+
+
+class _NoReviewStage(Exception):
+    """The policy asks for prompt review and the project's workflow has no stage for it."""
 
 
 def policy_matches_data(matches) -> list[dict]:
@@ -107,7 +118,10 @@ def policy_refusal_message(decision: PolicyDecision) -> str:
     )
     if decision.outcome == Outcome.BLOCK:
         return f"The prompt policy blocks this prompt. {reasons}"
-    return f"This prompt needs a reviewer's approval; prompt review is not available yet. {reasons}"
+    return (
+        "This prompt needs a reviewer's approval, but the project's review workflow has no "
+        f"prompt review stage: ask an admin to add one. {reasons}"
+    )
 
 
 def _refuse(*, project: BrandProject, user, prompt: str, decision: PolicyDecision) -> None:
@@ -171,6 +185,9 @@ def _request_write(
     if rerun_of is not None and rerun_of.init_image_sha256:
         # The digest of what the creator first sent, not of the stored copy sent again.
         request.init_image_sha256 = rerun_of.init_image_sha256
+    needs_review = decision.outcome == Outcome.REVIEW
+    if needs_review:
+        request.status = GenerationRequest.Status.AWAITING_REVIEW
     request.save()
     for field in ("init_image", "mask_image"):
         if values[field]:
@@ -181,7 +198,28 @@ def _request_write(
             )
     if request.init_image or request.mask_image:
         request.save(update_fields=["init_image", "mask_image"])
-    job = GenerationJob.objects.create(request=request, total_steps=request.steps)
+    review = None
+    if needs_review:
+        review = review_open(
+            target=request,
+            kind=PROMPT_REVIEW,
+            project=project,
+            requested_by=user,
+            title=request.prompt[:120],
+            facts={"prompt_review"},
+            reasons=[
+                {"rule": m["rule"], "category": m["category"], "explanation": m["explanation"]}
+                for m in request.policy_matches
+                if m["action"] == PolicyAction.REVIEW
+            ],
+        )
+        if review is None:
+            raise _NoReviewStage()
+    job = (
+        None
+        if needs_review
+        else GenerationJob.objects.create(request=request, total_steps=request.steps)
+    )
     audit_record(
         action="generation.request.submit",
         actor=user,
@@ -192,16 +230,42 @@ def _request_write(
             "prompt_sha256": hashlib.sha256(request.prompt.encode()).hexdigest(),
             "model": request.model_name,
             "mode": request.mode,
-            "job": job.pk,
+            **({"job": job.pk} if job else {"review": review.pk}),
             "policy_outcome": request.policy_outcome,
             "policy_versions": request.policy_versions,
             **({"policy_warnings": len(decision.warnings)} if decision.warnings else {}),
             **({"init_image_sha256": request.init_image_sha256} if request.init_image else {}),
         },
     )
-    queue = profile.queue
-    transaction.on_commit(lambda: _enqueue(job.pk, queue))
+    if job is not None:
+        queue = profile.queue
+        transaction.on_commit(lambda: _enqueue(job.pk, queue))
     return request
+
+
+# --- Prompt review ----------------------------------------------------------------------------
+
+PROMPT_REVIEW = "prompt"
+
+
+def on_review_decided(sender, review, decision, **kwargs) -> None:
+    """A prompt review ended: approval queues the request's job, rejection ends the request
+    with the reviewer's reason. Runs inside the decision's transaction."""
+    if review.kind != PROMPT_REVIEW or review.status == Review.Status.WITHDRAWN:
+        return
+    request = GenerationRequest.objects.select_for_update().get(pk=review.object_id)
+    if review.status == Review.Status.APPROVED:
+        generation_request_transition(
+            request=request, to=GenerationRequest.Status.QUEUED, actor=decision.user
+        )
+        job = GenerationJob.objects.create(request=request, total_steps=request.steps)
+        queue = request.model_profile.queue if request.model_profile else "gpu"
+        transaction.on_commit(lambda: _enqueue(job.pk, queue))
+    elif review.status == Review.Status.REJECTED:
+        reason = f"Rejected in prompt review by {decision.user.get_username()}: {decision.comment}"
+        generation_request_transition(
+            request=request, to=GenerationRequest.Status.REJECTED, error=reason, actor=decision.user
+        )
 
 
 def _enqueue(job_id: int, queue: str) -> None:
@@ -214,6 +278,11 @@ def _enqueue(job_id: int, queue: str) -> None:
 # --- Transitions -------------------------------------------------------------------------
 
 REQUEST_MOVES = {
+    GenerationRequest.Status.AWAITING_REVIEW: {
+        GenerationRequest.Status.QUEUED,
+        GenerationRequest.Status.REJECTED,
+        GenerationRequest.Status.CANCELLED,
+    },
     GenerationRequest.Status.QUEUED: {
         GenerationRequest.Status.RUNNING,
         GenerationRequest.Status.FAILED,
@@ -602,6 +671,13 @@ def generation_request_cancel(*, request: GenerationRequest, user) -> Generation
         data={"status": request.status},
     )
     reason = f"Cancelled by {user.get_username()}."
+    if request.status == GenerationRequest.Status.AWAITING_REVIEW:
+        # Nothing was generated: end it now, and take it out of the reviewers' queue.
+        for review in reviews_of(target=request):
+            review_withdraw(review=review, reason=reason)
+        return generation_request_transition(
+            request=request, to=GenerationRequest.Status.CANCELLED, error=reason, actor=user
+        )
     if job.status == GenerationJob.Status.QUEUED:
         # No worker has it yet: end it now; the task will find nothing to run.
         _job_end(job=job, to=GenerationJob.Status.CANCELLED, reason=reason)

@@ -15,6 +15,7 @@ from generation.jobs.forms import (
 )
 from governance.policies.display import highlight_matches
 from governance.policies.services import policy_evaluate, policy_quota_usage
+from governance.reviews.selectors import reviews_of
 from imprimatur.errors import InvalidTransition
 from imprimatur.tenancy.models import Action, BrandProject, Organization
 from imprimatur.tenancy.selectors import project_get
@@ -121,11 +122,21 @@ def _feedback_params(data) -> dict:
     return params
 
 
+def prompt_review_evidence(generation_request) -> dict:
+    """What the prompt review page shows of a request besides the request itself."""
+    return {
+        "prompt_highlighted": highlight_matches(
+            generation_request.prompt, generation_request.policy_matches
+        )
+    }
+
+
 def _status_context(request, pk: int) -> dict:
     generation_request = selectors.generation_request_get(user=request.user, pk=pk)
     return {
         "req": generation_request,
         "job": selectors.latest_job(generation_request),
+        "reviews": reviews_of(target=generation_request),
         "can_act": services.may_act_on(request=generation_request, user=request.user),
         "can_generate": BrandProject.objects.restrict(request.user, Action.GENERATE)
         .filter(pk=generation_request.project_id)
@@ -136,10 +147,7 @@ def _status_context(request, pk: int) -> dict:
 @login_required
 def request_detail(request, pk: int):
     context = _status_context(request, pk)
-    generation_request = context["req"]
-    context["prompt_highlighted"] = highlight_matches(
-        generation_request.prompt, generation_request.policy_matches
-    )
+    context.update(prompt_review_evidence(context["req"]))
     return render(request, "jobs/request_detail.html", context)
 
 

@@ -19,6 +19,11 @@ ACTIONS: dict[str, str] = {
     "policies.policy.create": "A prompt policy was created.",
     "policies.draft.update": "The draft of a prompt policy was changed.",
     "policies.version.publish": "A new version of a prompt policy was published.",
+    "reviews.workflow.update": "An admin saved a new version of a project's review workflow.",
+    "reviews.review.open": "An object was sent to review.",
+    "reviews.task.decide": "A reviewer approved or rejected a review stage.",
+    "reviews.override": "An admin decided a review stage outside the rules, with a reason.",
+    "reviews.review.end": "A review ended: approved, rejected or withdrawn.",
 }
 
 

@@ -18,10 +18,10 @@ limits and a project's limits both apply: the tighter value of each wins, and a 
 model must be on every allowlist that is set.
 
 Quotas count the images that requests asked for since the start of the current day or
-month (in the server's time zone), not counting failed or cancelled requests. A quota in the
-organisation policy counts across all of the organisation's projects (``user_day``: what one
-user asked for in any project; ``project_day``: what each project asked for); a quota in a
-project policy counts within that project.
+month (in the server's time zone), not counting failed, cancelled or rejected requests. A
+quota in the organisation policy counts across all of the organisation's projects
+(``user_day``: what one user asked for in any project; ``project_day``: what each project
+asked for); a quota in a project policy counts within that project.
 
 Plain Python (no Django) so that its rules can be tested and reused without a database.
 """

@@ -231,7 +231,8 @@ _usage_sources: list[UsageSource] = []
 def register_usage_source(source: UsageSource) -> None:
     """Register ``source(*, organization_id, project_id, user_id, since)``: the number of
     images that requests made since ``since`` asked for, counting only those of the project
-    and of the user that are given (None: any), failed and cancelled requests left out."""
+    and of the user that are given (None: any), failed, cancelled and rejected requests
+    left out."""
     if source not in _usage_sources:
         _usage_sources.append(source)
 

@@ -1,1 +1,158 @@
-"""Review models arrive with issue 8 (workflows, stages, tasks, decisions)."""
+"""Approval workflows over any reviewable object (issue 8).
+
+A project's ``Workflow`` is an ordered list of stages; editing it makes a new version, and a
+``Review`` keeps the version it was opened with. A review walks its stages one
+``ReviewTask`` at a time; each reviewer's ``ReviewDecision`` is recorded, and a task is
+decided once its stage has the approvals it needs (or at the first rejection).
+
+What is reviewed is generic (a content type and id): ``generation.jobs`` registers its
+requests for prompt review (see ``registry``); governance never imports generation.
+"""
+
+from django.conf import settings
+from django.contrib.contenttypes.fields import GenericForeignKey
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+
+from imprimatur.tenancy.models import BrandProject, Organization, RestrictedQuerySet, Role
+
+
+class Workflow(models.Model):
+    """One version of a project's review stages (see ``stages.py`` for their format)."""
+
+    project = models.ForeignKey(BrandProject, on_delete=models.PROTECT, related_name="workflows")
+    version = models.PositiveIntegerField()
+    stages = models.JSONField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Empty: the default workflow the platform gave the project.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    organization_path = "project__organization"
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["project", "version"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "version"], name="workflow_unique_version")
+        ]
+
+    def __str__(self) -> str:
+        return f"Workflow v{self.version} of {self.project}"
+
+
+class Review(models.Model):
+    """The review of one object: open until a stage rejects it or the last stage approves."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Waiting for review"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+
+    kind = models.CharField(max_length=30, help_text="The registered reviewable type.")
+    content_type = models.ForeignKey(ContentType, on_delete=models.PROTECT)
+    object_id = models.PositiveBigIntegerField()
+    target = GenericForeignKey("content_type", "object_id")
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    project = models.ForeignKey(BrandProject, on_delete=models.PROTECT, related_name="reviews")
+    workflow = models.ForeignKey(Workflow, on_delete=models.PROTECT, related_name="reviews")
+    stages = models.JSONField(help_text="The workflow's stages that apply to this review.")
+    title = models.CharField(max_length=300)
+    reasons = models.JSONField(default=list, blank=True, help_text="Why it needs review.")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.OPEN)
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    organization_path = "organization"
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["content_type", "object_id"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} of {self.title}"
+
+    def get_kind_display(self) -> str:
+        from governance.reviews.registry import reviewable_label
+
+        return reviewable_label(self.kind)
+
+
+class ReviewTask(models.Model):
+    """One stage of a review, acted on by members of one role."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+
+    review = models.ForeignKey(Review, on_delete=models.PROTECT, related_name="tasks")
+    stage_index = models.PositiveSmallIntegerField()
+    name = models.CharField(max_length=100)
+    role = models.CharField(max_length=20, choices=Role.choices)
+    approvals_needed = models.PositiveSmallIntegerField(default=1)
+    due_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.OPEN)
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Whose decision closed the task.",
+    )
+
+    organization_path = "review__organization"
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["due_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["review", "stage_index"], name="reviewtask_one_per_stage"
+            )
+        ]
+        indexes = [models.Index(fields=["status", "role"])]
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.review}"
+
+
+class ReviewDecision(models.Model):
+    class Decision(models.TextChoices):
+        APPROVE = "approve", "Approve"
+        REJECT = "reject", "Reject"
+
+    task = models.ForeignKey(ReviewTask, on_delete=models.PROTECT, related_name="decisions")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    decision = models.CharField(max_length=10, choices=Decision.choices)
+    comment = models.TextField(blank=True)
+    override_reason = models.TextField(
+        blank=True, help_text="Set when an admin decided outside the rules, and why."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    organization_path = "task__review__organization"
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["task", "user"], name="reviewdecision_once_per_user")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.decision}d {self.task}"

@@ -2,12 +2,14 @@
 
 from django.urls import reverse
 
+from governance.reviews.selectors import task_waiting_count
 from imprimatur.tenancy.models import Membership, Role
 
 NAVIGATION = [
     ("Dashboard", "web:dashboard", None),
     ("Projects", "web:projects", None),
     ("Policies", "policies:list", None),
+    ("Reviews", "reviews:queue", {Role.REVIEWER, Role.COMPLIANCE, Role.ADMIN}),
     ("Models", "jobs:models", {Role.ADMIN}),
     ("API docs", "api-docs", None),
     ("Settings", "web:settings", None),
@@ -24,6 +26,10 @@ def navigation(request) -> dict:
         for label, url_name, allowed in NAVIGATION
         if allowed is None or roles & allowed
     ]
+    for entry in entries:
+        if entry["url"] == reverse("reviews:queue"):
+            # What waits for me, in the navigation (issue 8).
+            entry["count"] = task_waiting_count(user=user)
     if user.is_staff:
         entries.append({"label": "Admin", "url": reverse("admin:index"), "active": False})
     return {

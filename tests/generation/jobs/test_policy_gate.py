@@ -105,15 +105,6 @@ def test_blocked_prompt_is_refused_in_the_form_and_audited(client, acme, publish
     assert blocked_events().count() == 1
 
 
-def test_review_outcome_is_refused_until_prompt_review_exists(acme, published):
-    response = submit(acme, {"prompt": "a gore scene"})
-    assert response.status_code == 400
-    message = " ".join(response.json()["errors"]["prompt"])
-    assert "needs a reviewer's approval; prompt review is not available yet" in message
-    assert not GenerationRequest.objects.exists()
-    assert blocked_events().get().data["outcome"] == "review"
-
-
 def test_allowed_prompt_gets_the_additions_and_records_the_judgement(acme, published):
     response = submit(acme, {"prompt": "a globocorp mug", "negative_prompt": "blurry, text"})
     assert response.status_code == 201, response.json()

@@ -1,0 +1,114 @@
+"""The reviews API: the tasks waiting for me, one task, and deciding it."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from governance.reviews import selectors, services
+from governance.reviews.models import ReviewDecision, ReviewTask
+from governance.reviews.registry import reviewable_type
+
+
+class DecisionSerializer(serializers.ModelSerializer):
+    user = serializers.CharField(source="user.get_username")
+
+    class Meta:
+        model = ReviewDecision
+        fields = ["id", "user", "decision", "comment", "override_reason", "created_at"]
+
+
+class TaskSerializer(serializers.ModelSerializer):
+    kind = serializers.CharField(source="review.kind")
+    review = serializers.IntegerField(source="review.pk")
+    review_status = serializers.CharField(source="review.status")
+    title = serializers.CharField(source="review.title")
+    project = serializers.SlugRelatedField(
+        source="review.project", slug_field="slug", read_only=True
+    )
+    requested_by = serializers.CharField(source="review.requested_by.get_username")
+    reasons = serializers.JSONField(source="review.reasons")
+    stages = serializers.SerializerMethodField()
+    object_url = serializers.SerializerMethodField()
+    decided_by = serializers.CharField(source="decided_by.get_username", default=None)
+    decisions = DecisionSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = ReviewTask
+        fields = [
+            "id",
+            "kind",
+            "review",
+            "review_status",
+            "title",
+            "project",
+            "requested_by",
+            "reasons",
+            "name",
+            "stage_index",
+            "stages",
+            "role",
+            "approvals_needed",
+            "due_at",
+            "status",
+            "decided_by",
+            "decided_at",
+            "decisions",
+            "object_url",
+        ]
+
+    def get_stages(self, task) -> int:
+        return len(task.review.stages)
+
+    def get_object_url(self, task) -> str:
+        return reviewable_type(task.review.kind).url(task.review.target)
+
+
+class TaskListView(generics.ListAPIView):
+    """Open tasks that my roles decide, soonest due first (not those of my own requests)."""
+
+    serializer_class = TaskSerializer
+    queryset = ReviewTask.objects.none()  # for the schema; the real one is per user
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return ReviewTask.objects.none()
+        return (
+            selectors.task_list(user=self.request.user)
+            .exclude(review__requested_by=self.request.user)
+            .prefetch_related("decisions__user")
+        )
+
+
+class TaskDetailView(generics.RetrieveAPIView):
+    serializer_class = TaskSerializer
+    queryset = ReviewTask.objects.none()  # for the schema; get_object scopes by user
+
+    def get_object(self):
+        return selectors.task_get(user=self.request.user, pk=self.kwargs["pk"])
+
+
+class DecideInputSerializer(serializers.Serializer):
+    decision = serializers.ChoiceField(choices=ReviewDecision.Decision.values)
+    comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+    override_reason = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=2000,
+        help_text="Admins only: decide outside the rules (own request, another role's stage).",
+    )
+
+
+class TaskDecideView(APIView):
+    """Approve or reject a task. 409 when someone decided it first; 403 when the rules do
+    not let you decide it (an admin may override with a reason)."""
+
+    @extend_schema(request=DecideInputSerializer, responses={200: TaskSerializer})
+    def post(self, request, pk: int):
+        task = selectors.task_get(user=request.user, pk=pk)
+        serializer = DecideInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.task_decide(task=task, user=request.user, **serializer.validated_data)
+        task = selectors.task_get(user=request.user, pk=pk)
+        return Response(TaskSerializer(task).data)

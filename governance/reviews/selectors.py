@@ -1,0 +1,61 @@
+"""Reads for reviews, scoped to the organisations and roles of the user."""
+
+from django.db.models import Q
+from django.http import Http404
+from django.utils import timezone
+
+from governance.reviews.models import Review, ReviewTask
+from imprimatur.tenancy.models import Membership, Role
+
+
+def task_list(*, user, status: str | None = ReviewTask.Status.OPEN):
+    """Tasks in the user's organisations that their role acts on (open ones by default)."""
+    memberships = Membership.objects.filter(user=user).values_list("organization_id", "role")
+    by_role = Q(pk__in=[])
+    for organization_id, role in memberships:
+        by_role |= Q(review__organization_id=organization_id, role=role)
+    tasks = ReviewTask.objects.filter(by_role).select_related(
+        "review__project", "review__requested_by"
+    )
+    if status:
+        tasks = tasks.filter(status=status)
+    return tasks.order_by("due_at", "pk")
+
+
+def task_waiting_count(*, user) -> int:
+    """What waits for this user: open tasks of their roles, not of their own requests."""
+    return task_list(user=user).exclude(review__requested_by=user).count()
+
+
+def task_get(*, user, pk: int) -> ReviewTask:
+    """Any task of the user's organisations that reviewers, compliance or admins may see."""
+    organizations = Membership.objects.filter(
+        user=user, role__in=[Role.REVIEWER, Role.COMPLIANCE, Role.ADMIN]
+    ).values("organization_id")
+    found = (
+        ReviewTask.objects.filter(pk=pk, review__organization_id__in=organizations)
+        .select_related("review__project__organization", "review__requested_by", "decided_by")
+        .first()
+    )
+    if found is None:
+        raise Http404("No such review task.")
+    return found
+
+
+def reviews_of(*, target) -> list[Review]:
+    """The reviews of one object, newest first (for the object's own page)."""
+    from django.contrib.contenttypes.models import ContentType
+
+    return list(
+        Review.objects.filter(
+            content_type=ContentType.objects.get_for_model(target), object_id=target.pk
+        ).prefetch_related("tasks__decisions__user")
+    )
+
+
+def is_overdue(task: ReviewTask) -> bool:
+    return (
+        task.status == ReviewTask.Status.OPEN
+        and task.due_at is not None
+        and (task.due_at < timezone.now())
+    )

@@ -1,0 +1,262 @@
+"""Writes for reviews: workflows, opening a review, and deciding its tasks.
+
+Deciding locks the task row, so when two reviewers act on the same task at once exactly one
+decision counts and the other is told who decided (``AlreadyDecided``). When a review ends,
+``review_decided`` is sent inside the same transaction, so what the app that owns the object
+does in reply (queue the job, end the request) commits or rolls back with the decision.
+"""
+
+from datetime import timedelta
+
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.dispatch import Signal
+from django.utils import timezone
+
+from governance.audit.services import audit_record
+from governance.reviews.models import Review, ReviewDecision, ReviewTask, Workflow
+from governance.reviews.registry import reviewable_type
+from governance.reviews.stages import DEFAULT_STAGES, stages_clean, stages_for
+from imprimatur.errors import AlreadyDecided
+from imprimatur.tenancy.models import BrandProject, Membership, Role
+
+#: Sent when a review ends: ``review`` (approved, rejected or withdrawn) and ``decision``
+#: (the ReviewDecision that ended it; None when withdrawn).
+review_decided = Signal()
+
+
+# --- Workflows ------------------------------------------------------------------------------
+
+
+def workflow_current(*, project: BrandProject) -> Workflow:
+    """The project's latest workflow version; the default one is made on first use."""
+    workflow = Workflow.objects.filter(project=project).order_by("-version").first()
+    if workflow is not None:
+        return workflow
+    with transaction.atomic():
+        BrandProject.objects.select_for_update().filter(pk=project.pk).first()
+        workflow = Workflow.objects.filter(project=project).order_by("-version").first()
+        if workflow is None:
+            workflow = Workflow.objects.create(project=project, version=1, stages=DEFAULT_STAGES)
+    return workflow
+
+
+@transaction.atomic
+def workflow_update(*, project: BrandProject, user, stages) -> Workflow:
+    """Save the stages as the project's next workflow version (admins only). Open reviews
+    keep the version they were opened with."""
+    if not Membership.objects.filter(
+        user=user, organization_id=project.organization_id, role=Role.ADMIN
+    ).exists():
+        raise PermissionDenied("Only admins of the organisation change review workflows.")
+    clean = stages_clean(stages)
+    BrandProject.objects.select_for_update().filter(pk=project.pk).first()
+    latest = Workflow.objects.filter(project=project).order_by("-version").first()
+    workflow = Workflow.objects.create(
+        project=project,
+        version=(latest.version + 1) if latest else 1,
+        stages=clean,
+        created_by=user,
+    )
+    audit_record(
+        action="reviews.workflow.update",
+        actor=user,
+        organization=project.organization,
+        target=workflow,
+        data={"project": project.slug, "version": workflow.version, "stages": len(clean)},
+    )
+    return workflow
+
+
+# --- Opening --------------------------------------------------------------------------------
+
+
+def _task_create(review: Review, index: int) -> ReviewTask:
+    stage = review.stages[index]
+    due = stage.get("due_hours")
+    return ReviewTask.objects.create(
+        review=review,
+        stage_index=index,
+        name=stage["name"],
+        role=stage["role"],
+        approvals_needed=stage["approvals"],
+        due_at=timezone.now() + timedelta(hours=due) if due else None,
+    )
+
+
+def review_open(
+    *,
+    target,
+    kind: str,
+    project: BrandProject,
+    requested_by,
+    title: str,
+    facts: set[str] = frozenset(),
+    reasons: list | None = None,
+) -> Review | None:
+    """Open the review of ``target`` by the project's current workflow, or return None when
+    no stage applies to it. Call it inside the transaction that writes the target."""
+    reviewable_type(kind)  # an unregistered kind is a programming error
+    workflow = workflow_current(project=project)
+    stages = stages_for(workflow.stages, kind=kind, facts=set(facts))
+    if not stages:
+        return None
+    review = Review.objects.create(
+        kind=kind,
+        content_type=ContentType.objects.get_for_model(target),
+        object_id=target.pk,
+        organization_id=project.organization_id,
+        project=project,
+        workflow=workflow,
+        stages=stages,
+        title=title[:300],
+        reasons=reasons or [],
+        requested_by=requested_by,
+    )
+    task = _task_create(review, 0)
+    audit_record(
+        action="reviews.review.open",
+        actor=requested_by,
+        organization=project.organization,
+        target=review,
+        data={
+            "kind": kind,
+            "object": f"{review.content_type.app_label}.{review.content_type.model}:{target.pk}",
+            "workflow_version": workflow.version,
+            "stages": [stage["name"] for stage in stages],
+            "first_task": task.pk,
+        },
+    )
+    return review
+
+
+# --- Deciding -------------------------------------------------------------------------------
+
+
+def _roles(user, organization_id: int) -> set[str]:
+    return set(
+        Membership.objects.filter(user=user, organization_id=organization_id).values_list(
+            "role", flat=True
+        )
+    )
+
+
+def task_may_decide(*, task: ReviewTask, user) -> tuple[bool, str]:
+    """Whether ``user`` may decide the task without an override, and if not, why."""
+    review = task.review
+    roles = _roles(user, review.organization_id)
+    if user.pk == review.requested_by_id:
+        return False, "Nobody reviews their own request."
+    if task.role not in roles:
+        return False, f"This stage is decided by the {Role(task.role).label.lower()}s."
+    if task.decisions.filter(user=user).exists():
+        return False, "You have already decided this stage."
+    return True, ""
+
+
+@transaction.atomic
+def task_decide(
+    *, task: ReviewTask, user, decision: str, comment: str = "", override_reason: str = ""
+) -> ReviewDecision:
+    """Record one reviewer's decision on a task, and move the review on when the task is
+    decided. An admin may decide outside the rules (own request, another role's stage) only
+    with an ``override_reason``, recorded and audited as an override."""
+    if decision not in ReviewDecision.Decision.values:
+        raise ValidationError({"decision": "Decide approve or reject."})
+    comment = (comment or "").strip()
+    override_reason = (override_reason or "").strip()
+    if decision == ReviewDecision.Decision.REJECT and not comment:
+        raise ValidationError({"comment": "Say why you reject it: the creator reads this."})
+    task = (
+        ReviewTask.objects.select_for_update(of=("self",))
+        .select_related("review__project__organization", "decided_by")
+        .get(pk=task.pk)
+    )
+    review = task.review
+    if task.status != ReviewTask.Status.OPEN:
+        who = task.decided_by.get_username() if task.decided_by else "the system"
+        when = timezone.localtime(task.decided_at).strftime("%d %b %Y %H:%M")
+        raise AlreadyDecided(
+            f"Already decided: {task.get_status_display().lower()} by {who} at {when}."
+        )
+    allowed, why = task_may_decide(task=task, user=user)
+    override = False
+    if not allowed:
+        is_admin = Role.ADMIN in _roles(user, review.organization_id)
+        already = task.decisions.filter(user=user).exists()
+        if not is_admin or already:
+            raise PermissionDenied(why)
+        if not override_reason:
+            raise PermissionDenied(f"{why} An admin may override this with a reason.")
+        override = True
+    elif override_reason:
+        raise ValidationError({"override_reason": "No override is needed here."})
+    recorded = ReviewDecision.objects.create(
+        task=task,
+        user=user,
+        decision=decision,
+        comment=comment,
+        override_reason=override_reason if override else "",
+    )
+    audit_record(
+        action="reviews.override" if override else "reviews.task.decide",
+        actor=user,
+        organization=review.project.organization,
+        target=task,
+        data={
+            "review": review.pk,
+            "kind": review.kind,
+            "stage": task.name,
+            "decision": decision,
+            **({"override_reason": override_reason, "why_needed": why} if override else {}),
+        },
+    )
+    approvals = task.decisions.filter(decision=ReviewDecision.Decision.APPROVE).count()
+    if decision == ReviewDecision.Decision.REJECT:
+        _task_close(task, ReviewTask.Status.REJECTED, user)
+        _review_end(review, Review.Status.REJECTED, recorded)
+    elif approvals >= task.approvals_needed:
+        _task_close(task, ReviewTask.Status.APPROVED, user)
+        if task.stage_index + 1 < len(review.stages):
+            _task_create(review, task.stage_index + 1)
+        else:
+            _review_end(review, Review.Status.APPROVED, recorded)
+    return recorded
+
+
+def _task_close(task: ReviewTask, status: str, user) -> None:
+    task.status = status
+    task.decided_at = timezone.now()
+    task.decided_by = user
+    task.save(update_fields=["status", "decided_at", "decided_by"])
+
+
+def _review_end(review: Review, status: str, decision: ReviewDecision | None) -> None:
+    review.status = status
+    review.decided_at = timezone.now()
+    review.save(update_fields=["status", "decided_at"])
+    audit_record(
+        action="reviews.review.end",
+        actor=decision.user if decision else None,
+        organization=review.project.organization,
+        target=review,
+        data={"kind": review.kind, "status": status},
+    )
+    review_decided.send(sender=Review, review=review, decision=decision)
+
+
+@transaction.atomic
+def review_withdraw(*, review: Review, reason: str) -> Review:
+    """End an open review without a decision (its object was cancelled)."""
+    review = Review.objects.select_for_update().get(pk=review.pk)
+    if review.status != Review.Status.OPEN:
+        return review
+    now = timezone.now()
+    review.tasks.filter(status=ReviewTask.Status.OPEN).update(
+        status=ReviewTask.Status.WITHDRAWN, decided_at=now
+    )
+    review.reasons = [*review.reasons, {"withdrawn": reason}]
+    review.save(update_fields=["reasons"])
+    _review_end(review, Review.Status.WITHDRAWN, None)
+    return review

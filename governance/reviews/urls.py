@@ -1,0 +1,10 @@
+from django.urls import path
+
+from governance.reviews import views
+
+app_name = "reviews"
+
+urlpatterns = [
+    path("", views.queue, name="queue"),
+    path("tasks/<int:pk>/", views.task_detail, name="task"),
+]

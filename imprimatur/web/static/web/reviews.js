@@ -1,0 +1,36 @@
+// Keyboard shortcuts of the review pages. Without JavaScript every action is a plain link
+// or button; these only save reaching for the mouse. Keys typed into a field are ignored.
+(function () {
+  "use strict";
+  function typing(event) {
+    var tag = event.target.tagName;
+    return tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT" || event.target.isContentEditable;
+  }
+  var form = document.getElementById("decision-form");
+  var list = document.querySelector("[data-keyboard-list]");
+  document.addEventListener("keydown", function (event) {
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    if (event.key === "Escape" && form) {
+      if (typing(event)) { event.target.blur(); return; }
+      window.location.href = form.dataset.queueUrl;
+      return;
+    }
+    if (typing(event)) return;
+    if (form && event.key === "a") {
+      event.preventDefault();
+      form.querySelector('button[value="approve"]').click();
+    } else if (form && event.key === "r") {
+      event.preventDefault();
+      var comment = form.querySelector("textarea[name=comment]");
+      if (comment && !comment.value.trim()) { comment.focus(); return; }
+      form.querySelector('button[value="reject"]').click();
+    } else if (list && (event.key === "j" || event.key === "k")) {
+      event.preventDefault();
+      var links = Array.prototype.slice.call(list.querySelectorAll("tbody a"));
+      if (!links.length) return;
+      var index = links.indexOf(document.activeElement);
+      index = event.key === "j" ? Math.min(index + 1, links.length - 1) : Math.max(index - 1, 0);
+      links[index].focus();
+    }
+  });
+})();
