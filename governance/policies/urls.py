@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.policy_list, name="list"),
     path("new/", views.policy_new, name="new"),
     path("<int:pk>/", views.policy_detail, name="detail"),
+    path("<int:pk>/edit/", views.policy_edit, name="edit"),
     path("<int:pk>/try/", views.policy_try, name="try"),
     path("<int:pk>/publish/", views.policy_publish, name="publish"),
     path("<int:pk>/recheck/", views.policy_recheck, name="recheck"),

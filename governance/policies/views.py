@@ -2,7 +2,6 @@
 re-checks. They call the same services and selectors as the API (``api.py``)."""
 
 import json
-import re
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -10,8 +9,10 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from governance.policies import selectors, services
+from governance.policies import editor, selectors, services
 from governance.policies.display import highlight_matches
+from governance.policies.documents import document_clean
+from governance.policies.editor import place_in_words
 from governance.policies.forms import PolicyCreateForm, PolicyDraftForm, PolicyTryForm, RecheckForm
 from governance.policies.matching import Action, Category, Outcome
 from imprimatur.tenancy.models import Action as TenancyAction
@@ -24,13 +25,6 @@ OUTCOME_WORDS = {
     ),
     Outcome.BLOCK: "Blocked: this prompt would be refused.",
 }
-SECTION_WORDS = {
-    "rules": "Rule",
-    "examples": "Example",
-    "negative_additions": "Negative addition",
-    "output_concepts": "Output concept",
-    "terms": "term",
-}
 
 
 def _governed(user, policy) -> None:
@@ -39,27 +33,6 @@ def _governed(user, policy) -> None:
         raise PermissionDenied(
             "Only admins and compliance officers of the organisation edit its policies."
         )
-
-
-def place_in_words(path: str, document) -> str:
-    """``draft.rules[0].pattern`` → ``Rule 1 (nudity), pattern``: where an error is, for people."""
-    rest = path.removeprefix("draft").lstrip(".")
-    words = []
-    rules = document.get("rules") if isinstance(document, dict) else None
-    for name, index in re.findall(r"([A-Za-z_]+)(?:\[(\d+)\])?", rest):
-        label = SECTION_WORDS.get(name, name.replace("_", " "))
-        if index == "":
-            words.append(label if name in SECTION_WORDS and words else name.replace("_", " "))
-            continue
-        number = int(index)
-        label = f"{label} {number + 1}"
-        if name == "rules" and isinstance(rules, list) and number < len(rules):
-            rule = rules[number]
-            if isinstance(rule, dict) and isinstance(rule.get("id"), str) and rule["id"]:
-                label += f" ({rule['id']})"
-        words.append(label)
-    text = ", ".join(words) or "The document"
-    return text[0].upper() + text[1:]
 
 
 def errors_by_place(error: ValidationError, document) -> list[dict]:
@@ -176,6 +149,95 @@ def policy_detail(request, pk: int):
         return _detail_page(request, policy, form=form, draft_errors=draft_errors, status=400)
     messages.success(request, "The draft was saved. Publish it when its examples pass.")
     return redirect("policies:detail", pk=policy.pk)
+
+
+#: The buttons that add an empty row to a list of the editor, by formset prefix.
+ADD_ROW_BUTTONS = {"add_rule": "rules", "add_concept": "concepts", "add_example": "examples"}
+#: What a row added by such a button starts with (the fields' initial values).
+NEW_ROW_DEFAULTS = {
+    "rules": {"kind": "terms", "category": "custom", "action": "block"},
+    "concepts": {"action": "flag"},
+    "examples": {"expected": "block"},
+}
+
+
+def _with_new_row(data, prefix: str):
+    """The posted data with one more (empty) row in the formset ``prefix``, or None when the
+    management data is broken."""
+    data = data.copy()
+    try:
+        total = int(data[f"{prefix}-TOTAL_FORMS"])
+    except (KeyError, ValueError):
+        return None
+    data[f"{prefix}-TOTAL_FORMS"] = str(total + 1)
+    for field, value in NEW_ROW_DEFAULTS[prefix].items():
+        data[f"{prefix}-{total}-{field}"] = value
+    return data
+
+
+def _editor_page(request, policy, forms, *, status=200, problems=(), **context):
+    return render(
+        request,
+        "policies/edit.html",
+        {
+            "policy": policy,
+            "forms": forms,
+            "quota_scope": "project" if policy.project_id else "organization",
+            "not_saved": status == 400,
+            "error_summary": editor.error_summary(forms, problems) if status == 400 else [],
+            **context,
+        },
+        status=status,
+    )
+
+
+@login_required
+def policy_edit(request, pk: int):
+    """The structured draft editor: rules, texts, output concepts, limits and examples as
+    forms, for those who do not write JSON. Saving goes through ``policy_draft_update``."""
+    policy = selectors.policy_get(user=request.user, pk=pk)
+    _governed(request.user, policy)
+    if request.method != "POST":
+        initial = editor.document_to_initial(policy.draft)
+        return _editor_page(request, policy, editor.editor_forms(initial=initial, name=policy.name))
+    added = next(
+        (prefix for button, prefix in ADD_ROW_BUTTONS.items() if button in request.POST), None
+    )
+    if added:
+        data = _with_new_row(request.POST, added)
+        if data is not None:
+            forms = editor.editor_forms(data)
+            new_row = getattr(forms, added).forms[-1]
+            first_field = next(iter(new_row.fields))
+            new_row.fields[first_field].widget.attrs["autofocus"] = True
+            return _editor_page(request, policy, forms)
+    forms = editor.editor_forms(request.POST)
+    forms_valid = forms.is_valid()
+    document = editor.forms_to_document(forms)
+    positions = editor.form_positions(forms)
+    if forms_valid:
+        try:
+            services.policy_draft_update(
+                policy=policy,
+                user=request.user,
+                draft=document,
+                name=forms.main.cleaned_data["name"],
+            )
+        except ValidationError as error:
+            problems = editor.place_errors(
+                error, forms=forms, document=document, positions=positions
+            )
+            return _editor_page(request, policy, forms, problems=problems, status=400)
+        messages.success(request, "The draft was saved. Publish it when its examples pass.")
+        return redirect("policies:detail", pk=policy.pk)
+    # Some fields could not be read (a word in a number field): report those, and what the
+    # rest of the document would get, so that everything can be fixed in one go.
+    problems = []
+    try:
+        document_clean(document)
+    except ValidationError as error:
+        problems = editor.place_errors(error, forms=forms, document=document, positions=positions)
+    return _editor_page(request, policy, forms, problems=problems, status=400)
 
 
 @login_required
