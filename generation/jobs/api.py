@@ -49,16 +49,42 @@ class GenerationRequestCreateSerializer(GenerationRequestInputSerializer):
 
 
 class AssetSerializer(serializers.ModelSerializer):
-    url = serializers.SerializerMethodField()
+    url = serializers.SerializerMethodField(
+        help_text="The PNG; null for a quarantined image unless you are compliance or admin."
+    )
+    checks = serializers.SerializerMethodField(
+        help_text="The latest output checks: verdict, reasons, every score, threshold and box."
+    )
 
     class Meta:
         model = Asset
-        fields = ["id", "request", "index", "seed", "width", "height", "sha256", "status", "url"]
+        fields = [
+            "id",
+            "request",
+            "index",
+            "seed",
+            "width",
+            "height",
+            "sha256",
+            "status",
+            "check_verdict",
+            "quarantined",
+            "has_face",
+            "url",
+            "checks",
+        ]
 
-    def get_url(self, asset) -> str:
-        return self.context["request"].build_absolute_uri(
-            reverse("api:asset-file", args=[asset.pk])
-        )
+    def get_url(self, asset) -> str | None:
+        request = self.context["request"]
+        if asset.quarantined and not selectors.may_see_quarantined(
+            user=request.user, organization_id=asset.request.project.organization_id
+        ):
+            return None
+        return request.build_absolute_uri(reverse("api:asset-file", args=[asset.pk]))
+
+    def get_checks(self, asset) -> dict | None:
+        latest = max(asset.checks.all(), key=lambda check: check.pk, default=None)
+        return latest.result if latest else None
 
 
 class GenerationRequestSerializer(serializers.ModelSerializer):
@@ -246,7 +272,7 @@ class AssetFileView(APIView):
 
     @extend_schema(responses={(200, "image/png"): OpenApiResponse(description="PNG image")})
     def get(self, request, pk: int):
-        asset = selectors.asset_get(user=request.user, pk=pk)
+        asset = selectors.asset_file_get(user=request.user, pk=pk)
         return FileResponse(
             asset.image.open("rb"),
             content_type="image/png",

@@ -37,3 +37,34 @@ class JobsConfig(AppConfig):
             )
         )
         review_decided.connect(on_review_decided, dispatch_uid="generation.prompt_review")
+
+        # Generated images are reviewable too (asset review), with their checks as evidence.
+        from django.db.models.signals import post_save
+
+        from generation.jobs.models import Asset
+        from generation.jobs.services import (
+            ASSET_REVIEW,
+            on_asset_review_decided,
+            reference_image_saved,
+        )
+        from generation.jobs.views import asset_review_evidence
+        from imprimatur.tenancy.models import BrandReferenceImage
+
+        register_reviewable(
+            ReviewableType(
+                kind=ASSET_REVIEW,
+                model=Asset,
+                label="Image review",
+                evidence_template="jobs/_review_asset.html",
+                requester=lambda asset: asset.request.created_by,
+                url=lambda asset: (
+                    reverse("jobs:request", args=[asset.request_id]) + f"#asset-{asset.pk}"
+                ),
+                evidence_context=asset_review_evidence,
+            )
+        )
+        review_decided.connect(on_asset_review_decided, dispatch_uid="generation.asset_review")
+        # New brand reference images are embedded once, by a worker.
+        post_save.connect(
+            reference_image_saved, sender=BrandReferenceImage, dispatch_uid="generation.embed"
+        )

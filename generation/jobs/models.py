@@ -245,6 +245,14 @@ def asset_upload_path(instance: "Asset", filename: str) -> str:
 class Asset(models.Model):
     class Status(models.TextChoices):
         GENERATED = "generated", "Generated"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+
+    class Verdict(models.TextChoices):
+        PENDING = "", "Not checked"
+        PASS = "pass", "Passed the checks"
+        FLAG = "flag", "Flagged by the checks"
+        FAIL = "fail", "Failed the checks"
 
     request = models.ForeignKey(GenerationRequest, on_delete=models.CASCADE, related_name="assets")
     job = models.ForeignKey(GenerationJob, on_delete=models.CASCADE, related_name="assets")
@@ -255,6 +263,13 @@ class Asset(models.Model):
     height = models.PositiveIntegerField()
     sha256 = models.CharField(max_length=64)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.GENERATED)
+    # The latest output checks (their history: AssetCheck). A failed image is quarantined:
+    # only compliance officers and admins see it.
+    check_verdict = models.CharField(
+        max_length=10, choices=Verdict.choices, blank=True, default=Verdict.PENDING
+    )
+    quarantined = models.BooleanField(default=False)
+    has_face = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     organization_path = "request__project__organization"
@@ -269,3 +284,32 @@ class Asset(models.Model):
 
     def __str__(self) -> str:
         return f"Asset {self.pk} ({self.index + 1} of request {self.request_id})"
+
+
+class AssetCheck(models.Model):
+    """One run of the output checks on an asset; the latest is the current one, earlier ones
+    stay as history (after thresholds change, checks can be run again)."""
+
+    class Trigger(models.TextChoices):
+        GENERATION = "generation", "At generation"
+        RERUN = "rerun", "Run again"
+
+    asset = models.ForeignKey(Asset, on_delete=models.CASCADE, related_name="checks")
+    verdict = models.CharField(max_length=10, choices=Asset.Verdict.choices)
+    result = models.JSONField(help_text="Every score, threshold and box (checks.ImageChecks).")
+    suite_version = models.CharField(max_length=20)
+    clip_model = models.CharField(max_length=300)
+    trigger = models.CharField(max_length=20, choices=Trigger.choices)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    organization_path = "asset__request__project__organization"
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["asset", "-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"Checks of {self.asset}: {self.verdict}"

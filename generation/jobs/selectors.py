@@ -4,7 +4,7 @@ from django.db.models import Sum
 from django.http import Http404
 
 from generation.jobs.models import Asset, GenerationRequest, ModelProfile
-from imprimatur.tenancy.models import Action
+from imprimatur.tenancy.models import Action, Membership, Role
 
 
 def generation_request_list(*, user, project=None):
@@ -18,7 +18,10 @@ def generation_request_list(*, user, project=None):
 
 def generation_request_get(*, user, pk: int) -> GenerationRequest:
     request = (
-        generation_request_list(user=user).prefetch_related("assets", "jobs").filter(pk=pk).first()
+        generation_request_list(user=user)
+        .prefetch_related("assets__checks", "jobs")
+        .filter(pk=pk)
+        .first()
     )
     if request is None:
         raise Http404("No such request.")
@@ -33,6 +36,24 @@ def asset_get(*, user, pk: int) -> Asset:
         .first()
     )
     if asset is None:
+        raise Http404("No such asset.")
+    return asset
+
+
+def may_see_quarantined(*, user, organization_id: int) -> bool:
+    """Quarantined images (failed the checks) are for compliance officers and admins only."""
+    return Membership.objects.filter(
+        user=user, organization_id=organization_id, role__in=[Role.COMPLIANCE, Role.ADMIN]
+    ).exists()
+
+
+def asset_file_get(*, user, pk: int) -> Asset:
+    """An asset whose file the user may have: a quarantined one answers 404 to the others, as
+    if it did not exist (its page says it was withheld, and why)."""
+    asset = asset_get(user=user, pk=pk)
+    if asset.quarantined and not may_see_quarantined(
+        user=user, organization_id=asset.request.project.organization_id
+    ):
         raise Http404("No such asset.")
     return asset
 

@@ -19,6 +19,7 @@ from django.core.files.base import ContentFile
 from django.db import models, transaction
 from django.utils import timezone
 
+from generation.jobs.checking import asset_checks_record, asset_review_facts, images_check
 from generation.jobs.models import Asset, GenerationJob, GenerationRequest, Mode, ModelProfile
 from generation.jobs.params import generation_params_clean
 from governance.audit.services import audit_record
@@ -496,16 +497,61 @@ def generation_job_run(*, job_id: int, worker: str = "") -> GenerationJob | None
         reason = f"{type(error).__name__}: {error}"
         return _job_end(job=job, to=GenerationJob.Status.FAILED, reason=reason, worker=worker)
 
+    try:
+        # Before anything is stored: no image is ever shown unchecked.
+        with JobHeartbeat(job_id=job.pk, worker=worker):
+            results = images_check(request, images)
+    except Exception as error:
+        logger.exception("Checks of job %s failed", job.pk)
+        reason = (
+            f"The output checks could not run, so no image is kept: {type(error).__name__}: {error}"
+        )
+        return _job_end(job=job, to=GenerationJob.Status.FAILED, reason=reason, worker=worker)
+
     with transaction.atomic():
         if not _still_holds(job_id=job.pk, worker=worker):
             return None
-        for index, image in enumerate(images):
-            asset_store(
+        for index, (image, result) in enumerate(zip(images, results, strict=True)):
+            asset = asset_store(
                 job=job, index=index, seed=request.seed + index, png=image_to_png_bytes(image)
             )
+            if not asset.checks.exists():
+                asset_checks_record(asset=asset, result=result)
+                _asset_review_open(asset, result)
         job = generation_job_transition(job=job, to=GenerationJob.Status.SUCCEEDED)
         generation_request_transition(request=request, to=GenerationRequest.Status.SUCCEEDED)
     return job
+
+
+ASSET_REVIEW = "asset"
+
+
+def _asset_review_open(asset: Asset, result: dict) -> None:
+    """Send the image into the project's workflow. A quarantined image goes only to stages
+    for failed checks (compliance), never to the stages every image passes through."""
+    request = asset.request
+    failed = asset.quarantined
+    review_open(
+        target=asset,
+        kind=ASSET_REVIEW,
+        project=request.project,
+        requested_by=request.created_by,
+        title=f"image {asset.index + 1} of request #{request.pk}: {request.prompt[:100]}",
+        facts=asset_review_facts(asset, result),
+        conditional_only=failed,
+        reasons=[{"check": reason} for reason in result["reasons"][:20]],
+    )
+
+
+def on_asset_review_decided(sender, review, decision, **kwargs) -> None:
+    """An asset review ended: the asset is approved or rejected."""
+    if review.kind != ASSET_REVIEW or review.status == Review.Status.WITHDRAWN:
+        return
+    asset = Asset.objects.select_for_update().get(pk=review.object_id)
+    asset.status = (
+        Asset.Status.APPROVED if review.status == Review.Status.APPROVED else Asset.Status.REJECTED
+    )
+    asset.save(update_fields=["status"])
 
 
 def _still_holds(*, job_id: int, worker: str) -> bool:
@@ -852,3 +898,43 @@ def model_profile_save(
         },
     )
     return profile
+
+
+# --- Output checks run again -------------------------------------------------------------------
+
+
+def asset_recheck_request(*, asset: Asset, user) -> None:
+    """Ask a worker to run the asset's checks again (compliance officers and admins): after
+    thresholds, the brand kit or the policy's concepts changed."""
+    from generation.jobs.selectors import may_see_quarantined
+
+    organization = asset.request.project.organization
+    if not may_see_quarantined(user=user, organization_id=organization.pk):
+        raise PermissionDenied("Only compliance officers and admins run checks again.")
+    audit_record(
+        action="generation.asset.recheck",
+        actor=user,
+        organization=organization,
+        target=asset,
+        data={"previous_verdict": asset.check_verdict},
+    )
+
+    def send() -> None:
+        from generation.jobs.tasks import rerun_asset_checks
+
+        rerun_asset_checks.apply_async(args=[asset.pk, user.pk], queue="default")
+
+    transaction.on_commit(send)
+
+
+def reference_image_saved(sender, instance, created, **kwargs) -> None:
+    """A new brand reference image: a worker embeds it once, so checks never pay for it."""
+    if not created:
+        return
+
+    def send() -> None:
+        from generation.jobs.tasks import embed_reference_image
+
+        embed_reference_image.apply_async(args=[instance.pk], queue="default")
+
+    transaction.on_commit(send)

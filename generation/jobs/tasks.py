@@ -113,3 +113,22 @@ def run_generation_job(self, job_id: int) -> None:
 def recover_stale_jobs() -> None:
     """Periodic (Celery beat): send again jobs whose worker went silent and never came back."""
     generation_jobs_recover()
+
+
+@shared_task(name="generation.checks.rerun_asset_checks", acks_late=True)
+def rerun_asset_checks(asset_id: int, user_id: int | None = None) -> None:
+    """Run an asset's output checks again (queue "default"); its history keeps the old ones."""
+    from generation.jobs.checking import asset_checks_rerun
+
+    asset_checks_rerun(asset_id=asset_id, user_id=user_id)
+
+
+@shared_task(name="generation.checks.embed_reference_image", acks_late=True)
+def embed_reference_image(reference_id: int) -> None:
+    """Compute a brand reference image's CLIP embedding once, after its upload."""
+    from generation.jobs.checking import reference_embed
+    from imprimatur.tenancy.models import BrandReferenceImage
+
+    reference = BrandReferenceImage.objects.filter(pk=reference_id).first()
+    if reference is not None:
+        reference_embed(reference)

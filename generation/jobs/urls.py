@@ -7,6 +7,7 @@ app_name = "jobs"
 urlpatterns = [
     path("projects/<slug:slug>/", views.project_detail, name="project"),
     path("projects/<slug:slug>/policy-check/", views.policy_check, name="policy-check"),
+    path("projects/<slug:slug>/calibration/", views.calibration, name="calibration"),
     path("requests/<int:pk>/", views.request_detail, name="request"),
     path("requests/<int:pk>/status/", views.request_status, name="request-status"),
     path("requests/<int:pk>/cancel/", views.request_cancel, name="request-cancel"),
@@ -16,4 +17,5 @@ urlpatterns = [
     path("models/new/", views.model_edit, name="model-new"),
     path("models/<int:pk>/", views.model_edit, name="model-edit"),
     path("assets/<int:pk>/image.png", views.asset_image, name="asset-image"),
+    path("assets/<int:pk>/recheck/", views.asset_recheck, name="asset-recheck"),
 ]

@@ -3,8 +3,10 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from generation.jobs import selectors, services
@@ -52,6 +54,9 @@ def project_detail(request, slug: str):
             "project": project,
             "form": form,
             "can_generate": can_generate,
+            "can_calibrate": selectors.may_see_quarantined(
+                user=request.user, organization_id=project.organization_id
+            ),
             "requests": selectors.generation_request_list(
                 user=request.user, project=project
             ).prefetch_related("assets")[:20],
@@ -122,7 +127,7 @@ def _feedback_params(data) -> dict:
     return params
 
 
-def prompt_review_evidence(generation_request) -> dict:
+def prompt_review_evidence(generation_request, user=None) -> dict:
     """What the prompt review page shows of a request besides the request itself."""
     return {
         "prompt_highlighted": highlight_matches(
@@ -131,12 +136,70 @@ def prompt_review_evidence(generation_request) -> dict:
     }
 
 
+def asset_review_evidence(asset, user) -> dict:
+    """What the image review page shows: the request's prompt and the asset's checks."""
+    return {
+        "item": asset_evidence(asset, user),
+        "req": asset.request,
+        **prompt_review_evidence(asset.request),
+    }
+
+
+def asset_evidence(asset, user) -> dict:
+    """What the pages show of an asset's checks: the latest result, readable at a glance,
+    the image only to those who may see it, NudeNet boxes only to compliance and admins."""
+    checks = sorted(asset.checks.all(), key=lambda check: check.pk, reverse=True)
+    privileged = selectors.may_see_quarantined(
+        user=user, organization_id=asset.request.project.organization_id
+    )
+    latest = checks[0].result if checks else None
+    return {
+        "asset": asset,
+        "result": latest,
+        "history": checks[1:],
+        "show_image": privileged or not asset.quarantined,
+        "show_boxes": privileged,
+        "may_recheck": privileged,
+        "boxes": _boxes(latest) if latest and privileged else [],
+        "brand_parts": _brand_parts(latest),
+    }
+
+
+def _boxes(result: dict) -> list[dict]:
+    nudenet = result["safety"]["nudenet"]
+    return [
+        {**detection, "x": detection["box"][0], "y": detection["box"][1],
+         "w": detection["box"][2], "h": detection["box"][3]}
+        for detection in nudenet["detections"]
+        if detection["action"] != "ignore"
+    ]  # fmt: skip
+
+
+BRAND_PART_LABELS = {
+    "reference": "Like the reference images",
+    "descriptors": "On-brand rather than off-brand",
+    "palette": "Brand colours",
+    "alignment": "Matches the prompt",
+}
+
+
+def _brand_parts(result: dict | None) -> list[dict]:
+    brand = (result or {}).get("brand") or {}
+    return [
+        {"name": name, "label": BRAND_PART_LABELS.get(name, name), **part}
+        for name, part in (brand.get("parts") or {}).items()
+    ]
+
+
 def _status_context(request, pk: int) -> dict:
     generation_request = selectors.generation_request_get(user=request.user, pk=pk)
     return {
         "req": generation_request,
         "job": selectors.latest_job(generation_request),
         "reviews": reviews_of(target=generation_request),
+        "asset_checks": [
+            asset_evidence(asset, request.user) for asset in generation_request.assets.all()
+        ],
         "can_act": services.may_act_on(request=generation_request, user=request.user),
         "can_generate": BrandProject.objects.restrict(request.user, Action.GENERATE)
         .filter(pk=generation_request.project_id)
@@ -192,8 +255,46 @@ def request_rerun(request, pk: int):
 
 
 @login_required
-def asset_image(request, pk: int):
+def calibration(request, slug: str):
+    """How each check score is spread over the project's recent images, with reviewers'
+    decisions: for admins and compliance officers setting thresholds."""
+    from generation.jobs.calibration import score_distributions
+
+    project = project_get(user=request.user, slug=slug)
+    if not selectors.may_see_quarantined(
+        user=request.user, organization_id=project.organization_id
+    ):
+        raise PermissionDenied("Only compliance officers and admins see the calibration page.")
+    distributions, assets = score_distributions(project=project)
+    return render(
+        request,
+        "jobs/calibration.html",
+        {
+            "project": project,
+            "assets": assets,
+            "distributions": [
+                {"d": item, "bins": item.bins(), "summary": item.summary()}
+                for item in distributions
+            ],
+        },
+    )
+
+
+@login_required
+@require_POST
+def asset_recheck(request, pk: int):
     asset = selectors.asset_get(user=request.user, pk=pk)
+    with transaction.atomic():
+        services.asset_recheck_request(asset=asset, user=request.user)
+    messages.success(
+        request, "The checks run again in a worker; the new result appears here when done."
+    )
+    return redirect(f"{reverse('jobs:request', args=[asset.request_id])}#asset-{asset.pk}")
+
+
+@login_required
+def asset_image(request, pk: int):
+    asset = selectors.asset_file_get(user=request.user, pk=pk)
     return FileResponse(asset.image.open("rb"), content_type="image/png")
 
 

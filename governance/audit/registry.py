@@ -14,6 +14,8 @@ ACTIONS: dict[str, str] = {
     "generation.request.cancel": "A user asked to cancel a generation request.",
     "generation.job.transition": "A generation job changed status.",
     "generation.asset.create": "A generated image was stored as an asset.",
+    "generation.asset.check": "The output checks ran on an image: verdict, scores, quarantine.",
+    "generation.asset.recheck": "Someone asked to run an image's checks again.",
     "generation.model.create": "An admin added a model to the catalog.",
     "generation.model.update": "An admin changed a model of the catalog.",
     "policies.policy.create": "A prompt policy was created.",

@@ -19,8 +19,8 @@ class ReviewableType:
     evidence_template: str  # rendered with ``target`` and ``review`` in the context
     requester: Callable[[models.Model], object]  # who asked for it: never its reviewer
     url: Callable[[models.Model], str]  # the object's own page
-    #: Extra context for the evidence template, computed from the object.
-    evidence_context: Callable[[models.Model], dict] | None = None
+    #: Extra context for the evidence template, from the object and the user looking at it.
+    evidence_context: Callable[[models.Model, object], dict] | None = None
 
 
 _registry: dict[str, ReviewableType] = {}

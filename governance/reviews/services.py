@@ -94,12 +94,18 @@ def review_open(
     title: str,
     facts: set[str] = frozenset(),
     reasons: list | None = None,
+    conditional_only: bool = False,
 ) -> Review | None:
     """Open the review of ``target`` by the project's current workflow, or return None when
-    no stage applies to it. Call it inside the transaction that writes the target."""
+    no stage applies to it. Call it inside the transaction that writes the target.
+
+    ``conditional_only`` leaves out the stages that apply ``always``: for an object that
+    only the stages of its conditions may see (a quarantined image)."""
     reviewable_type(kind)  # an unregistered kind is a programming error
     workflow = workflow_current(project=project)
     stages = stages_for(workflow.stages, kind=kind, facts=set(facts))
+    if conditional_only:
+        stages = [stage for stage in stages if stage["when"] != "always"]
     if not stages:
         return None
     review = Review.objects.create(

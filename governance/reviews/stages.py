@@ -10,7 +10,9 @@ A workflow's ``stages`` is a list, in order, of::
 - ``kinds``: the reviewable kinds the stage applies to (``prompt``, ``asset``);
 - ``when``: ``always``, or a condition the object must meet, named by the app that opens the
   review: ``prompt_review`` (the prompt matched a policy ``review`` rule), ``check_flagged``
-  (an image check flagged it), ``brand_below`` (the brand score is under the threshold);
+  (an image check flagged it), ``check_failed`` (a safety check failed it: it is
+  quarantined), ``brand_below`` (the brand score is under the threshold), ``face_detected``
+  (a face was found and the project asks for likeness review);
 - ``due_hours``: how long the stage may take (empty: no due time).
 """
 
@@ -21,11 +23,20 @@ from imprimatur.tenancy.models import Role
 STAGE_KEYS = ("name", "role", "approvals", "kinds", "when", "due_hours")
 STAGE_ROLES = (Role.REVIEWER, Role.COMPLIANCE, Role.ADMIN)
 KINDS = ("prompt", "asset")
-CONDITIONS = ("always", "prompt_review", "check_flagged", "brand_below")
+CONDITIONS = (
+    "always",
+    "prompt_review",
+    "check_flagged",
+    "check_failed",
+    "brand_below",
+    "face_detected",
+)
 MAX_STAGES = 10
 
 #: New projects get this: a compliance officer approves prompts that a policy sends to
-#: review; a reviewer approves generated images.
+#: review; a reviewer approves generated images, and a compliance officer too when the checks
+#: flagged the image or found a face (if the project asks for likeness review). An image that
+#: failed the checks is quarantined and goes to a compliance officer only.
 DEFAULT_STAGES = [
     {
         "name": "Prompt review",
@@ -42,6 +53,30 @@ DEFAULT_STAGES = [
         "kinds": ["asset"],
         "when": "always",
         "due_hours": 48,
+    },
+    {
+        "name": "Compliance review",
+        "role": Role.COMPLIANCE.value,
+        "approvals": 1,
+        "kinds": ["asset"],
+        "when": "check_flagged",
+        "due_hours": 48,
+    },
+    {
+        "name": "Likeness review",
+        "role": Role.COMPLIANCE.value,
+        "approvals": 1,
+        "kinds": ["asset"],
+        "when": "face_detected",
+        "due_hours": 48,
+    },
+    {
+        "name": "Safety review",
+        "role": Role.COMPLIANCE.value,
+        "approvals": 1,
+        "kinds": ["asset"],
+        "when": "check_failed",
+        "due_hours": 24,
     },
 ]
 

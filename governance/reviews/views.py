@@ -31,13 +31,13 @@ def queue(request):
     )
 
 
-def _evidence(task: ReviewTask) -> str:
+def _evidence(request, task: ReviewTask) -> str:
     kind = reviewable_type(task.review.kind)
     target = task.review.target
     context = {"target": target, "review": task.review}
     if kind.evidence_context is not None:
-        context.update(kind.evidence_context(target))
-    return render_to_string(kind.evidence_template, context)
+        context.update(kind.evidence_context(target, request.user))
+    return render_to_string(kind.evidence_template, context, request=request)
 
 
 @login_required
@@ -87,7 +87,7 @@ def task_detail(request, pk: int):
         {
             "task": task,
             "review": task.review,
-            "evidence": _evidence(task),
+            "evidence": _evidence(request, task),
             "target_url": kind.url(task.review.target),
             "history": task.review.tasks.prefetch_related("decisions__user"),
             "form": form,

@@ -113,6 +113,26 @@ def validate_descriptors(value) -> None:
         raise ValidationError("Give descriptors as a list of non-empty texts.")
 
 
+BRAND_THRESHOLD_KEYS = ("reference", "descriptors", "palette", "alignment", "score", "delta_e")
+
+
+def validate_brand_thresholds(value) -> None:
+    if not isinstance(value, dict):
+        raise ValidationError('Give the thresholds as an object, e.g. {"score": 0.6}.')
+    for key, threshold in value.items():
+        if key not in BRAND_THRESHOLD_KEYS:
+            raise ValidationError(
+                f"Unknown threshold {key!r}; one of: {', '.join(BRAND_THRESHOLD_KEYS)}."
+            )
+        limit = 100.0 if key == "delta_e" else 1.0
+        if (
+            not isinstance(threshold, int | float)
+            or isinstance(threshold, bool)
+            or not 0 <= threshold <= limit
+        ):
+            raise ValidationError(f"The {key} threshold is a number from 0 to {limit:g}.")
+
+
 class BrandProject(models.Model):
     """A brand project: where requests are made, with the brand kit they are checked against."""
 
@@ -130,6 +150,17 @@ class BrandProject(models.Model):
     )
     off_brand_descriptors = models.JSONField(
         default=list, blank=True, validators=[validate_descriptors]
+    )
+    brand_thresholds = models.JSONField(
+        default=dict,
+        blank=True,
+        validators=[validate_brand_thresholds],
+        help_text='Brand check thresholds that differ from the defaults, e.g. {"score": 0.6}.',
+    )
+    likeness_review = models.BooleanField(
+        default=False,
+        help_text="Send images with a detected face to review: generated people can resemble "
+        "real ones.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -161,6 +192,11 @@ class BrandReferenceImage(models.Model):
     )
     image = models.ImageField(upload_to=reference_image_path)
     caption = models.CharField(max_length=300, blank=True)
+    # Its CLIP embedding, computed once after upload by a worker (brand checks compare with it).
+    embedding = models.JSONField(null=True, blank=True)
+    embedding_model = models.CharField(
+        max_length=300, blank=True, help_text="The CLIP model and checkpoint that embedded it."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     organization_path = "project__organization"

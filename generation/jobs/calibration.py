@@ -1,0 +1,138 @@
+"""Calibration: how each check score is spread over a project's recent images, and how
+reviewers decided on them, so admins set thresholds from data rather than by guess.
+
+Reads the latest check of each of the newest ``limit`` assets (one query) and bins every score
+into ten bins per decision (approved, rejected, not decided yet).
+"""
+
+from dataclasses import dataclass, field
+
+from generation.jobs.models import Asset, AssetCheck
+
+BINS = 10
+DECISIONS = ("approved", "rejected", "undecided")
+
+
+@dataclass
+class Distribution:
+    """One score over the images: counts per bin and decision, and the threshold in force."""
+
+    key: str
+    label: str
+    low: float
+    high: float
+    thresholds: set = field(default_factory=set)
+    values: list[tuple[float, str]] = field(default_factory=list)
+
+    def add(self, value, decision: str, threshold=None) -> None:
+        if value is None:
+            return
+        self.values.append((float(value), decision))
+        if threshold is not None:
+            self.thresholds.add(round(float(threshold), 4))
+
+    @property
+    def count(self) -> int:
+        return len(self.values)
+
+    def bins(self) -> list[dict]:
+        """Ten bins from ``low`` to ``high``, each with its count per decision and its share
+        of the tallest bin (for drawing)."""
+        width = (self.high - self.low) / BINS
+        rows = [
+            {"start": self.low + i * width, "end": self.low + (i + 1) * width}
+            | dict.fromkeys(DECISIONS, 0)
+            for i in range(BINS)
+        ]
+        for value, decision in self.values:
+            index = min(BINS - 1, max(0, int((value - self.low) / width)))
+            rows[index][decision] += 1
+        tallest = max((sum(row[d] for d in DECISIONS) for row in rows), default=0) or 1
+        for row in rows:
+            for decision in DECISIONS:
+                row[f"{decision}_percent"] = round(100 * row[decision] / tallest, 1)
+        return rows
+
+    def summary(self) -> dict:
+        approved = sorted(v for v, d in self.values if d == "approved")
+        rejected = sorted(v for v, d in self.values if d == "rejected")
+        return {
+            "approved_median": _median(approved),
+            "rejected_median": _median(rejected),
+            "thresholds": sorted(self.thresholds),
+        }
+
+
+def _median(values: list[float]) -> float | None:
+    if not values:
+        return None
+    middle = len(values) // 2
+    return values[middle] if len(values) % 2 else (values[middle - 1] + values[middle]) / 2
+
+
+def _decision(asset_status: str) -> str:
+    if asset_status == Asset.Status.APPROVED:
+        return "approved"
+    if asset_status == Asset.Status.REJECTED:
+        return "rejected"
+    return "undecided"
+
+
+def score_distributions(*, project, limit: int = 500) -> tuple[list[Distribution], int]:
+    """The distributions of every score over the project's newest ``limit`` checked assets,
+    and how many assets they cover."""
+    latest_ids = (
+        AssetCheck.objects.filter(asset__request__project=project)
+        .order_by("asset_id", "-pk")
+        .distinct("asset_id")
+        .values("pk")
+        if _supports_distinct_on()
+        else None
+    )
+    checks = AssetCheck.objects.filter(asset__request__project=project).select_related("asset")
+    if latest_ids is not None:
+        checks = checks.filter(pk__in=latest_ids)
+    checks = checks.order_by("-asset_id", "-pk")
+    distributions: dict[str, Distribution] = {}
+
+    def get(key: str, label: str, low: float = 0.0, high: float = 1.0) -> Distribution:
+        if key not in distributions:
+            distributions[key] = Distribution(key, label, low, high)
+        return distributions[key]
+
+    seen: set[int] = set()
+    for check in checks.iterator():
+        if check.asset_id in seen:
+            continue  # an older run of an asset already counted (SQLite has no DISTINCT ON)
+        seen.add(check.asset_id)
+        if len(seen) > limit:
+            break
+        decision = _decision(check.asset.status)
+        result = check.result
+        brand = result.get("brand")
+        if brand:
+            get("brand", "Brand score").add(brand.get("score"), decision, brand.get("threshold"))
+            for name, part in (brand.get("parts") or {}).items():
+                low = -1.0 if name in ("alignment", "reference") else 0.0
+                get(f"brand.{name}", f"Brand: {name}", low).add(
+                    part.get("value"), decision, part.get("threshold")
+                )
+        for concept in result["safety"].get("concepts", []):
+            get(f"concept.{concept['name']}", f"Concept: {concept['name']}").add(
+                concept["score"], decision, concept["threshold"]
+            )
+        strongest: dict[str, tuple[float, float]] = {}
+        for detection in result["safety"]["nudenet"]["detections"]:
+            name = detection["class"]
+            if detection["score"] > strongest.get(name, (0.0, 0.0))[0]:
+                strongest[name] = (detection["score"], detection["threshold"])
+        for name, (score, threshold) in strongest.items():
+            get(f"nudenet.{name}", f"NudeNet: {name}").add(score, decision, threshold)
+    ordered = sorted(distributions.values(), key=lambda d: (d.key.split(".")[0] != "brand", d.key))
+    return ordered, min(len(seen), limit)
+
+
+def _supports_distinct_on() -> bool:
+    from django.db import connection
+
+    return connection.vendor == "postgresql"
