@@ -69,6 +69,17 @@ def warm_up_models(**kwargs) -> None:
         except ModelNotFoundError as error:
             # Its jobs will fail with this reason; the worker stays up for the others.
             logger.warning("Model not loaded at start: %s", error)
+    # The output checks' models too (NudeNet, CLIP): the first job should not load them.
+    try:
+        from PIL import Image
+
+        from generation.checks import detect_nudity
+        from generation.jobs.checking import clip_load
+
+        clip_load()
+        detect_nudity([Image.new("RGB", (64, 64))])
+    except Exception as error:  # a job reports the reason; the worker stays up
+        logger.warning("Check models not loaded at start: %s", error)
     from django.db import connections
 
     connections.close_all()

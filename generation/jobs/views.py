@@ -153,8 +153,15 @@ def asset_evidence(asset, user) -> dict:
         user=user, organization_id=asset.request.project.organization_id
     )
     latest = checks[0].result if checks else None
+    review = next(iter(reviews_of(target=asset)), None)
+    decided = None
+    if review is not None and review.status in ("approved", "rejected"):
+        decisions = [d for task in review.tasks.all() for d in task.decisions.all()]
+        decided = max(decisions, key=lambda d: d.pk, default=None)
     return {
         "asset": asset,
+        "review": review,
+        "review_decision": decided,
         "result": latest,
         "history": checks[1:],
         "show_image": privileged or not asset.quarantined,

@@ -41,6 +41,8 @@ def test_compliance_reviews_an_image_with_its_evidence(
     [result] = checking.images_check(job.request, [Image.open(io.BytesIO(buffer.getvalue()))])
     checking.asset_checks_record(asset=asset, result=result)
     services._asset_review_open(asset, result)
+    job.request.status = "succeeded"  # stored here directly, as the worker would have
+    job.request.save(update_fields=["status"])
     review = Review.objects.get(kind="asset")
     assert "Likeness review" in [stage["name"] for stage in review.stages]
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
@@ -74,3 +76,12 @@ def test_compliance_reviews_an_image_with_its_evidence(
     page.get_by_text("You rejected").wait_for()
     asset.refresh_from_db()
     assert asset.status == "rejected"
+
+    # The creator sees the decision and the checks on the request page.
+    page.get_by_role("button", name="Log out").click()
+    log_in(page, live_server, "acme-creator")
+    page.goto(f"{live_server.url}/requests/{asset.request_id}/")
+    page.locator("[data-check-verdict]").first.wait_for()
+    card = page.locator(f"#asset-{asset.pk}").inner_text()
+    assert "Rejected" in card and "Looks like a real person." in card
+    page.screenshot(path=SCREENSHOTS / "review-4-creator-request.png", full_page=True)
