@@ -71,10 +71,16 @@ def project_reference_embeddings(project: BrandProject, clip) -> tuple[list[int]
 
 
 def checks_config(request: GenerationRequest, clip, reference_embeddings=()):
-    """The checks of one request: default NudeNet rules, the concepts its policy versions
-    listed (stored on the request at submission), and the project's brand kit (with the
-    given reference embeddings) and thresholds."""
-    from generation.checks import BrandKit, BrandThresholds, ChecksConfig, ConceptSpec
+    """The checks of one request: the NudeNet rules and the concepts its policy versions set
+    (stored on the request at submission), and the project's brand kit (with the given
+    reference embeddings) and thresholds."""
+    from generation.checks import (
+        BrandKit,
+        BrandThresholds,
+        ChecksConfig,
+        ConceptSpec,
+        nudenet_rules,
+    )
 
     project = request.project
     concepts = tuple(
@@ -95,7 +101,12 @@ def checks_config(request: GenerationRequest, clip, reference_embeddings=()):
         on_brand=on_brand,
         off_brand=off_brand,
     )
+    safety = request.policy_safety_classes
     return ChecksConfig(
+        nudenet_rules=nudenet_rules(
+            {name: rule["threshold"] for name, rule in safety.items() if "threshold" in rule},
+            {name: rule["action"] for name, rule in safety.items() if "action" in rule},
+        ),
         concepts=concepts,
         brand=brand,
         brand_thresholds=BrandThresholds(**project.brand_thresholds),

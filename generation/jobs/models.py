@@ -149,6 +149,11 @@ class GenerationRequest(models.Model):
         blank=True,
         help_text="What the policy has the image checks look for: concept, action, threshold.",
     )
+    policy_safety_classes = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="How the policy has the checks treat NudeNet classes: threshold, action.",
+    )
     model_profile = models.ForeignKey(
         ModelProfile, on_delete=models.PROTECT, related_name="requests", null=True
     )

@@ -170,6 +170,7 @@ def _request_write(
         policy_versions=list(decision.version_ids),
         policy_matches=policy_matches_data(decision.matches),
         policy_output_concepts=list(decision.output_concepts),
+        policy_safety_classes=decision.safety_classes,
         model_profile=profile,
         model_name=profile.name,
         mode=values["mode"],

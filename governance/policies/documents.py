@@ -13,13 +13,15 @@ A document is the JSON that a draft holds and a version freezes::
       "negative_additions": ["watermark"],
       "output_concepts": ["blood", {"concept": "weapons", "threshold": 0.6, "action": "fail"}],
       "limits": {"models": ["demo-shapes"], "max_steps": 30, "quotas": {"user_day": 50}},
+      "safety_classes": {"BELLY_EXPOSED": {"threshold": 0.7, "action": "ignore"}},
       "examples": [{"prompt": "a nude statue", "expected": "block"}]
     }
 
 A rule has either ``terms`` (words or phrases) or one ``pattern`` (RE2 syntax).
 Output concepts are what the image checks look for in generated images (a text is short for
 ``{"concept": text, "action": "flag"}``; without a threshold the checks use their default).
-The limits are described in ``limits``.
+The limits are described in ``limits``; ``safety_classes`` (optional) sets how the image
+checks treat NudeNet classes (threshold and action per class; see ``limits``).
 """
 
 import hashlib
@@ -28,7 +30,7 @@ import re
 
 from django.core.exceptions import ValidationError
 
-from governance.policies.limits import limits_clean
+from governance.policies.limits import limits_clean, safety_classes_clean
 from governance.policies.matching import (
     MAX_PROMPT_CHARS,
     Action,
@@ -40,7 +42,14 @@ from governance.policies.matching import (
     compile_pattern,
 )
 
-DOCUMENT_KEYS = ("rules", "negative_additions", "output_concepts", "limits", "examples")
+DOCUMENT_KEYS = (
+    "rules",
+    "negative_additions",
+    "output_concepts",
+    "limits",
+    "safety_classes",
+    "examples",
+)
 RULE_KEYS = ("id", "category", "action", "explanation", "terms", "pattern")
 EXAMPLE_KEYS = ("prompt", "expected")
 CONCEPT_KEYS = ("concept", "threshold", "action")
@@ -120,6 +129,12 @@ def document_clean(document, *, field: str = "draft") -> dict:
     clean["limits"] = limits_clean(
         document.get("limits"), lambda path, message: errors.add(_join("limits", path), message)
     )
+    safety = safety_classes_clean(
+        document.get("safety_classes"),
+        lambda path, message: errors.add(f"safety_classes{path}", message),
+    )
+    if safety:
+        clean["safety_classes"] = safety
     clean["examples"] = _examples_clean(document.get("examples", []), errors)
     if errors.by_path:
         raise ValidationError(errors.by_path)
@@ -366,6 +381,11 @@ def _keyed_diff(before: list[dict], after: list[dict], key: str) -> dict:
     }
 
 
+def _flat_safety(document: dict) -> dict:
+    """Safety class settings as diffable limits: ``safety.CLASS`` -> its rule."""
+    return {f"safety.{name}": rule for name, rule in document.get("safety_classes", {}).items()}
+
+
 def _flat_limits(limits: dict) -> dict:
     flat = {key: value for key, value in limits.items() if key != "quotas"}
     flat.update({f"quotas.{key}": value for key, value in limits.get("quotas", {}).items()})
@@ -422,7 +442,10 @@ def document_diff(before: dict, after: dict) -> dict:
         "output_concepts": _keyed_diff(
             document_output_concepts(before), document_output_concepts(after), "concept"
         ),
-        "limits": _limits_diff(before.get("limits", {}), after.get("limits", {})),
+        "limits": _limits_diff(
+            {**before.get("limits", {}), **_flat_safety(before)},
+            {**after.get("limits", {}), **_flat_safety(after)},
+        ),
         "examples": {
             "added": [
                 {"prompt": prompt, "expected": expected}

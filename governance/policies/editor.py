@@ -233,6 +233,10 @@ def _concept(data: dict) -> dict:
     return concept
 
 
+#: Document parts this editor leaves as they are (edited as JSON): saving keeps them.
+NOT_EDITED_HERE = ("safety_classes",)
+
+
 def forms_to_document(forms: EditorForms) -> dict:
     """The policy document the (cleaned) forms describe; ``document_clean`` judges it."""
     main, limits_data = _data(forms.main), _data(forms.limits)

@@ -236,3 +236,70 @@ def limits_check(limits: EffectiveLimits, params: dict) -> dict[str, list[str]]:
             f"The prompt policy allows at most {maximum:g} for {PARAM_LABELS[field]}."
         )
     return errors
+
+
+# --- Safety classes: the image checks' NudeNet rules ----------------------------------------
+
+#: NudeNet 3.4's classes. Governance does not import the checks (DESIGN.md); a test keeps this
+#: list equal to ``generation.checks.safety.NUDENET_LABELS``.
+SAFETY_CLASSES = (
+    "FEMALE_GENITALIA_COVERED",
+    "FACE_FEMALE",
+    "BUTTOCKS_EXPOSED",
+    "FEMALE_BREAST_EXPOSED",
+    "FEMALE_GENITALIA_EXPOSED",
+    "MALE_BREAST_EXPOSED",
+    "ANUS_EXPOSED",
+    "FEET_EXPOSED",
+    "BELLY_COVERED",
+    "FEET_COVERED",
+    "ARMPITS_COVERED",
+    "ARMPITS_EXPOSED",
+    "FACE_MALE",
+    "BELLY_EXPOSED",
+    "MALE_GENITALIA_EXPOSED",
+    "ANUS_COVERED",
+    "FEMALE_BREAST_COVERED",
+    "BUTTOCKS_COVERED",
+)
+SAFETY_ACTIONS = ("fail", "flag", "face", "ignore")
+
+
+def safety_classes_clean(raw, add_error) -> dict:
+    """``{"FEMALE_BREAST_EXPOSED": {"threshold": 0.4, "action": "fail"}, …}``: how the image
+    checks treat each NudeNet class (classes not named keep the checks' defaults)."""
+    if raw in (None, {}):
+        return {}
+    if not isinstance(raw, dict):
+        add_error("", "Give the safety classes as an object: class name -> {threshold, action}.")
+        return {}
+    clean = {}
+    for name, rule in raw.items():
+        if name not in SAFETY_CLASSES:
+            add_error(
+                f".{name}", f"Unknown NudeNet class {name!r}; one of: {', '.join(SAFETY_CLASSES)}."
+            )
+            continue
+        if not isinstance(rule, dict) or set(rule) - {"threshold", "action"} or not rule:
+            add_error(
+                f".{name}", 'Give {"threshold": 0 to 1, "action": fail, flag, face or ignore}.'
+            )
+            continue
+        entry = {}
+        threshold = rule.get("threshold")
+        if threshold is not None:
+            if not _number(threshold) or not 0 <= threshold <= 1:
+                add_error(f".{name}.threshold", "Give a threshold from 0 to 1.")
+                continue
+            entry["threshold"] = float(threshold)
+        action = rule.get("action")
+        if action is not None:
+            if action not in SAFETY_ACTIONS:
+                add_error(
+                    f".{name}.action",
+                    f"Unknown action {action!r}; one of: {', '.join(SAFETY_ACTIONS)}.",
+                )
+                continue
+            entry["action"] = action
+        clean[name] = entry
+    return clean

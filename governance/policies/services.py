@@ -89,6 +89,8 @@ class PolicyDecision:
     limit_errors: dict = field(default_factory=dict)
     #: What the image checks look for in the images (objects: concept, action, threshold).
     output_concepts: tuple[dict, ...] = field(default=())
+    #: How the image checks treat NudeNet classes: class -> {threshold, action}.
+    safety_classes: dict = field(default_factory=dict)
 
     @property
     def allowed(self) -> bool:
@@ -159,12 +161,16 @@ def _decide(
         [(layer.document.get("limits", {}), layer.is_project) for layer in layers]
     )
     concepts: dict[str, dict] = {}
-    for layer in layers:  # a project's setting of a concept overrides the organisation's
+    safety: dict[str, dict] = {}
+    for layer in layers:  # a project's setting overrides the organisation's
         concepts.update({c["concept"]: c for c in document_output_concepts(layer.document)})
+        for name, rule in layer.document.get("safety_classes", {}).items():
+            safety[name] = {**safety.get(name, {}), **rule}
     return PolicyDecision(
         limits=limits,
         limit_errors=limits_check(limits, params or {}),
         output_concepts=tuple(concepts.values()),
+        safety_classes=safety,
         outcome=outcome_for(matches),
         matches=matches,
         negative_prompt=rewritten,

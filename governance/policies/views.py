@@ -214,6 +214,10 @@ def policy_edit(request, pk: int):
     forms = editor.editor_forms(request.POST)
     forms_valid = forms.is_valid()
     document = editor.forms_to_document(forms)
+    # What the forms do not edit (the safety classes) is kept as the draft has it.
+    for key in editor.NOT_EDITED_HERE:
+        if key in policy.draft:
+            document[key] = policy.draft[key]
     positions = editor.form_positions(forms)
     if forms_valid:
         try:

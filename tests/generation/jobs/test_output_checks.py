@@ -202,3 +202,25 @@ def test_the_demo_brand_kit_is_red_shapes_on_navy(acme):
         "demo_brand_kit", organization=acme.organization.slug, project=acme.project.slug, stdout=out
     )
     assert "kept" in out.getvalue() and acme.project.reference_images.count() == 6
+
+
+def test_the_policy_sets_nudenet_rules_per_class(acme):
+    from generation.checks.safety import NUDENET_LABELS
+    from governance.policies.limits import SAFETY_CLASSES
+
+    assert SAFETY_CLASSES == NUDENET_LABELS  # governance keeps its own copy of the names
+    skimage_data = pytest.importorskip("skimage.data")
+    job = GenerationJobFactory(
+        request__project=acme.project,
+        request__created_by=acme.users["creator"],
+        request__policy_safety_classes={"FACE_FEMALE": {"threshold": 0.3, "action": "fail"}},
+    )
+    asset = services.asset_store(
+        job=job, index=0, seed=1, png=png_of(Image.fromarray(skimage_data.astronaut()))
+    )
+    check = checking.asset_checks_rerun(asset_id=asset.pk)
+    asset.refresh_from_db()
+    assert check.verdict == "fail" and asset.quarantined
+    rules = check.result["safety"]["nudenet"]["rules"]
+    assert rules["FACE_FEMALE"] == {"threshold": 0.3, "action": "fail"}
+    assert any("FACE_FEMALE" in reason for reason in check.result["reasons"])

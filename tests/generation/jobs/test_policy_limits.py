@@ -85,8 +85,16 @@ def test_the_form_shows_a_limit_next_to_its_field(client, acme):
     assert not GenerationRequest.objects.exists()
 
 
-def test_output_concepts_are_stored_on_the_request(acme):
-    publish(acme, output_concepts=["blood", {"concept": "weapons", "action": "fail"}])
+def test_output_concepts_and_safety_classes_are_stored_on_the_request(acme):
+    policy = policy_create(
+        organization=acme.organization,
+        user=acme.users["admin"],
+        draft={
+            **document(output_concepts=["blood", {"concept": "weapons", "action": "fail"}]),
+            "safety_classes": {"BELLY_EXPOSED": {"action": "ignore"}},
+        },
+    )
+    policy_publish(policy=policy, user=acme.users["admin"])
     response = submit(acme, {})
     assert response.status_code == 201, response.json()
     request = GenerationRequest.objects.get()
@@ -94,6 +102,7 @@ def test_output_concepts_are_stored_on_the_request(acme):
         {"concept": "blood", "action": "flag"},
         {"concept": "weapons", "action": "fail"},
     ]
+    assert request.policy_safety_classes == {"BELLY_EXPOSED": {"action": "ignore"}}
 
 
 def test_a_user_quota_counts_images_and_says_when_it_renews(acme, other_creator):

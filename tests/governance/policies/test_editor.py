@@ -385,3 +385,18 @@ def test_compliance_adds_a_rule_and_a_quota_in_the_editor(
     assert "lookahead is not supported" in error.inner_text()
     assert page.locator("input[name='rules-1-pattern']").input_value() == "gun(?=s)"
     page.screenshot(path=SCREENSHOTS / "policy-editor-errors.png", full_page=True)
+
+
+@pytest.mark.django_db
+def test_saving_keeps_the_safety_classes_it_does_not_edit(client, acme, policy):
+    services.policy_draft_update(
+        policy=policy,
+        user=acme.users["admin"],
+        draft={**FULL_DRAFT, "safety_classes": {"FACE_MALE": {"action": "flag"}}},
+    )
+    forms = open_editor(client, acme, policy).context["forms"]
+    response = client.post(editor_url(policy), as_post(forms, name="Renamed"))
+    assert response.status_code == 302
+    policy.refresh_from_db()
+    assert policy.name == "Renamed"
+    assert policy.draft["safety_classes"] == {"FACE_MALE": {"action": "flag"}}

@@ -196,3 +196,32 @@ def test_evaluate_applies_both_layers_and_hands_over_the_concepts(acme):
     # The test console judges the draft the same way.
     dry = policy_dry_run(policy=project_policy, prompt="a red star", params={"steps": 21})
     assert dry.limit_errors == {"steps": ["The prompt policy allows at most 20 for steps."]}
+
+
+def test_safety_classes_are_checked_by_class_name_threshold_and_action():
+    clean = document_clean(
+        {"safety_classes": {"BELLY_EXPOSED": {"threshold": 0.7, "action": "ignore"},
+                            "FACE_MALE": {"action": "flag"}}}
+    )  # fmt: skip
+    assert clean["safety_classes"] == {
+        "BELLY_EXPOSED": {"threshold": 0.7, "action": "ignore"},
+        "FACE_MALE": {"action": "flag"},
+    }
+    errors = errors_of(
+        {
+            "safety_classes": {
+                "NAKED": {"action": "fail"},
+                "FACE_FEMALE": {"threshold": 2},
+                "FEET_EXPOSED": {"action": "quarantine"},
+                "ANUS_EXPOSED": "fail",
+            }
+        }
+    )
+    assert "Unknown NudeNet class 'NAKED'" in errors["draft.safety_classes.NAKED"][0]
+    assert "from 0 to 1" in errors["draft.safety_classes.FACE_FEMALE.threshold"][0]
+    assert "fail, flag, face, ignore" in errors["draft.safety_classes.FEET_EXPOSED.action"][0]
+    assert "draft.safety_classes.ANUS_EXPOSED" in errors
+    diff = document_diff(document_clean({}), clean)
+    assert {"limit": "safety.FACE_MALE", "before": None, "after": {"action": "flag"}} in (
+        diff["limits"]["changed"]
+    )
