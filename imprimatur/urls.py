@@ -17,6 +17,11 @@ api_patterns = [
         "reviews/tasks/<int:pk>/", reviews_api.TaskDetailView.as_view(), name="review-task-detail"
     ),
     path(
+        "projects/<slug:slug>/workflow/",
+        reviews_api.WorkflowView.as_view(),
+        name="project-workflow",
+    ),
+    path(
         "reviews/tasks/<int:pk>/decide/",
         reviews_api.TaskDecideView.as_view(),
         name="review-task-decide",

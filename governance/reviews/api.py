@@ -6,7 +6,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from governance.reviews import selectors, services
-from governance.reviews.models import ReviewDecision, ReviewTask
+from governance.reviews.models import ReviewDecision, ReviewTask, Workflow
 from governance.reviews.registry import reviewable_type
 
 
@@ -112,3 +112,55 @@ class TaskDecideView(APIView):
         services.task_decide(task=task, user=request.user, **serializer.validated_data)
         task = selectors.task_get(user=request.user, pk=pk)
         return Response(TaskSerializer(task).data)
+
+
+# --- Workflows ------------------------------------------------------------------------------
+
+
+class StageSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    role = serializers.ChoiceField(choices=["reviewer", "compliance", "admin"])
+    approvals = serializers.IntegerField(default=1)
+    kinds = serializers.ListField(child=serializers.ChoiceField(choices=["prompt", "asset"]))
+    when = serializers.CharField(default="always")
+    due_hours = serializers.IntegerField(allow_null=True, required=False)
+
+
+class WorkflowSerializer(serializers.ModelSerializer):
+    project = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    stages = StageSerializer(many=True)
+    created_by = serializers.CharField(source="created_by.get_username", default=None)
+
+    class Meta:
+        model = Workflow
+        fields = ["project", "version", "stages", "distinct_approvers", "created_by", "created_at"]
+
+
+class WorkflowInputSerializer(serializers.Serializer):
+    stages = serializers.JSONField(help_text="The stages in order (see the Stage schema).")
+    distinct_approvers = serializers.BooleanField(default=False)
+
+
+class WorkflowView(APIView):
+    """A project's current review workflow; admins PUT a new version (open reviews keep
+    theirs). Stages are checked strictly: every problem is named by its path."""
+
+    def _project(self, request, slug):
+        from governance.reviews.views import _workflow_project
+
+        return _workflow_project(request, slug)
+
+    @extend_schema(responses={200: WorkflowSerializer})
+    def get(self, request, slug: str):
+        project, _can_edit = self._project(request, slug)
+        return Response(WorkflowSerializer(services.workflow_current(project=project)).data)
+
+    @extend_schema(request=WorkflowInputSerializer, responses={200: WorkflowSerializer})
+    def put(self, request, slug: str):
+        project, _can_edit = self._project(request, slug)
+        serializer = WorkflowInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        workflow = services.workflow_update(
+            project=project, user=request.user, **serializer.validated_data
+        )
+        return Response(WorkflowSerializer(workflow).data)

@@ -23,6 +23,10 @@ class Workflow(models.Model):
     project = models.ForeignKey(BrandProject, on_delete=models.PROTECT, related_name="workflows")
     version = models.PositiveIntegerField()
     stages = models.JSONField()
+    distinct_approvers = models.BooleanField(
+        default=False,
+        help_text="One person may not approve two stages of the same review.",
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,

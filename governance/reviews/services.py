@@ -43,7 +43,9 @@ def workflow_current(*, project: BrandProject) -> Workflow:
 
 
 @transaction.atomic
-def workflow_update(*, project: BrandProject, user, stages) -> Workflow:
+def workflow_update(
+    *, project: BrandProject, user, stages, distinct_approvers: bool = False
+) -> Workflow:
     """Save the stages as the project's next workflow version (admins only). Open reviews
     keep the version they were opened with."""
     if not Membership.objects.filter(
@@ -57,6 +59,7 @@ def workflow_update(*, project: BrandProject, user, stages) -> Workflow:
         project=project,
         version=(latest.version + 1) if latest else 1,
         stages=clean,
+        distinct_approvers=bool(distinct_approvers),
         created_by=user,
     )
     audit_record(
@@ -64,7 +67,12 @@ def workflow_update(*, project: BrandProject, user, stages) -> Workflow:
         actor=user,
         organization=project.organization,
         target=workflow,
-        data={"project": project.slug, "version": workflow.version, "stages": len(clean)},
+        data={
+            "project": project.slug,
+            "version": workflow.version,
+            "stages": [stage["name"] for stage in clean],
+            "distinct_approvers": workflow.distinct_approvers,
+        },
     )
     return workflow
 
@@ -158,6 +166,16 @@ def task_may_decide(*, task: ReviewTask, user) -> tuple[bool, str]:
         return False, f"This stage is decided by the {Role(task.role).label.lower()}s."
     if task.decisions.filter(user=user).exists():
         return False, "You have already decided this stage."
+    if (
+        review.workflow.distinct_approvers
+        and ReviewDecision.objects.filter(task__review=review, user=user)
+        .exclude(task=task)
+        .exists()
+    ):
+        return False, (
+            "You decided an earlier stage of this review; the workflow asks for a different "
+            "person at each stage."
+        )
     return True, ""
 
 

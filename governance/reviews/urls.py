@@ -7,4 +7,5 @@ app_name = "reviews"
 urlpatterns = [
     path("", views.queue, name="queue"),
     path("tasks/<int:pk>/", views.task_detail, name="task"),
+    path("projects/<slug:slug>/workflow/", views.workflow_edit, name="workflow"),
 ]

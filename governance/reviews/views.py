@@ -1,14 +1,17 @@
 """The review pages: the queue of what waits for me, and one task with its evidence."""
 
+import re
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 
 from governance.reviews import selectors, services
-from governance.reviews.forms import DecisionForm
-from governance.reviews.models import ReviewTask
+from governance.reviews.forms import DecisionForm, StageFormSet, WorkflowForm
+from governance.reviews.models import ReviewTask, Workflow
 from governance.reviews.registry import reviewable_type
 from imprimatur.errors import AlreadyDecided
 from imprimatur.tenancy.models import BrandProject, Membership, Role
@@ -24,10 +27,23 @@ def queue(request):
     tasks = list(tasks[:200])
     for task in tasks:
         task.overdue = selectors.is_overdue(task)
+    workflow_projects = (
+        BrandProject.objects.filter(
+            organization__memberships__user=request.user,
+            organization__memberships__role__in=[Role.REVIEWER, Role.COMPLIANCE, Role.ADMIN],
+        )
+        .distinct()
+        .order_by("name")
+    )
     return render(
         request,
         "reviews/queue.html",
-        {"tasks": tasks, "projects": projects, "project": project},
+        {
+            "tasks": tasks,
+            "projects": projects,
+            "project": project,
+            "workflow_projects": workflow_projects,
+        },
     )
 
 
@@ -101,3 +117,102 @@ def task_detail(request, pk: int):
         },
         status=status,
     )
+
+
+# --- Workflows ------------------------------------------------------------------------------
+
+
+def _workflow_project(request, slug: str) -> tuple[BrandProject, bool]:
+    """The project (its reviewers, compliance officers and admins may look) and whether the
+    user may edit its workflow (admins)."""
+    projects = BrandProject.objects.filter(
+        slug=slug,
+        organization__memberships__user=request.user,
+        organization__memberships__role__in=[Role.REVIEWER, Role.COMPLIANCE, Role.ADMIN],
+    ).distinct()
+    project = projects.select_related("organization").first()
+    if project is None:
+        raise Http404("No such project.")
+    can_edit = Membership.objects.filter(
+        user=request.user, organization_id=project.organization_id, role=Role.ADMIN
+    ).exists()
+    return project, can_edit
+
+
+def _stage_initial(stages: list[dict]) -> list[dict]:
+    return [{**stage, "due_hours": stage.get("due_hours")} for stage in stages]
+
+
+@login_required
+def workflow_edit(request, slug: str):
+    """A project's review stages: admins save a new version; open reviews keep theirs."""
+    project, can_edit = _workflow_project(request, slug)
+    current = services.workflow_current(project=project)
+    status = 200
+    if request.method == "POST":
+        if not can_edit:
+            raise PermissionDenied("Only admins change review workflows.")
+        formset = StageFormSet(request.POST, prefix="stages")
+        form = WorkflowForm(request.POST)
+        if "add_stage" in request.POST:
+            data = request.POST.copy()
+            data["stages-TOTAL_FORMS"] = str(int(data.get("stages-TOTAL_FORMS", 0)) + 1)
+            formset = StageFormSet(data, prefix="stages")
+            formset.is_valid()
+        elif formset.is_valid() and form.is_valid():
+            stages = formset.stages()
+            try:
+                workflow = services.workflow_update(
+                    project=project,
+                    user=request.user,
+                    stages=stages,
+                    distinct_approvers=form.cleaned_data["distinct_approvers"],
+                )
+            except ValidationError as error:
+                _place_stage_errors(error, formset, form)
+                status = 400
+            else:
+                messages.success(
+                    request,
+                    f"Version {workflow.version} of the workflow is saved: new reviews follow "
+                    "it; open reviews keep the version they started with.",
+                )
+                return redirect("reviews:workflow", slug=project.slug)
+        else:
+            status = 400
+    else:
+        formset = StageFormSet(initial=_stage_initial(current.stages), prefix="stages")
+        form = WorkflowForm(initial={"distinct_approvers": current.distinct_approvers})
+    return render(
+        request,
+        "reviews/workflow.html",
+        {
+            "project": project,
+            "current": current,
+            "versions": Workflow.objects.filter(project=project)
+            .select_related("created_by")
+            .order_by("-version")[:20],
+            "formset": formset,
+            "form": form,
+            "can_edit": can_edit,
+        },
+        status=status,
+    )
+
+
+def _place_stage_errors(error: ValidationError, formset, form) -> None:
+    """``stages[2].role`` → the third kept row's role field (rows left empty or deleted are
+    not stages, so the numbers are mapped back onto the forms)."""
+    kept = [
+        row
+        for row in formset.forms
+        if (row.cleaned_data.get("name") or "").strip()
+        and not (formset.can_delete and formset._should_delete_form(row))
+    ]
+    for path, problems in error.message_dict.items():
+        found = re.fullmatch(r"stages\[(\d+)\](?:\.(\w+))?", path)
+        if found and int(found[1]) < len(kept):
+            row, field = kept[int(found[1])], found[2]
+            row.add_error(field if field in row.fields else None, problems)
+        else:
+            form.add_error(None, problems)

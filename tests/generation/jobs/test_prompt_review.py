@@ -283,3 +283,24 @@ def test_without_a_prompt_stage_a_review_prompt_is_refused(acme, review_policy):
     assert response.status_code == 400
     assert "has no prompt review stage" in response.json()["errors"]["prompt"][0]
     assert not GenerationRequest.objects.exists()
+
+
+def test_a_different_person_at_each_stage_when_the_workflow_asks(acme, review_policy, enqueued):
+    workflow_update(
+        project=acme.project,
+        user=acme.users["admin"],
+        distinct_approvers=True,
+        stages=[
+            {"name": "First", "role": "compliance", "kinds": ["prompt"], "when": "prompt_review"},
+            {"name": "Second", "role": "compliance", "kinds": ["prompt"], "when": "prompt_review"},
+        ],
+    )
+    member(acme, "compliance-2", "compliance")
+    request, first = waiting_request(acme)
+    task_decide(task=first, user=acme.users["compliance"], decision="approve")
+    second = ReviewTask.objects.get(review=first.review, stage_index=1)
+    with pytest.raises(Exception, match="different person at each stage"):
+        task_decide(task=second, user=acme.users["compliance"], decision="approve")
+    task_decide(task=second, user=acme.users["compliance-2"], decision="approve")
+    request.refresh_from_db()
+    assert request.status == "queued"
