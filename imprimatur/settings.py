@@ -256,7 +256,17 @@ CELERY_BEAT_SCHEDULE = {
         "task": "generation.recover_stale_jobs",
         "schedule": float(IMPRIMATUR_JOB_LEASE_SECONDS),
     },
+    "review-reminders": {
+        "task": "reviews.remind_overdue",
+        "schedule": float(env.int("IMPRIMATUR_REVIEW_REMINDER_SECONDS", default=300)),
+    },
 }
+# Review notifications go by email too. Development prints them on the console; set
+# EMAIL_URL (django-environ, e.g. smtp://user:pass@mail.example.com:587) in production.
+vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="imprimatur@localhost")
+# Where links in emails point.
+IMPRIMATUR_BASE_URL = env.str("IMPRIMATUR_BASE_URL", default="http://127.0.0.1:8000")
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 IMPRIMATUR_DEMO_PASSWORD = env.str("IMPRIMATUR_DEMO_PASSWORD", default="")
 

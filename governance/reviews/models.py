@@ -118,6 +118,9 @@ class ReviewTask(models.Model):
         related_name="+",
         help_text="Whose decision closed the task.",
     )
+    # Overdue handling (Celery beat): reminded once, then escalated to the project's admins.
+    reminded_at = models.DateTimeField(null=True, blank=True)
+    escalated_at = models.DateTimeField(null=True, blank=True)
 
     organization_path = "review__organization"
     objects = RestrictedQuerySet.as_manager()
@@ -160,3 +163,34 @@ class ReviewDecision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} {self.decision}d {self.task}"
+
+
+class Notification(models.Model):
+    """One message in a user's inbox (also sent by email): a task assigned to their role,
+    their request decided, a task overdue or escalated to them."""
+
+    class Kind(models.TextChoices):
+        ASSIGNED = "assigned", "Waiting for you"
+        DECIDED = "decided", "Decided"
+        OVERDUE = "overdue", "Overdue"
+        ESCALATED = "escalated", "Escalated to you"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
+    )
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="notifications")
+    task = models.ForeignKey(
+        ReviewTask, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    message = models.CharField(max_length=500)
+    url = models.CharField(max_length=300)
+    created_at = models.DateTimeField(auto_now_add=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["user", "read_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.message}"

@@ -59,3 +59,9 @@ def is_overdue(task: ReviewTask) -> bool:
         and task.due_at is not None
         and (task.due_at < timezone.now())
     )
+
+
+def unread_count(*, user) -> int:
+    from governance.reviews.models import Notification
+
+    return Notification.objects.filter(user=user, read_at__isnull=True).count()

@@ -15,6 +15,7 @@ from django.dispatch import Signal
 from django.utils import timezone
 
 from governance.audit.services import audit_record
+from governance.reviews import notifications
 from governance.reviews.models import Review, ReviewDecision, ReviewTask, Workflow
 from governance.reviews.registry import reviewable_type
 from governance.reviews.stages import DEFAULT_STAGES, stages_clean, stages_for
@@ -83,7 +84,7 @@ def workflow_update(
 def _task_create(review: Review, index: int) -> ReviewTask:
     stage = review.stages[index]
     due = stage.get("due_hours")
-    return ReviewTask.objects.create(
+    task = ReviewTask.objects.create(
         review=review,
         stage_index=index,
         name=stage["name"],
@@ -91,6 +92,8 @@ def _task_create(review: Review, index: int) -> ReviewTask:
         approvals_needed=stage["approvals"],
         due_at=timezone.now() + timedelta(hours=due) if due else None,
     )
+    notifications.on_task_created(task)
+    return task
 
 
 def review_open(
@@ -268,6 +271,7 @@ def _review_end(review: Review, status: str, decision: ReviewDecision | None) ->
         data={"kind": review.kind, "status": status},
     )
     review_decided.send(sender=Review, review=review, decision=decision)
+    notifications.on_review_ended(review, decision)
 
 
 @transaction.atomic

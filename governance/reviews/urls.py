@@ -8,4 +8,6 @@ urlpatterns = [
     path("", views.queue, name="queue"),
     path("tasks/<int:pk>/", views.task_detail, name="task"),
     path("projects/<slug:slug>/workflow/", views.workflow_edit, name="workflow"),
+    path("inbox/", views.inbox, name="inbox"),
+    path("inbox/<int:pk>/", views.inbox_open, name="inbox-open"),
 ]

@@ -8,10 +8,11 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
+from django.utils import timezone
 
 from governance.reviews import selectors, services
 from governance.reviews.forms import DecisionForm, StageFormSet, WorkflowForm
-from governance.reviews.models import ReviewTask, Workflow
+from governance.reviews.models import Notification, ReviewTask, Workflow
 from governance.reviews.registry import reviewable_type
 from imprimatur.errors import AlreadyDecided
 from imprimatur.tenancy.models import BrandProject, Membership, Role
@@ -216,3 +217,29 @@ def _place_stage_errors(error: ValidationError, formset, form) -> None:
             row.add_error(field if field in row.fields else None, problems)
         else:
             form.add_error(None, problems)
+
+
+# --- Inbox ----------------------------------------------------------------------------------
+
+
+@login_required
+def inbox(request):
+    if request.method == "POST":
+        Notification.objects.filter(user=request.user, read_at__isnull=True).update(
+            read_at=timezone.now()
+        )
+        return redirect("reviews:inbox")
+    items = Notification.objects.filter(user=request.user).select_related("review")[:100]
+    return render(request, "reviews/inbox.html", {"items": items})
+
+
+@login_required
+def inbox_open(request, pk: int):
+    """Open a notification: marked read, then on to what it is about."""
+    item = Notification.objects.filter(user=request.user, pk=pk).first()
+    if item is None:
+        raise Http404("No such notification.")
+    if item.read_at is None:
+        item.read_at = timezone.now()
+        item.save(update_fields=["read_at"])
+    return redirect(item.url)

@@ -2,7 +2,7 @@
 
 from django.urls import reverse
 
-from governance.reviews.selectors import task_waiting_count
+from governance.reviews.selectors import task_waiting_count, unread_count
 from imprimatur.tenancy.models import Membership, Role
 
 NAVIGATION = [
@@ -10,6 +10,7 @@ NAVIGATION = [
     ("Projects", "web:projects", None),
     ("Policies", "policies:list", None),
     ("Reviews", "reviews:queue", {Role.REVIEWER, Role.COMPLIANCE, Role.ADMIN}),
+    ("Inbox", "reviews:inbox", None),
     ("Models", "jobs:models", {Role.ADMIN}),
     ("API docs", "api-docs", None),
     ("Settings", "web:settings", None),
@@ -30,6 +31,8 @@ def navigation(request) -> dict:
         if entry["url"] == reverse("reviews:queue"):
             # What waits for me, in the navigation (issue 8).
             entry["count"] = task_waiting_count(user=user)
+        elif entry["url"] == reverse("reviews:inbox"):
+            entry["count"] = unread_count(user=user)
     if user.is_staff:
         entries.append({"label": "Admin", "url": reverse("admin:index"), "active": False})
     return {

@@ -1,0 +1,102 @@
+"""Review notifications: the inbox and email when a task waits for a role, when a request is
+decided, and when a task is overdue (a reminder, then an escalation to admins), once each."""
+
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.utils import timezone
+
+from governance.policies.services import policy_create, policy_publish
+from governance.reviews.models import Notification, ReviewTask
+from governance.reviews.notifications import remind_overdue
+from governance.reviews.services import task_decide
+from tests.governance.policies.factories import document, term_rule
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def review_policy(acme):
+    policy = policy_create(
+        organization=acme.organization,
+        user=acme.users["admin"],
+        draft=document(term_rule("gore", "blood", action="review", category="violence")),
+    )
+    return policy_publish(policy=policy, user=acme.users["admin"])
+
+
+@pytest.fixture
+def task(acme, review_policy, django_capture_on_commit_callbacks, monkeypatch):
+    from generation.jobs import services
+
+    # A fake broker: nothing is sent to workers from these tests.
+    monkeypatch.setattr(services, "_enqueue", lambda job_id, queue: None)
+    for user in acme.users.values():
+        user.email = f"{user.username}@acme.example"
+        user.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = acme.client("creator").post(
+            f"/api/v1/projects/{acme.project.slug}/requests/",
+            {"prompt": "a blood moon"},
+            format="json",
+        )
+    assert response.status_code == 201
+    return ReviewTask.objects.get()
+
+
+def test_a_waiting_task_reaches_its_role_by_inbox_and_email(acme, task, client):
+    [note] = Notification.objects.filter(kind="assigned")
+    assert note.user == acme.users["compliance"]
+    assert note.message == "Prompt review waits for you (Prompt review): a blood moon"
+    assert note.url == f"/reviews/tasks/{task.pk}/"
+    [email] = mail.outbox
+    assert email.to == ["acme-compliance@acme.example"]
+    assert email.subject.startswith("[Imprimatur] Prompt review waits for you")
+    assert f"/reviews/tasks/{task.pk}/" in email.body
+    client.force_login(acme.users["compliance"])
+    page = client.get("/").content.decode()
+    assert '<span class="nav-count" aria-label="1 waiting">1</span></a></li>' in page
+    opened = client.get(f"/reviews/inbox/{note.pk}/")
+    assert opened.status_code == 302 and opened["Location"] == note.url
+    note.refresh_from_db()
+    assert note.read_at is not None
+    # Another user's notification is not yours to open.
+    client.force_login(acme.users["reviewer"])
+    assert client.get(f"/reviews/inbox/{note.pk}/").status_code == 404
+
+
+def test_the_requester_hears_the_decision(acme, task, django_capture_on_commit_callbacks):
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        task_decide(task=task, user=acme.users["compliance"], decision="reject", comment="Too dark")
+    [note] = Notification.objects.filter(kind="decided")
+    assert note.user == acme.users["creator"]
+    assert note.message == "Prompt review rejected by acme-compliance: “Too dark” (a blood moon)"
+    assert mail.outbox[0].to == ["acme-creator@acme.example"]
+
+
+def test_overdue_tasks_are_reminded_then_escalated_once(acme, task, client):
+    allowed = task.due_at - task.created_at
+    now = task.due_at + timedelta(minutes=5)
+    assert remind_overdue(now=now) == {"reminded": 1, "escalated": 0}
+    assert remind_overdue(now=now) == {"reminded": 0, "escalated": 0}
+    [overdue] = Notification.objects.filter(kind="overdue")
+    assert overdue.user == acme.users["compliance"] and overdue.message.startswith("Overdue since")
+    later = task.due_at + allowed + timedelta(minutes=1)
+    assert remind_overdue(now=later) == {"reminded": 0, "escalated": 1}
+    assert remind_overdue(now=later) == {"reminded": 0, "escalated": 0}
+    [escalated] = Notification.objects.filter(kind="escalated")
+    assert escalated.user == acme.users["admin"]
+    assert "is overdue by 24 hours" in escalated.message
+    # A decided task is never reminded.
+    ReviewTask.objects.filter(pk=task.pk).update(status="approved", reminded_at=None)
+    assert remind_overdue(now=timezone.now() + timedelta(days=30)) == {
+        "reminded": 0,
+        "escalated": 0,
+    }
+    client.force_login(acme.users["admin"])
+    page = client.get("/reviews/inbox/").content.decode()
+    assert "Escalated to you" in page and 'class="unread"' in page
+    client.post("/reviews/inbox/")
+    assert not Notification.objects.filter(user=acme.users["admin"], read_at__isnull=True).exists()
