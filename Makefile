@@ -11,12 +11,18 @@ $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 
+# invisible-watermark without its dependencies: it asks for opencv-python, which would put a
+# second cv2 over opencv-python-headless; what else it needs is in pyproject.toml.
+WATERMARK := invisible-watermark==0.2.0
+
 $(VENV)/.installed: pyproject.toml | $(VENV)/bin/python
 	$(PIP) install -e .
+	$(PIP) install --no-deps $(WATERMARK)
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(VENV)/bin/python
 	$(PIP) install -e '.[dev]'
+	$(PIP) install --no-deps $(WATERMARK)
 	touch $@ $(VENV)/.installed
 
 install: $(VENV)/.installed
