@@ -6,6 +6,8 @@ ACTIONS: dict[str, str] = {
     "tenancy.membership.revoke": "A user lost a role in an organisation.",
     "tenancy.project.create": "A brand project was created.",
     "tenancy.project.update": "A brand project or its brand kit was changed.",
+    "tenancy.reference.add": "An admin added a reference image to a brand kit.",
+    "tenancy.reference.remove": "An admin removed a reference image from a brand kit.",
     "auth.token.create": "A user created an API token.",
     "auth.token.revoke": "A user revoked their API token.",
     "generation.request.submit": "A generation request was submitted.",

@@ -1,13 +1,27 @@
-"""Writes for tenancy: organisations, roles, projects and API tokens. Each writes its audit
-event in the same transaction."""
+"""Writes for tenancy: organisations, roles, projects, brand kits and API tokens. Each writes
+its audit event in the same transaction."""
+
+import io
+import struct
+import uuid
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils.text import slugify
+from PIL import Image, ImageOps
 from rest_framework.authtoken.models import Token
 
 from governance.audit.services import audit_record
-from imprimatur.tenancy.models import BrandProject, Membership, Organization, Role
+from imprimatur.tenancy.models import (
+    Action,
+    BrandProject,
+    BrandReferenceImage,
+    Membership,
+    Organization,
+    Role,
+)
 
 User = get_user_model()
 
@@ -93,3 +107,178 @@ def api_token_revoke(*, user) -> bool:
     if deleted:
         audit_record(action="auth.token.revoke", actor=user, target=user)
     return bool(deleted)
+
+
+# -- Brand kits --------------------------------------------------------------------------------
+
+#: Reference image limits, the same as for request uploads: 10 MB and 4096 pixels a side.
+MAX_REFERENCE_BYTES = 10 * 1024 * 1024
+MAX_REFERENCE_SIDE = 4096
+_REFERENCE_FORMATS = ("PNG", "JPEG", "WEBP")
+# What Pillow raises for malformed or truncated data while parsing or decoding.
+_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError, TypeError)
+
+BRAND_KIT_FIELDS = (
+    "description",
+    "palette",
+    "on_brand_descriptors",
+    "off_brand_descriptors",
+    "brand_thresholds",
+    "likeness_review",
+)
+
+
+def _ensure_may_manage(*, user, project: BrandProject) -> None:
+    if not BrandProject.objects.restrict(user, Action.MANAGE).filter(pk=project.pk).exists():
+        raise PermissionDenied("Only admins of the project's organisation edit its brand kit.")
+
+
+@transaction.atomic
+def project_brand_update(
+    *,
+    project: BrandProject,
+    user,
+    palette: list[str] | None = None,
+    on_brand_descriptors: list[str] | None = None,
+    off_brand_descriptors: list[str] | None = None,
+    brand_thresholds: dict | None = None,
+    likeness_review: bool | None = None,
+    description: str | None = None,
+) -> BrandProject:
+    """Change the brand kit fields given (None leaves a field as it is); admins only.
+
+    Writes one `tenancy.project.update` event naming the fields that changed, with before and
+    after for the thresholds and the likeness review; nothing is written when nothing changed.
+    """
+    _ensure_may_manage(user=user, project=project)
+    project = BrandProject.objects.select_for_update().get(pk=project.pk)
+    given = {
+        "description": description,
+        "palette": palette,
+        "on_brand_descriptors": on_brand_descriptors,
+        "off_brand_descriptors": off_brand_descriptors,
+        "brand_thresholds": brand_thresholds,
+        "likeness_review": likeness_review,
+    }
+    before = {name: getattr(project, name) for name in BRAND_KIT_FIELDS}
+    changed = []
+    for name, value in given.items():
+        if value is not None and value != before[name]:
+            setattr(project, name, value)
+            changed.append(name)
+    if not changed:
+        return project
+    project.full_clean()
+    on_brand, off_brand = project.on_brand_descriptors, project.off_brand_descriptors
+    if bool(on_brand) != bool(off_brand):
+        missing = "off_brand_descriptors" if on_brand else "on_brand_descriptors"
+        raise ValidationError(
+            {
+                missing: "Give descriptors on both sides or on neither: the check scores which "
+                "of the two sides an image is closer to."
+            }
+        )
+    project.save()
+    data: dict = {"fields": changed}
+    for name in ("brand_thresholds", "likeness_review"):
+        if name in changed:
+            data[name] = {"before": before[name], "after": getattr(project, name)}
+    audit_record(
+        action="tenancy.project.update",
+        actor=user,
+        organization=project.organization,
+        target=project,
+        data=data,
+    )
+    return project
+
+
+def _reference_png(data: bytes) -> bytes:
+    """The uploaded image re-encoded as a metadata-free RGB PNG, or a ValidationError on
+    `image` saying why it was refused. Size and dimensions are checked before decoding."""
+
+    def refuse(reason: str) -> ValidationError:
+        return ValidationError({"image": f"This file was refused: {reason}."})
+
+    if not data:
+        raise refuse("the file is empty")
+    if len(data) > MAX_REFERENCE_BYTES:
+        raise refuse(
+            f"it is {len(data) / 1024 / 1024:.1f} MB; the limit is "
+            f"{MAX_REFERENCE_BYTES // 1024 // 1024} MB"
+        )
+    try:
+        # Reads the header only; only the PNG, JPEG and WebP decoders are tried.
+        image = Image.open(io.BytesIO(data), formats=_REFERENCE_FORMATS)
+    except (Image.UnidentifiedImageError, Image.DecompressionBombError):
+        raise refuse("it is not a PNG, JPEG or WebP image") from None
+    except _DECODE_ERRORS:
+        raise refuse("the image file is damaged or truncated") from None
+    width, height = image.size
+    if max(width, height) > MAX_REFERENCE_SIDE:
+        raise refuse(
+            f"it is {width}\N{MULTIPLICATION SIGN}{height} pixels; the limit is "
+            f"{MAX_REFERENCE_SIDE} pixels a side"
+        )
+    try:
+        image.load()
+        image = ImageOps.exif_transpose(image)
+        if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+            rgba = image.convert("RGBA")
+            flat = Image.new("RGB", rgba.size, (255, 255, 255))
+            flat.paste(rgba, mask=rgba.getchannel("A"))
+            image = flat
+        else:
+            image = image.convert("RGB")
+    except (Image.DecompressionBombError, *_DECODE_ERRORS):
+        raise refuse("the image file is damaged or truncated") from None
+    out = io.BytesIO()
+    image.save(out, format="PNG")  # a fresh image: no EXIF, ICC or text chunks
+    return out.getvalue()
+
+
+@transaction.atomic
+def reference_image_add(
+    *, project: BrandProject, user, image_file, caption: str = ""
+) -> BrandReferenceImage:
+    """Add an on-brand example image to the project's brand kit; admins only.
+
+    The upload is checked (PNG, JPEG or WebP; at most 10 MB and 4096 pixels a side) and stored
+    re-encoded as PNG. A worker computes its embedding after the commit.
+    """
+    _ensure_may_manage(user=user, project=project)
+    png = _reference_png(image_file.read())
+    reference = BrandReferenceImage(project=project, caption=caption.strip())
+    reference.image.save(f"{uuid.uuid4().hex}.png", ContentFile(png), save=False)
+    try:
+        reference.full_clean()
+    except ValidationError:
+        reference.image.delete(save=False)
+        raise
+    reference.save()
+    audit_record(
+        action="tenancy.reference.add",
+        actor=user,
+        organization=project.organization,
+        target=reference,
+        data={"project": project.slug, "caption": reference.caption, "file": reference.image.name},
+    )
+    return reference
+
+
+@transaction.atomic
+def reference_image_remove(*, reference: BrandReferenceImage, user) -> None:
+    """Remove a reference image from its brand kit (and its file, once committed); admins only."""
+    project = reference.project
+    _ensure_may_manage(user=user, project=project)
+    name = reference.image.name
+    storage = reference.image.storage
+    audit_record(
+        action="tenancy.reference.remove",
+        actor=user,
+        organization=project.organization,
+        target=reference,
+        data={"project": project.slug, "caption": reference.caption, "file": name},
+    )
+    reference.delete()
+    transaction.on_commit(lambda: storage.delete(name))

@@ -1,17 +1,31 @@
-"""Dashboard, project list, account settings, and the 404 page."""
+"""Dashboard, project list, brand kits, account settings, and the 404 page."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import FileResponse, Http404
-from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
 from rest_framework.authtoken.models import Token
 
-from generation.jobs.selectors import generation_request_list
+from generation.jobs.selectors import generation_request_list, may_see_quarantined
 from imprimatur.api import error_response
-from imprimatur.tenancy.models import BrandReferenceImage
+from imprimatur.tenancy.models import Action, BrandProject, BrandReferenceImage
+from imprimatur.tenancy.selectors import project_get
 from imprimatur.tenancy.selectors import project_list as project_select
-from imprimatur.tenancy.services import api_token_create, api_token_revoke
+from imprimatur.tenancy.services import (
+    api_token_create,
+    api_token_revoke,
+    project_brand_update,
+    reference_image_add,
+    reference_image_remove,
+)
+from imprimatur.web.forms import (
+    BRAND_THRESHOLD_DEFAULTS,
+    THRESHOLD_LABELS,
+    BrandKitForm,
+    ReferenceImageForm,
+)
 
 
 @login_required
@@ -31,6 +45,107 @@ def dashboard(request):
 @login_required
 def project_list(request):
     return render(request, "web/projects.html", {"projects": project_select(user=request.user)})
+
+
+def _may_manage(user, project: BrandProject) -> bool:
+    return BrandProject.objects.restrict(user, Action.MANAGE).filter(pk=project.pk).exists()
+
+
+def _brand_kit_page(request, project, *, form=None, upload_form=None, status=200):
+    can_edit = _may_manage(request.user, project)
+    thresholds = [
+        {
+            "key": key,
+            "label": THRESHOLD_LABELS[key][0],
+            "value": project.brand_thresholds.get(key),
+            "default": default,
+        }
+        for key, default in BRAND_THRESHOLD_DEFAULTS.items()
+    ]
+    return render(
+        request,
+        "web/brand_kit.html",
+        {
+            "project": project,
+            "can_edit": can_edit,
+            "can_calibrate": may_see_quarantined(
+                user=request.user, organization_id=project.organization_id
+            ),
+            "form": form or BrandKitForm(initial=BrandKitForm.initial_for(project)),
+            "upload_form": upload_form or ReferenceImageForm(),
+            "thresholds": thresholds,
+            "references": project.reference_images.all(),
+        },
+        status=status,
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def brand_kit(request, slug: str):
+    """A project's brand kit: every member reads it (creators write better prompts knowing it);
+    admins of its organisation edit it."""
+    project = project_get(user=request.user, slug=slug)
+    if request.method == "GET":
+        return _brand_kit_page(request, project)
+    if not _may_manage(request.user, project):
+        raise PermissionDenied("Only admins of the organisation edit the brand kit.")
+    form = BrandKitForm(request.POST)
+    if form.is_valid():
+        try:
+            project_brand_update(
+                project=project,
+                user=request.user,
+                description=form.cleaned_data["description"],
+                palette=form.cleaned_data["palette"],
+                on_brand_descriptors=form.cleaned_data["on_brand_descriptors"],
+                off_brand_descriptors=form.cleaned_data["off_brand_descriptors"],
+                brand_thresholds=form.brand_thresholds(),
+                likeness_review=form.cleaned_data["likeness_review"],
+            )
+        except ValidationError as error:
+            form.add_service_errors(error)
+        else:
+            messages.success(request, "The brand kit was saved. New checks use it from now on.")
+            return redirect("web:brand-kit", slug=project.slug)
+    return _brand_kit_page(request, project, form=form, status=400)
+
+
+@login_required
+@require_POST
+def reference_image_upload(request, slug: str):
+    project = project_get(user=request.user, slug=slug)
+    if not _may_manage(request.user, project):
+        raise PermissionDenied("Only admins of the organisation edit the brand kit.")
+    upload_form = ReferenceImageForm(request.POST, request.FILES)
+    if upload_form.is_valid():
+        try:
+            reference_image_add(
+                project=project,
+                user=request.user,
+                image_file=upload_form.cleaned_data["image"],
+                caption=upload_form.cleaned_data["caption"],
+            )
+        except ValidationError as error:
+            upload_form.add_service_errors(error)
+        else:
+            messages.success(
+                request, "The reference image was added. A worker embeds it for the checks."
+            )
+            return redirect("web:brand-kit", slug=project.slug)
+    return _brand_kit_page(request, project, upload_form=upload_form, status=400)
+
+
+@login_required
+@require_POST
+def reference_image_delete(request, slug: str, pk: int):
+    project = project_get(user=request.user, slug=slug)
+    if not _may_manage(request.user, project):
+        raise PermissionDenied("Only admins of the organisation edit the brand kit.")
+    reference = get_object_or_404(BrandReferenceImage, pk=pk, project=project)
+    reference_image_remove(reference=reference, user=request.user)
+    messages.success(request, "The reference image was removed.")
+    return redirect("web:brand-kit", slug=project.slug)
 
 
 @login_required
