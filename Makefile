@@ -37,6 +37,7 @@ run: install
 		--default-steps 25 --default-guidance 5 --projects spring-campaign \
 		--licence-note "Demo pack trained by train_demo_models on procedural images; Apache-2.0."
 	$(PY) manage.py demo_brand_kit
+	$(PY) manage.py provenance_init
 	$(PY) manage.py run_platform
 
 test: install-dev

@@ -261,6 +261,19 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(env.int("IMPRIMATUR_REVIEW_REMINDER_SECONDS", default=300)),
     },
 }
+# C2PA signing. The organisation's certificate chain and key (PEM files the operator controls;
+# the key is never served or logged), and the roots local verification trusts. Unset while
+# IMPRIMATUR_DEV_SIGNER is on (default: DEBUG): a development CA and signer are made under
+# var/provenance/ (`manage.py provenance_init`).
+IMPRIMATUR_SIGNER_CHAIN = env.str("IMPRIMATUR_SIGNER_CHAIN", default="")
+IMPRIMATUR_SIGNER_KEY = env.str("IMPRIMATUR_SIGNER_KEY", default="")
+IMPRIMATUR_TRUST_ANCHORS = env.str("IMPRIMATUR_TRUST_ANCHORS", default="")
+IMPRIMATUR_DEV_SIGNER = env.bool("IMPRIMATUR_DEV_SIGNER", default=DEBUG)
+# The label of our assertion in manifests (reverse-domain, your organisation's choice).
+IMPRIMATUR_C2PA_LABEL = env.str("IMPRIMATUR_C2PA_LABEL", default="org.imprimatur.generation")
+# The verify page and API for people without an account, and its rate per client address.
+IMPRIMATUR_PUBLIC_VERIFY = env.bool("IMPRIMATUR_PUBLIC_VERIFY", default=False)
+IMPRIMATUR_VERIFY_PER_MINUTE = env.int("IMPRIMATUR_VERIFY_PER_MINUTE", default=20)
 # Review notifications go by email too. Development prints them on the console; set
 # EMAIL_URL (django-environ, e.g. smtp://user:pass@mail.example.com:587) in production.
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))

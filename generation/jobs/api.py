@@ -6,6 +6,9 @@ from django.http import FileResponse
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
+from rest_framework.exceptions import Throttled
+from rest_framework.exceptions import ValidationError as DRFValidationError
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -55,6 +58,7 @@ class AssetSerializer(serializers.ModelSerializer):
     checks = serializers.SerializerMethodField(
         help_text="The latest output checks: verdict, reasons, every score, threshold and box."
     )
+    published_url = serializers.SerializerMethodField()
 
     class Meta:
         model = Asset
@@ -71,6 +75,8 @@ class AssetSerializer(serializers.ModelSerializer):
             "quarantined",
             "has_face",
             "url",
+            "published_url",
+            "provenance",
             "checks",
         ]
 
@@ -81,6 +87,14 @@ class AssetSerializer(serializers.ModelSerializer):
         ):
             return None
         return request.build_absolute_uri(reverse("api:asset-file", args=[asset.pk]))
+
+    def get_published_url(self, asset) -> str | None:
+        """The approved image, signed with the approval in its manifest (once approved)."""
+        if not asset.published_image:
+            return None
+        return self.context["request"].build_absolute_uri(
+            reverse("jobs:asset-published", args=[asset.pk])
+        )
 
     def get_checks(self, asset) -> dict | None:
         latest = max(asset.checks.all(), key=lambda check: check.pk, default=None)
@@ -430,3 +444,41 @@ class ModelProfileDetailView(generics.RetrieveAPIView):
         data.pop("organization", None)
         profile = _save_profile(request, data, profile)
         return Response(ModelProfileSerializer(profile, context={"is_admin": True}).data)
+
+
+# --- Provenance --------------------------------------------------------------------------------
+
+
+class VerifyInputSerializer(serializers.Serializer):
+    image = serializers.FileField(help_text="PNG, JPEG or WebP, at most 20 MB.")
+
+
+class VerifyView(APIView):
+    """Verify any image: its C2PA manifest (present, valid, trusted, intact, what it says) and
+    which asset of this platform it is, by manifest, watermark or perceptual hash. Open to
+    people without an account when IMPRIMATUR_PUBLIC_VERIFY is on; rate-limited."""
+
+    def get_permissions(self):
+        from django.conf import settings
+
+        if settings.IMPRIMATUR_PUBLIC_VERIFY:
+            return [AllowAny()]
+        return [IsAuthenticated()]
+
+    @extend_schema(
+        request={"multipart/form-data": VerifyInputSerializer},
+        responses={200: OpenApiResponse(description="report, asset, summary")},
+    )
+    def post(self, request):
+        from generation.jobs.signing import image_verify
+        from generation.jobs.views import verify_rate_exceeded
+
+        if verify_rate_exceeded(request):
+            raise Throttled(wait=60)
+        serializer = VerifyInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            result = image_verify(serializer.validated_data["image"].read())
+        except ValueError as error:
+            raise DRFValidationError({"image": [str(error)]}) from None
+        return Response(result)

@@ -275,6 +275,12 @@ class Asset(models.Model):
     )
     quarantined = models.BooleanField(default=False)
     has_face = models.BooleanField(default=False)
+    # Provenance: the stored image carries a signed C2PA manifest; these find it again once
+    # its metadata is stripped. The published image is the approved one, signed again.
+    watermark_id = models.CharField(max_length=32, blank=True, db_index=True)
+    phash = models.CharField(max_length=32, blank=True)
+    provenance = models.JSONField(default=dict, blank=True)
+    published_image = models.FileField(upload_to=asset_upload_path, blank=True, max_length=300)
     created_at = models.DateTimeField(auto_now_add=True)
 
     organization_path = "request__project__organization"

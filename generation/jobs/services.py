@@ -22,6 +22,7 @@ from django.utils import timezone
 from generation.jobs.checking import asset_checks_record, asset_review_facts, images_check
 from generation.jobs.models import Asset, GenerationJob, GenerationRequest, Mode, ModelProfile
 from generation.jobs.params import generation_params_clean
+from generation.jobs.signing import image_sign
 from governance.audit.services import audit_record
 from governance.policies.matching import Action as PolicyAction
 from governance.policies.matching import Outcome
@@ -457,7 +458,7 @@ def generation_job_run(*, job_id: int, worker: str = "") -> GenerationJob | None
             )
 
     # The engine pulls in torch and diffusers: imported here so the web process never loads them.
-    from generation.engine.pipelines import GenerationParams, generate, image_to_png_bytes
+    from generation.engine.pipelines import GenerationParams, generate
 
     profile = request.model_profile
     params = GenerationParams(
@@ -508,13 +509,29 @@ def generation_job_run(*, job_id: int, worker: str = "") -> GenerationJob | None
             f"The output checks could not run, so no image is kept: {type(error).__name__}: {error}"
         )
         return _job_end(job=job, to=GenerationJob.Status.FAILED, reason=reason, worker=worker)
+    try:
+        # Signed before it is stored, with the check results in the manifest.
+        signed = [
+            image_sign(request, index=index, image=image, result=result)
+            for index, (image, result) in enumerate(zip(images, results, strict=True))
+        ]
+    except Exception as error:
+        logger.exception("Signing job %s failed", job.pk)
+        reason = f"The images could not be signed, so none is kept: {type(error).__name__}: {error}"
+        return _job_end(job=job, to=GenerationJob.Status.FAILED, reason=reason, worker=worker)
 
     with transaction.atomic():
         if not _still_holds(job_id=job.pk, worker=worker):
             return None
-        for index, (image, result) in enumerate(zip(images, results, strict=True)):
+        for index, (stamp, result) in enumerate(zip(signed, results, strict=True)):
             asset = asset_store(
-                job=job, index=index, seed=request.seed + index, png=image_to_png_bytes(image)
+                job=job,
+                index=index,
+                seed=request.seed + index,
+                png=stamp["png"],
+                watermark_id=stamp["watermark_id"],
+                phash=stamp["phash"],
+                provenance=stamp["provenance"],
             )
             if not asset.checks.exists():
                 asset_checks_record(asset=asset, result=result)
@@ -553,6 +570,14 @@ def on_asset_review_decided(sender, review, decision, **kwargs) -> None:
         Asset.Status.APPROVED if review.status == Review.Status.APPROVED else Asset.Status.REJECTED
     )
     asset.save(update_fields=["status"])
+    if asset.status == Asset.Status.APPROVED:
+        # The approval goes into a newly signed published file, by a worker.
+        def send() -> None:
+            from generation.jobs.tasks import publish_approved_asset
+
+            publish_approved_asset.apply_async(args=[asset.pk], queue="default")
+
+        transaction.on_commit(send)
 
 
 def _still_holds(*, job_id: int, worker: str) -> bool:
@@ -642,8 +667,11 @@ def _job_end(
     return job
 
 
-def asset_store(*, job: GenerationJob, index: int, seed: int, png: bytes) -> Asset:
-    """Store image `index` of `job` once; a second call for the same index returns the first."""
+def asset_store(
+    *, job: GenerationJob, index: int, seed: int, png: bytes, **provenance_fields
+) -> Asset:
+    """Store image `index` of `job` once; a second call for the same index returns the first.
+    ``provenance_fields``: the asset's ``watermark_id``, ``phash`` and ``provenance``."""
     existing = Asset.objects.filter(job=job, index=index).first()
     if existing is not None:
         return existing
@@ -660,6 +688,7 @@ def asset_store(*, job: GenerationJob, index: int, seed: int, png: bytes) -> Ass
         width=width,
         height=height,
         sha256=hashlib.sha256(png).hexdigest(),
+        **provenance_fields,
     )
     asset.image.save(f"job{job.pk}-{index}.png", ContentFile(png), save=False)
     asset.save()

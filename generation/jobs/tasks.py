@@ -143,3 +143,11 @@ def embed_reference_image(reference_id: int) -> None:
     reference = BrandReferenceImage.objects.filter(pk=reference_id).first()
     if reference is not None:
         reference_embed(reference)
+
+
+@shared_task(name="generation.provenance.publish_approved_asset", acks_late=True)
+def publish_approved_asset(asset_id: int) -> None:
+    """Sign an approved image's published file with the approval in its manifest."""
+    from generation.jobs.signing import asset_publish
+
+    asset_publish(asset_id)

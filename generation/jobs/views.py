@@ -300,6 +300,20 @@ def asset_recheck(request, pk: int):
 
 
 @login_required
+def asset_published(request, pk: int):
+    """The approved image, signed again with the approval in its manifest."""
+    asset = selectors.asset_file_get(user=request.user, pk=pk)
+    if not asset.published_image:
+        raise Http404("This image has no approved version yet.")
+    return FileResponse(
+        asset.published_image.open("rb"),
+        content_type="image/png",
+        as_attachment=True,
+        filename=f"imprimatur-request{asset.request_id}-{asset.index + 1}-approved.png",
+    )
+
+
+@login_required
 def asset_image(request, pk: int):
     asset = selectors.asset_file_get(user=request.user, pk=pk)
     return FileResponse(asset.image.open("rb"), content_type="image/png")
@@ -391,3 +405,50 @@ def model_edit(request, pk: int | None = None):
         {"form": form, "profile": profile, "organization": organization},
         status=status,
     )
+
+
+# --- Verification for anyone -------------------------------------------------------------------
+
+
+def verify_rate_exceeded(request) -> bool:
+    """At most IMPRIMATUR_VERIFY_PER_MINUTE verifications a minute per client address."""
+    from django.conf import settings
+    from django.core.cache import cache
+    from django.utils import timezone
+
+    address = request.META.get("REMOTE_ADDR", "unknown")
+    key = f"verify:{address}:{timezone.now():%Y%m%d%H%M}"
+    cache.add(key, 0, timeout=70)
+    return cache.incr(key) > settings.IMPRIMATUR_VERIFY_PER_MINUTE
+
+
+def verify_allowed(request) -> bool:
+    from django.conf import settings
+
+    return settings.IMPRIMATUR_PUBLIC_VERIFY or request.user.is_authenticated
+
+
+def verify_page(request):
+    """Upload an image: its C2PA manifest and which asset of this platform it is."""
+    from django.contrib.auth.views import redirect_to_login
+
+    from generation.jobs.signing import image_verify
+
+    if not verify_allowed(request):
+        return redirect_to_login(request.get_full_path())
+    context, status = {}, 200
+    if request.method == "POST":
+        upload = request.FILES.get("image")
+        if verify_rate_exceeded(request):
+            context["error"] = "Too many verifications from here: wait a minute and try again."
+            status = 429
+        elif upload is None:
+            context["error"] = "Choose an image file to verify."
+            status = 400
+        else:
+            try:
+                context["result"] = image_verify(upload.read())
+            except ValueError as error:
+                context["error"] = str(error)
+                status = 400
+    return render(request, "jobs/verify.html", context, status=status)

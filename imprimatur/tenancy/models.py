@@ -157,6 +157,25 @@ class BrandProject(models.Model):
         validators=[validate_brand_thresholds],
         help_text='Brand check thresholds that differ from the defaults, e.g. {"score": 0.6}.',
     )
+    provenance_include_prompt = models.BooleanField(
+        default=False,
+        help_text="Put the prompt itself in the images' C2PA manifests (default: only its "
+        "SHA-256 digest, since prompts can be confidential).",
+    )
+    provenance_training_mining = models.CharField(
+        max_length=20,
+        choices=[
+            ("notAllowed", "Not allowed"),
+            ("allowed", "Allowed"),
+            ("constrained", "Constrained"),
+        ],
+        default="notAllowed",
+        help_text="What the manifests say about using the images for AI training and mining.",
+    )
+    provenance_disclose_approver = models.BooleanField(
+        default=False,
+        help_text="Name the approver in the approval manifest (default: only the role).",
+    )
     likeness_review = models.BooleanField(
         default=False,
         help_text="Send images with a detected face to review: generated people can resemble "

@@ -11,6 +11,7 @@ NAVIGATION = [
     ("Policies", "policies:list", None),
     ("Reviews", "reviews:queue", {Role.REVIEWER, Role.COMPLIANCE, Role.ADMIN}),
     ("Inbox", "reviews:inbox", None),
+    ("Verify", "jobs:verify", None),
     ("Models", "jobs:models", {Role.ADMIN}),
     ("API docs", "api-docs", None),
     ("Settings", "web:settings", None),
