@@ -6,6 +6,7 @@ check results and review decisions into its claims, and keeps what identifies an
 its metadata is stripped (watermark id, perceptual hash).
 """
 
+import hashlib
 import io
 import logging
 import threading
@@ -187,6 +188,7 @@ def asset_publish(asset_id: int) -> None:
 
     from generation.jobs.models import Asset
     from generation.provenance import ApprovalClaim, sign_approved
+    from governance.audit.services import audit_record
     from governance.reviews.selectors import reviews_of
 
     asset = Asset.objects.select_related("request__project").get(pk=asset_id)
@@ -216,6 +218,16 @@ def asset_publish(asset_id: int) -> None:
             f"asset{asset.pk}-approved.png", ContentFile(signed), save=False
         )
         locked.save(update_fields=["published_image"])
+        audit_record(
+            action="generation.asset.publish",
+            organization=project.organization,
+            target=locked,
+            data={
+                "sha256": hashlib.sha256(signed).hexdigest(),
+                "stages": list(claim.stages),
+                "approver_role": claim.approver_role,
+            },
+        )
 
 
 # --- Finding an image's asset again -------------------------------------------------------------

@@ -18,6 +18,8 @@ ACTIONS: dict[str, str] = {
     "generation.asset.create": "A generated image was stored as an asset.",
     "generation.asset.check": "The output checks ran on an image: verdict, scores, quarantine.",
     "generation.asset.recheck": "Someone asked to run an image's checks again.",
+    "generation.asset.publish": "An approved image was signed again, with its approval.",
+    "generation.request.changes": "A reviewer asked for changes to an image's request.",
     "generation.model.create": "An admin added a model to the catalog.",
     "generation.model.update": "An admin changed a model of the catalog.",
     "policies.policy.create": "A prompt policy was created.",
