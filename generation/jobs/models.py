@@ -252,6 +252,7 @@ class Asset(models.Model):
         GENERATED = "generated", "Generated"
         APPROVED = "approved", "Approved"
         REJECTED = "rejected", "Rejected"
+        CHANGES_REQUESTED = "changes", "Changes requested"
 
     class Verdict(models.TextChoices):
         PENDING = "", "Not checked"

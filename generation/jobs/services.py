@@ -264,8 +264,9 @@ def on_review_decided(sender, review, decision, **kwargs) -> None:
         job = GenerationJob.objects.create(request=request, total_steps=request.steps)
         queue = request.model_profile.queue if request.model_profile else "gpu"
         transaction.on_commit(lambda: _enqueue(job.pk, queue))
-    elif review.status == Review.Status.REJECTED:
-        reason = f"Rejected in prompt review by {decision.user.get_username()}: {decision.comment}"
+    elif review.status in (Review.Status.REJECTED, Review.Status.CHANGES_REQUESTED):
+        what = "Rejected" if review.status == Review.Status.REJECTED else "Changes requested"
+        reason = f"{what} in prompt review by {decision.user.get_username()}: {decision.comment}"
         generation_request_transition(
             request=request, to=GenerationRequest.Status.REJECTED, error=reason, actor=decision.user
         )
@@ -566,9 +567,11 @@ def on_asset_review_decided(sender, review, decision, **kwargs) -> None:
     if review.kind != ASSET_REVIEW or review.status == Review.Status.WITHDRAWN:
         return
     asset = Asset.objects.select_for_update().get(pk=review.object_id)
-    asset.status = (
-        Asset.Status.APPROVED if review.status == Review.Status.APPROVED else Asset.Status.REJECTED
-    )
+    asset.status = {
+        Review.Status.APPROVED: Asset.Status.APPROVED,
+        Review.Status.REJECTED: Asset.Status.REJECTED,
+        Review.Status.CHANGES_REQUESTED: Asset.Status.CHANGES_REQUESTED,
+    }[review.status]
     asset.save(update_fields=["status"])
     if asset.status == Asset.Status.APPROVED:
         # The approval goes into a newly signed published file, by a worker.
@@ -789,6 +792,58 @@ def generation_request_rerun(
     return generation_request_submit(
         project=request.project, user=user, prompt=request.prompt, params=params, rerun_of=request
     )
+
+
+def generation_request_revise(
+    *, request: GenerationRequest, user, prompt: str, negative_prompt: str | None = None
+) -> GenerationRequest:
+    """Submit an edited version of a request after a reviewer asked for changes: the same
+    parameters and seed, the new prompt; the new request records the one it revises."""
+    if not may_act_on(request=request, user=user):
+        raise PermissionDenied("Only the request's creator revises it.")
+    params = {
+        "negative_prompt": request.negative_prompt_submitted
+        if negative_prompt is None
+        else negative_prompt,
+        "model": request.model_name,
+        "mode": request.mode,
+        "strength": request.strength,
+        "width": request.width,
+        "height": request.height,
+        "steps": request.steps,
+        "guidance_scale": request.guidance_scale,
+        "num_images": request.num_images,
+        "seed": request.seed,
+    }
+    for field in ("init_image", "mask_image"):
+        stored = getattr(request, field)
+        if stored:
+            with stored.open("rb") as image_file:
+                params[field] = image_file.read()
+    return generation_request_submit(
+        project=request.project, user=user, prompt=prompt, params=params, rerun_of=request
+    )
+
+
+def request_history(request: GenerationRequest, limit: int = 10) -> list[dict]:
+    """The earlier versions of a request (what it re-runs or revises), newest first, each
+    with the comments its reviews ended with: what a reviewer reads as history."""
+    from governance.reviews.selectors import reviews_of
+
+    history = []
+    current = request.rerun_of
+    while current is not None and len(history) < limit:
+        comments = []
+        targets = [current, *current.assets.all()]
+        for target in targets:
+            for review in reviews_of(target=target):
+                for task in review.tasks.all():
+                    for decision in task.decisions.all():
+                        if decision.comment:
+                            comments.append(decision)
+        history.append({"request": current, "comments": comments})
+        current = current.rerun_of
+    return history
 
 
 # --- The model catalog -----------------------------------------------------------------------

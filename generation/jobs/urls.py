@@ -20,4 +20,5 @@ urlpatterns = [
     path("assets/<int:pk>/recheck/", views.asset_recheck, name="asset-recheck"),
     path("assets/<int:pk>/published.png", views.asset_published, name="asset-published"),
     path("verify/", views.verify_page, name="verify"),
+    path("requests/<int:pk>/revise/", views.request_revise, name="request-revise"),
 ]

@@ -128,11 +128,13 @@ def _feedback_params(data) -> dict:
 
 
 def prompt_review_evidence(generation_request, user=None) -> dict:
-    """What the prompt review page shows of a request besides the request itself."""
+    """What the review and request pages show of a request besides the request itself: the
+    prompt with the policy's matches, and its earlier versions with reviewers' comments."""
     return {
         "prompt_highlighted": highlight_matches(
             generation_request.prompt, generation_request.policy_matches
-        )
+        ),
+        "history": services.request_history(generation_request),
     }
 
 
@@ -211,6 +213,11 @@ def _status_context(request, pk: int) -> dict:
         "can_generate": BrandProject.objects.restrict(request.user, Action.GENERATE)
         .filter(pk=generation_request.project_id)
         .exists(),
+        "changes_requested": generation_request.created_by_id == request.user.pk
+        and (
+            generation_request.error.startswith("Changes requested")
+            or any(asset.status == "changes" for asset in generation_request.assets.all())
+        ),
     }
 
 
@@ -259,6 +266,23 @@ def request_rerun(request, pk: int):
         + ("with new seeds." if new_seeds else f"with the same seed ({rerun.seed})."),
     )
     return redirect("jobs:request", pk=rerun.pk)
+
+
+@login_required
+@require_POST
+def request_revise(request, pk: int):
+    """Submit an edited prompt after a reviewer asked for changes."""
+    source = selectors.generation_request_get(user=request.user, pk=pk)
+    prompt = request.POST.get("prompt", "").strip()
+    try:
+        revised = services.generation_request_revise(
+            request=source, user=request.user, prompt=prompt
+        )
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return redirect("jobs:request", pk=pk)
+    messages.success(request, f"Submitted the revised prompt as request #{revised.pk}.")
+    return redirect("jobs:request", pk=revised.pk)
 
 
 @login_required

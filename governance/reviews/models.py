@@ -57,6 +57,7 @@ class Review(models.Model):
         OPEN = "open", "Waiting for review"
         APPROVED = "approved", "Approved"
         REJECTED = "rejected", "Rejected"
+        CHANGES_REQUESTED = "changes", "Changes requested"
         WITHDRAWN = "withdrawn", "Withdrawn"
 
     kind = models.CharField(max_length=30, help_text="The registered reviewable type.")
@@ -99,6 +100,7 @@ class ReviewTask(models.Model):
         OPEN = "open", "Open"
         APPROVED = "approved", "Approved"
         REJECTED = "rejected", "Rejected"
+        CHANGES_REQUESTED = "changes", "Changes requested"
         WITHDRAWN = "withdrawn", "Withdrawn"
 
     review = models.ForeignKey(Review, on_delete=models.PROTECT, related_name="tasks")
@@ -142,6 +144,7 @@ class ReviewDecision(models.Model):
     class Decision(models.TextChoices):
         APPROVE = "approve", "Approve"
         REJECT = "reject", "Reject"
+        CHANGES = "changes", "Request changes"
 
     task = models.ForeignKey(ReviewTask, on_delete=models.PROTECT, related_name="decisions")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")

@@ -82,7 +82,11 @@ def on_task_created(task: ReviewTask) -> None:
 def on_review_ended(review: Review, decision) -> None:
     if review.status == Review.Status.WITHDRAWN:
         return
-    words = "approved" if review.status == Review.Status.APPROVED else "rejected"
+    words = {
+        Review.Status.APPROVED: "approved",
+        Review.Status.REJECTED: "rejected",
+        Review.Status.CHANGES_REQUESTED: "needs changes, asked",
+    }[review.status]
     who = f" by {decision.user.get_username()}" if decision else ""
     comment = f": “{decision.comment}”" if decision and decision.comment else ""
     notify(

@@ -22,7 +22,8 @@ from governance.reviews.stages import DEFAULT_STAGES, stages_clean, stages_for
 from imprimatur.errors import AlreadyDecided
 from imprimatur.tenancy.models import BrandProject, Membership, Role
 
-#: Sent when a review ends: ``review`` (approved, rejected or withdrawn) and ``decision``
+#: Sent when a review ends: ``review`` (approved, rejected, changes requested or withdrawn)
+#: and ``decision``
 #: (the ReviewDecision that ended it; None when withdrawn).
 review_decided = Signal()
 
@@ -190,11 +191,13 @@ def task_decide(
     decided. An admin may decide outside the rules (own request, another role's stage) only
     with an ``override_reason``, recorded and audited as an override."""
     if decision not in ReviewDecision.Decision.values:
-        raise ValidationError({"decision": "Decide approve or reject."})
+        raise ValidationError({"decision": "Decide approve, reject or request changes."})
     comment = (comment or "").strip()
     override_reason = (override_reason or "").strip()
     if decision == ReviewDecision.Decision.REJECT and not comment:
         raise ValidationError({"comment": "Say why you reject it: the creator reads this."})
+    if decision == ReviewDecision.Decision.CHANGES and not comment:
+        raise ValidationError({"comment": "Say what to change: the creator reads this."})
     task = (
         ReviewTask.objects.select_for_update(of=("self",))
         .select_related("review__project__organization", "decided_by")
@@ -243,6 +246,10 @@ def task_decide(
     if decision == ReviewDecision.Decision.REJECT:
         _task_close(task, ReviewTask.Status.REJECTED, user)
         _review_end(review, Review.Status.REJECTED, recorded)
+    elif decision == ReviewDecision.Decision.CHANGES:
+        # Ends this review: the creator revises and submits again (a new review).
+        _task_close(task, ReviewTask.Status.CHANGES_REQUESTED, user)
+        _review_end(review, Review.Status.CHANGES_REQUESTED, recorded)
     elif approvals >= task.approvals_needed:
         _task_close(task, ReviewTask.Status.APPROVED, user)
         if task.stage_index + 1 < len(review.stages):

@@ -82,7 +82,11 @@ def task_detail(request, pk: int):
                 form.add_error(field if field in form.fields else None, problems)
             status = 400
         else:
-            verb = "approved" if form.cleaned_data["decision"] == "approve" else "rejected"
+            verb = {
+                "approve": "approved",
+                "reject": "rejected",
+                "changes": "asked for changes to",
+            }[form.cleaned_data["decision"]]
             messages.success(request, f"You {verb} “{task.review.title}”.")
             following = (
                 selectors.task_list(user=request.user)

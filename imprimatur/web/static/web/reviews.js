@@ -19,11 +19,11 @@
     if (form && event.key === "a") {
       event.preventDefault();
       form.querySelector('button[value="approve"]').click();
-    } else if (form && event.key === "r") {
+    } else if (form && (event.key === "r" || event.key === "c")) {
       event.preventDefault();
       var comment = form.querySelector("textarea[name=comment]");
       if (comment && !comment.value.trim()) { comment.focus(); return; }
-      form.querySelector('button[value="reject"]').click();
+      form.querySelector(event.key === "r" ? 'button[value="reject"]' : 'button[value="changes"]').click();
     } else if (list && (event.key === "j" || event.key === "k")) {
       event.preventDefault();
       var links = Array.prototype.slice.call(list.querySelectorAll("tbody a"));

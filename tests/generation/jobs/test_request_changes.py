@@ -1,0 +1,54 @@
+"""Request changes: a reviewer asks for changes with a comment, the creator revises the
+prompt and submits it again; the new request records the old one, and the reviewer of the
+new one sees the earlier version with the comment."""
+
+import pytest
+
+from generation.jobs import services
+from generation.jobs.models import Asset, GenerationRequest
+from governance.reviews.models import Notification, Review, ReviewTask
+from governance.reviews.services import task_decide
+
+pytestmark = pytest.mark.django_db
+
+
+def test_changes_need_a_comment_and_the_creator_revises(client, acme, tiny_model_path, monkeypatch):
+    monkeypatch.setattr(services, "_enqueue", lambda job_id, queue: None)  # a fake broker
+    from tests.generation.jobs.factories import GenerationJobFactory
+
+    job = GenerationJobFactory(
+        request__project=acme.project,
+        request__created_by=acme.users["creator"],
+        request__prompt="a blue star on a yellow background",
+    )
+    services.generation_job_run(job_id=job.pk)
+    asset = Asset.objects.get(job=job)
+    task = ReviewTask.objects.get(review__kind="asset", review__object_id=asset.pk, stage_index=0)
+    with pytest.raises(Exception, match="Say what to change"):
+        task_decide(task=task, user=acme.users["reviewer"], decision="changes")
+    task_decide(
+        task=task, user=acme.users["reviewer"], decision="changes", comment="Make it red on navy."
+    )
+    asset.refresh_from_db()
+    assert asset.status == "changes"
+    assert Review.objects.get(pk=task.review_id).status == "changes"
+    note = Notification.objects.get(kind="decided")
+    assert "needs changes, asked by acme-reviewer" in note.message
+
+    client.force_login(acme.users["creator"])
+    page = client.get(f"/requests/{job.request_id}/").content.decode()
+    assert "A reviewer asked for changes." in page and "data-revise" in page
+    response = client.post(
+        f"/requests/{job.request_id}/revise/", {"prompt": "a red star on a navy background"}
+    )
+    revised = GenerationRequest.objects.exclude(pk=job.request_id).get()
+    assert response.status_code == 302 and response["Location"] == f"/requests/{revised.pk}/"
+    assert revised.rerun_of_id == job.request_id and revised.seed == job.request.seed
+    assert revised.prompt == "a red star on a navy background"
+    history = services.request_history(revised)
+    assert history[0]["request"].pk == job.request_id
+    assert [d.comment for d in history[0]["comments"]] == ["Make it red on navy."]
+    # Someone else may not revise the creator's request.
+    client.force_login(acme.users["reviewer"])
+    client.post(f"/requests/{job.request_id}/revise/", {"prompt": "anything"})
+    assert GenerationRequest.objects.count() == 2
