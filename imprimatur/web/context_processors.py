@@ -32,8 +32,10 @@ def navigation(request) -> dict:
         if entry["url"] == reverse("reviews:queue"):
             # What waits for me, in the navigation (issue 8).
             entry["count"] = task_waiting_count(user=user)
+            entry["count_label"] = "waiting"
         elif entry["url"] == reverse("reviews:inbox"):
             entry["count"] = unread_count(user=user)
+            entry["count_label"] = "unread"
     if user.is_staff:
         entries.append({"label": "Admin", "url": reverse("admin:index"), "active": False})
     return {

@@ -50,8 +50,9 @@ def test_compliance_reviews_an_image_with_its_evidence(
 
     # The brand stage first: a reviewer.
     log_in(page, live_server, "acme-reviewer")
-    page.locator(".nav-count").wait_for()
-    assert page.locator(".nav-count").inner_text() == "1"
+    waiting = page.locator('.nav-count[aria-label="1 waiting"]')
+    waiting.wait_for()
+    assert waiting.inner_text() == "1"
     page.get_by_role("link", name="Reviews").click()
     page.screenshot(path=SCREENSHOTS / "review-1-queue.png", full_page=True)
     page.get_by_role("link", name="Image review: image 1 of request").click()
