@@ -143,6 +143,11 @@ def asset_review_evidence(asset, user) -> dict:
     return {
         "item": asset_evidence(asset, user),
         "req": asset.request,
+        # The other images of the request, to compare the variants side by side.
+        "variants": [
+            asset_evidence(other, user)
+            for other in asset.request.assets.exclude(pk=asset.pk).order_by("index")
+        ],
         **prompt_review_evidence(asset.request),
     }
 

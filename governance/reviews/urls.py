@@ -6,6 +6,7 @@ app_name = "reviews"
 
 urlpatterns = [
     path("", views.queue, name="queue"),
+    path("bulk-approve/", views.bulk_approve, name="bulk-approve"),
     path("tasks/<int:pk>/", views.task_detail, name="task"),
     path("projects/<slug:slug>/workflow/", views.workflow_edit, name="workflow"),
     path("inbox/", views.inbox, name="inbox"),

@@ -9,6 +9,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.views.decorators.http import require_POST
 
 from governance.reviews import selectors, services
 from governance.reviews.forms import DecisionForm, StageFormSet, WorkflowForm
@@ -28,6 +29,7 @@ def queue(request):
     tasks = list(tasks[:200])
     for task in tasks:
         task.overdue = selectors.is_overdue(task)
+        task.may_decide = services.task_may_decide(task=task, user=request.user)[0]
     workflow_projects = (
         BrandProject.objects.filter(
             organization__memberships__user=request.user,
@@ -46,6 +48,31 @@ def queue(request):
             "workflow_projects": workflow_projects,
         },
     )
+
+
+@login_required
+@require_POST
+def bulk_approve(request):
+    """Approve the selected tasks with one comment; each is decided on its own (locks, rules),
+    and what could not be approved is listed with the reason."""
+    ids = [int(pk) for pk in request.POST.getlist("task") if pk.isdigit()]
+    comment = request.POST.get("comment", "").strip()
+    approved, refused = 0, []
+    for pk in ids:
+        try:
+            task = selectors.task_get(user=request.user, pk=pk)
+            services.task_decide(task=task, user=request.user, decision="approve", comment=comment)
+            approved += 1
+        except (AlreadyDecided, PermissionDenied, ValidationError, Http404) as error:
+            text = " ".join(error.messages) if isinstance(error, ValidationError) else str(error)
+            refused.append(f"#{pk}: {text}")
+    if approved:
+        messages.success(request, f"Approved {approved} task{'s' if approved != 1 else ''}.")
+    if refused:
+        messages.error(request, "Not approved: " + "; ".join(refused))
+    if not ids:
+        messages.error(request, "Select the tasks to approve first.")
+    return redirect("reviews:queue")
 
 
 def _evidence(request, task: ReviewTask) -> str:

@@ -224,3 +224,28 @@ def test_the_policy_sets_nudenet_rules_per_class(acme):
     rules = check.result["safety"]["nudenet"]["rules"]
     assert rules["FACE_FEMALE"] == {"threshold": 0.3, "action": "fail"}
     assert any("FACE_FEMALE" in reason for reason in check.result["reasons"])
+
+
+def test_bulk_approval_and_variants_side_by_side(client, acme, tiny_model_path):
+    _finished, assets = run_job(acme, num_images=2)
+    tasks = [
+        Review.objects.get(kind="asset", object_id=asset.pk).tasks.get(stage_index=0)
+        for asset in assets
+    ]
+    client.force_login(acme.users["reviewer"])
+    page = client.get(f"/reviews/tasks/{tasks[0].pk}/").content.decode()
+    assert "The other images of this request" in page
+    assert f"/assets/{assets[1].pk}/image.png" in page
+    queue = client.get("/reviews/").content.decode()
+    assert f'name="task" value="{tasks[0].pk}"' in queue
+    response = client.post(
+        "/reviews/bulk-approve/",
+        {"task": [tasks[0].pk, tasks[1].pk, 999999], "comment": "On brand."},
+        follow=True,
+    )
+    text = response.content.decode()
+    assert "Approved 2 tasks." in text and "#999999" in text
+    for task in tasks:
+        task.refresh_from_db()
+        assert task.status == "approved"
+        assert task.decisions.get().comment == "On brand."

@@ -24,6 +24,10 @@
       var comment = form.querySelector("textarea[name=comment]");
       if (comment && !comment.value.trim()) { comment.focus(); return; }
       form.querySelector(event.key === "r" ? 'button[value="reject"]' : 'button[value="changes"]').click();
+    } else if (list && event.key === "x" && document.activeElement) {
+      var row = document.activeElement.closest("tr");
+      var box = row && row.querySelector("input[type=checkbox]");
+      if (box) { event.preventDefault(); box.checked = !box.checked; }
     } else if (list && (event.key === "j" || event.key === "k")) {
       event.preventDefault();
       var links = Array.prototype.slice.call(list.querySelectorAll("tbody a"));
