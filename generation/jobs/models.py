@@ -181,6 +181,14 @@ class GenerationRequest(models.Model):
         related_name="reruns",
         help_text="The request this one repeats (same seed) or varies (new seeds).",
     )
+    parent_asset = models.ForeignKey(
+        "Asset",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="derivatives",
+        help_text="The approved image this one is made from (image-to-image or inpainting).",
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
     finished_at = models.DateTimeField(null=True, blank=True)

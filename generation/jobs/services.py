@@ -43,6 +43,7 @@ def generation_request_submit(
     prompt: str,
     params: dict,
     rerun_of: GenerationRequest | None = None,
+    parent_asset: Asset | None = None,
 ) -> GenerationRequest:
     """Judge the prompt and parameters by the project's policies, then write the request and
     its job in one transaction; the job is enqueued once it commits.
@@ -83,7 +84,12 @@ def generation_request_submit(
                     decision=decision, project=project, user=user, images=values["num_images"]
                 )
             return _request_write(
-                project=project, user=user, values=values, decision=decision, rerun_of=rerun_of
+                project=project,
+                user=user,
+                values=values,
+                decision=decision,
+                rerun_of=rerun_of,
+                parent_asset=parent_asset,
             )
     except _NoReviewStage:
         _refuse(project=project, user=user, prompt=values["prompt"], decision=decision)
@@ -159,6 +165,7 @@ def _request_write(
     values: dict,
     decision: PolicyDecision,
     rerun_of: GenerationRequest | None,
+    parent_asset: Asset | None = None,
 ) -> GenerationRequest:
     profile: ModelProfile = values["profile"]
     request = GenerationRequest(
@@ -184,6 +191,7 @@ def _request_write(
         num_images=values["num_images"],
         init_image_sha256=values.get("init_image_sha256", ""),
         rerun_of=rerun_of,
+        parent_asset=parent_asset or (rerun_of.parent_asset if rerun_of else None),
     )
     if rerun_of is not None and rerun_of.init_image_sha256:
         # The digest of what the creator first sent, not of the stored copy sent again.
@@ -244,6 +252,19 @@ def _request_write(
         queue = profile.queue
         transaction.on_commit(lambda: _enqueue(job.pk, queue))
     return request
+
+
+def derivative_source(*, asset: Asset, user, project: BrandProject) -> bytes:
+    """The file a derivative starts from: an approved image of the same project that the user
+    may see (its signed published file when there is one). A derivative needs its own
+    approval: it is a new request, judged and reviewed like any other."""
+    if asset.request.project_id != project.pk:
+        raise ValidationError({"from_asset": "That image belongs to another project."})
+    if asset.status != Asset.Status.APPROVED:
+        raise ValidationError({"from_asset": "Only an approved image can be the start of another."})
+    stored = asset.published_image or asset.image
+    with stored.open("rb") as handle:
+        return handle.read()
 
 
 # --- Prompt review ----------------------------------------------------------------------------

@@ -29,7 +29,12 @@ def project_detail(request, slug: str):
     can_generate = (
         BrandProject.objects.restrict(request.user, Action.GENERATE).filter(pk=project.pk).exists()
     )
-    form = GenerationRequestForm(request.POST or None, request.FILES or None, project=project)
+    # A derivative: image-to-image from an approved image of this project.
+    source = _derivative_source(request, project)
+    initial = {"mode": "image-to-image", "prompt": source.request.prompt} if source else None
+    form = GenerationRequestForm(
+        request.POST or None, request.FILES or None, project=project, initial=initial
+    )
     status = 200
     if request.method == "POST":
         if not can_generate:
@@ -38,8 +43,16 @@ def project_detail(request, slug: str):
             values = {key: value for key, value in form.cleaned_data.items() if value is not None}
             prompt = values.pop("prompt")
             try:
+                if source is not None:
+                    values["init_image"] = services.derivative_source(
+                        asset=source, user=request.user, project=project
+                    )
                 created = services.generation_request_submit(
-                    project=project, user=request.user, prompt=prompt, params=values
+                    project=project,
+                    user=request.user,
+                    prompt=prompt,
+                    params=values,
+                    parent_asset=source,
                 )
             except ValidationError as error:
                 for field, problems in error.message_dict.items():
@@ -54,6 +67,7 @@ def project_detail(request, slug: str):
             "project": project,
             "form": form,
             "can_generate": can_generate,
+            "source": source,
             "can_calibrate": selectors.may_see_quarantined(
                 user=request.user, organization_id=project.organization_id
             ),
@@ -63,6 +77,19 @@ def project_detail(request, slug: str):
         },
         status=status,
     )
+
+
+def _derivative_source(request, project):
+    """The approved image named by ``from_asset`` (query or form), if the user may see it."""
+    raw = request.POST.get("from_asset") or request.GET.get("from_asset")
+    if not raw:
+        return None
+    if not str(raw).isdigit():
+        raise Http404("No such image.")
+    asset = selectors.asset_file_get(user=request.user, pk=int(raw))
+    if asset.request.project_id != project.pk or asset.status != "approved":
+        raise Http404("No approved image of this project with that number.")
+    return asset
 
 
 OUTCOME_WORDS = {

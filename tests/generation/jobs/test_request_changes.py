@@ -52,3 +52,46 @@ def test_changes_need_a_comment_and_the_creator_revises(client, acme, tiny_model
     client.force_login(acme.users["reviewer"])
     client.post(f"/requests/{job.request_id}/revise/", {"prompt": "anything"})
     assert GenerationRequest.objects.count() == 2
+
+
+def test_a_derivative_of_an_approved_image_needs_its_own_approval(
+    client, acme, tiny_model_path, monkeypatch
+):
+    monkeypatch.setattr(services, "_enqueue", lambda job_id, queue: None)  # a fake broker
+    from tests.generation.jobs.factories import GenerationJobFactory
+
+    job = GenerationJobFactory(
+        request__project=acme.project, request__created_by=acme.users["creator"]
+    )
+    services.generation_job_run(job_id=job.pk)
+    asset = Asset.objects.get(job=job)
+    client.force_login(acme.users["creator"])
+    url = f"/projects/{acme.project.slug}/"
+    assert client.get(f"{url}?from_asset={asset.pk}").status_code == 404  # not approved yet
+    Asset.objects.filter(pk=asset.pk).update(status="approved")
+    page = client.get(f"{url}?from_asset={asset.pk}").content.decode()
+    assert f'data-derivative-of="{asset.pk}"' in page
+    response = client.post(
+        url,
+        {
+            "from_asset": asset.pk,
+            "prompt": "a red star on a navy background",
+            "model": acme.model.name,
+            "mode": "image-to-image",
+            "strength": 0.6,
+            "width": 64,
+            "height": 64,
+            "num_images": 1,
+            "steps": 2,
+            "guidance_scale": 5,
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:3000]
+    derived = GenerationRequest.objects.exclude(pk=job.request_id).get()
+    assert derived.parent_asset_id == asset.pk and derived.mode == "image-to-image"
+    assert derived.init_image
+    services.generation_job_run(job_id=derived.jobs.get().pk)
+    new_asset = Asset.objects.get(request=derived)
+    assert Review.objects.filter(kind="asset", object_id=new_asset.pk).exists()
+    page = client.get(f"/requests/{derived.pk}/").content.decode()
+    assert "Derived from approved" in page
