@@ -21,6 +21,9 @@ api_patterns = [
         reviews_api.WorkflowView.as_view(),
         name="project-workflow",
     ),
+    path("reviews/bulk-approve/", reviews_api.BulkDecideView.as_view(), name="review-bulk"),
+    path("inbox/", reviews_api.InboxView.as_view(), name="inbox"),
+    path("inbox/read/", reviews_api.InboxReadView.as_view(), name="inbox-read"),
     path(
         "reviews/tasks/<int:pk>/decide/",
         reviews_api.TaskDecideView.as_view(),

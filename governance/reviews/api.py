@@ -6,7 +6,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from governance.reviews import selectors, services
-from governance.reviews.models import ReviewDecision, ReviewTask, Workflow
+from governance.reviews.models import Notification, ReviewDecision, ReviewTask, Workflow
 from governance.reviews.registry import reviewable_type
 
 
@@ -164,3 +164,77 @@ class WorkflowView(APIView):
             project=project, user=request.user, **serializer.validated_data
         )
         return Response(WorkflowSerializer(workflow).data)
+
+
+# --- Bulk decisions and the inbox ----------------------------------------------------------
+
+
+class BulkDecideInputSerializer(serializers.Serializer):
+    tasks = serializers.ListField(child=serializers.IntegerField(), min_length=1, max_length=200)
+    decision = serializers.ChoiceField(choices=["approve"], default="approve")
+    comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+
+class BulkDecideView(APIView):
+    """Approve several tasks with one comment. Each is decided on its own; the answer lists
+    what was approved and, for the others, why not (already decided, not yours, …)."""
+
+    @extend_schema(request=BulkDecideInputSerializer, responses={200: None})
+    def post(self, request):
+        from django.core.exceptions import PermissionDenied, ValidationError
+        from django.http import Http404
+
+        from imprimatur.errors import AlreadyDecided
+
+        serializer = BulkDecideInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        approved, refused = [], {}
+        for pk in serializer.validated_data["tasks"]:
+            try:
+                task = selectors.task_get(user=request.user, pk=pk)
+                services.task_decide(
+                    task=task,
+                    user=request.user,
+                    decision="approve",
+                    comment=serializer.validated_data["comment"],
+                )
+                approved.append(pk)
+            except ValidationError as error:
+                refused[str(pk)] = " ".join(error.messages)
+            except (AlreadyDecided, PermissionDenied, Http404) as error:
+                refused[str(pk)] = str(error) or "No such review task."
+        return Response({"approved": approved, "refused": refused})
+
+
+class NotificationSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Notification
+        fields = ["id", "kind", "message", "url", "review", "task", "created_at", "read_at"]
+
+
+class InboxView(generics.ListAPIView):
+    """My notifications, newest first (`?unread=1` for the unread ones)."""
+
+    serializer_class = NotificationSerializer
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Notification.objects.none()
+        items = Notification.objects.filter(user=self.request.user)
+        if self.request.query_params.get("unread"):
+            items = items.filter(read_at__isnull=True)
+        return items
+
+
+class InboxReadView(APIView):
+    """Mark my notifications read: all of them, or those listed in `ids`."""
+
+    @extend_schema(request=None, responses={200: None})
+    def post(self, request):
+        from django.utils import timezone
+
+        items = Notification.objects.filter(user=request.user, read_at__isnull=True)
+        ids = request.data.get("ids") if isinstance(request.data, dict) else None
+        if ids:
+            items = items.filter(pk__in=[int(pk) for pk in ids if str(pk).isdigit()])
+        return Response({"marked": items.update(read_at=timezone.now())})
