@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from generation.jobs import checking, services
+from generation.jobs.models import Asset
 from governance.reviews.models import Review
 from tests.browser import SCREENSHOTS, needs_browser
 from tests.generation.jobs.factories import GenerationJobFactory
@@ -86,3 +87,33 @@ def test_compliance_reviews_an_image_with_its_evidence(
     card = page.locator(f"#asset-{asset.pk}").inner_text()
     assert "Rejected" in card and "Looks like a real person." in card
     page.screenshot(path=SCREENSHOTS / "review-4-creator-request.png", full_page=True)
+
+
+def test_a_reviewer_clears_a_queue_of_50_images_with_the_keyboard(
+    transactional_db, live_server, acme, browser_page
+):
+    job = GenerationJobFactory(
+        request__project=acme.project, request__created_by=acme.users["creator"]
+    )
+    for index in range(50):
+        buffer = io.BytesIO()
+        Image.new("RGB", (64, 64), (215, 35 + index, 35)).save(buffer, format="PNG")
+        asset = services.asset_store(job=job, index=index, seed=index, png=buffer.getvalue())
+        services._asset_review_open(asset, {"verdict": "pass", "reasons": [], "brand": None})
+    page = browser_page
+    log_in(page, live_server, "acme-reviewer")
+    page.get_by_role("link", name="Reviews").click()
+    assert page.locator('.nav-count[aria-label="50 waiting"]').count() == 1
+    page.wait_for_load_state("load")  # the shortcuts' script is deferred
+    page.keyboard.press("j")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    for done in range(50):
+        page.get_by_role("heading", name="Evidence").wait_for()
+        with page.expect_navigation():
+            page.keyboard.press("a")
+        page.get_by_text("You approved").wait_for()
+        if done == 0:
+            page.screenshot(path=SCREENSHOTS / "review-5-keyboard.png", full_page=True)
+    page.get_by_text("Nothing waits for you").wait_for()
+    assert Asset.objects.filter(status="approved").count() == 50
