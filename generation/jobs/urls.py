@@ -20,5 +20,6 @@ urlpatterns = [
     path("assets/<int:pk>/recheck/", views.asset_recheck, name="asset-recheck"),
     path("assets/<int:pk>/published.png", views.asset_published, name="asset-published"),
     path("verify/", views.verify_page, name="verify"),
+    path("assets/<int:pk>/export/<str:fmt>/", views.asset_export, name="asset-export"),
     path("requests/<int:pk>/revise/", views.request_revise, name="request-revise"),
 ]

@@ -4,7 +4,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.http import FileResponse, Http404
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -367,6 +367,34 @@ def asset_published(request, pk: int):
         as_attachment=True,
         filename=f"imprimatur-request{asset.request_id}-{asset.index + 1}-approved.png",
     )
+
+
+EXPORT_FORMATS = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
+
+
+@login_required
+def asset_export(request, pk: int, fmt: str):
+    """The image (its approved version once approved) as PNG, JPEG or WebP, signed after the
+    re-encoding: the signed source is the parent ingredient of the export's manifest."""
+    from generation.jobs.signing import signer_load
+    from generation.provenance import export_signed
+
+    if fmt not in EXPORT_FORMATS:
+        raise Http404("Export as png, jpeg or webp.")
+    asset = selectors.asset_file_get(user=request.user, pk=pk)
+    stored = asset.published_image or asset.image
+    with stored.open("rb") as handle:
+        exported = export_signed(
+            handle.read(),
+            fmt,
+            signer=signer_load(),
+            title=f"imprimatur-request{asset.request_id}-{asset.index + 1}.{fmt}",
+        )
+    response = HttpResponse(exported, content_type=EXPORT_FORMATS[fmt])
+    name = f"imprimatur-request{asset.request_id}-{asset.index + 1}"
+    suffix = "-approved" if asset.published_image else ""
+    response["Content-Disposition"] = f'attachment; filename="{name}{suffix}.{fmt}"'
+    return response
 
 
 @login_required

@@ -152,3 +152,16 @@ def test_the_verify_api_is_for_members_unless_made_public(client, acme, tiny_mod
     assert response.status_code == 200 and response.json()["report"]["status"] == "trusted"
     settings.IMPRIMATUR_VERIFY_PER_MINUTE = 1
     assert client.post(url, {"image": SimpleUploadedFile("a.png", read(asset))}).status_code == 429
+
+
+def test_exports_are_signed_after_re_encoding(client, acme, tiny_model_path):
+    asset = generated(acme)
+    client.force_login(acme.users["creator"])
+    for fmt, mime in (("jpeg", "image/jpeg"), ("webp", "image/webp")):
+        response = client.get(f"/assets/{asset.pk}/export/{fmt}/")
+        assert response.status_code == 200 and response["Content-Type"] == mime
+        report = verify(response.content, trust_anchors_pem=signing.trust_anchors()).to_dict()
+        assert report["status"] == "trusted", report["failures"]
+        assert "c2pa.transcoded" in [action["action"] for action in report["actions"]]
+        assert report["generation"]["asset_id"] == f"{asset.request_id}:0"  # via the parent
+    assert client.get(f"/assets/{asset.pk}/export/gif/").status_code == 404
