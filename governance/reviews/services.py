@@ -239,6 +239,7 @@ def task_decide(
             "kind": review.kind,
             "stage": task.name,
             "decision": decision,
+            **({"comment": comment} if comment else {}),
             **({"override_reason": override_reason, "why_needed": why} if override else {}),
         },
     )

@@ -127,6 +127,8 @@ def test_rejection_needs_a_reason_and_ends_the_request_with_it(acme, review_poli
     request.refresh_from_db()
     assert request.status == "rejected"
     assert request.error == "Rejected in prompt review by acme-compliance: Too graphic for us."
+    decided = AuditEvent.objects.get(action="reviews.task.decide")
+    assert decided.data["comment"] == "Too graphic for us." and decided.data["decision"] == "reject"
     assert not GenerationJob.objects.exists()
     client.force_login(acme.users["creator"])
     page = client.get(f"/requests/{request.pk}/").content.decode()
