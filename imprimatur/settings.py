@@ -250,6 +250,7 @@ IMPRIMATUR_MAX_JOB_ATTEMPTS = env.int("IMPRIMATUR_MAX_JOB_ATTEMPTS", default=3)
 # A running job shows it is alive at least this often (each progress write); a job silent for
 # longer is taken over by another worker. Keep it above the slowest denoising step.
 IMPRIMATUR_JOB_LEASE_SECONDS = env.int("IMPRIMATUR_JOB_LEASE_SECONDS", default=60)
+IMPRIMATUR_AUDIT_KEY = env.str("IMPRIMATUR_AUDIT_KEY", default=str(VAR_DIR / "audit_key.pem"))
 # Celery beat (embedded in the `make run` worker; `celery -A imprimatur beat` in production).
 CELERY_BEAT_SCHEDULE = {
     "recover-stale-jobs": {
@@ -260,6 +261,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "reviews.remind_overdue",
         "schedule": float(env.int("IMPRIMATUR_REVIEW_REMINDER_SECONDS", default=300)),
     },
+    "audit-checkpoint": {"task": "governance.audit.checkpoint", "schedule": 3600.0},
 }
 # C2PA signing. The organisation's certificate chain and key (PEM files the operator controls;
 # the key is never served or logged), and the roots local verification trusts. Unset while

@@ -1,1 +1,2 @@
-"""The audit log: every state change records one event here (hash chain: issue 9)."""
+"""The audit log: every state change records one event, hash-chained, append-only, with
+signed checkpoints and verification (CHAIN.md)."""

@@ -1,13 +1,49 @@
-"""Audit events. The hash chain, checkpoints and database-level append-only guard come
-with issue 9; the shape of an event is fixed here so every app records the same way."""
+"""Audit events, hash-chained (``chain.py``, CHAIN.md), and signed checkpoints of the chain.
+
+Both tables are append-only: the models and their querysets refuse changes and deletions,
+and database triggers (migration 0004, guard.py) refuse UPDATE and DELETE from any client.
+"""
 
 from django.db import models
+from django.utils import timezone
 
 from imprimatur.tenancy.models import RestrictedQuerySet
 
 
-class AuditEvent(models.Model):
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+class AuditLogImmutable(Exception):
+    """Audit events and checkpoints are never changed or deleted."""
+
+
+class AppendOnlyQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise AuditLogImmutable("The audit log is append-only: rows cannot be changed.")
+
+    def delete(self):
+        raise AuditLogImmutable("The audit log is append-only: rows cannot be deleted.")
+
+    delete.queryset_only = True
+
+
+class AuditEventQuerySet(AppendOnlyQuerySet, RestrictedQuerySet):
+    pass
+
+
+class AppendOnlyModel(models.Model):
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AuditLogImmutable("The audit log is append-only: rows cannot be changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AuditLogImmutable("The audit log is append-only: rows cannot be deleted.")
+
+
+class AuditEvent(AppendOnlyModel):
+    # Set by audit_record once it holds the chain lock, so times rise along the chain.
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
     # The actor is kept as text so the event survives the user's deletion.
     actor_id = models.BigIntegerField(null=True, blank=True)
     actor_name = models.CharField(max_length=150, blank=True)
@@ -24,13 +60,53 @@ class AuditEvent(models.Model):
     target_repr = models.CharField(max_length=300, blank=True)
     data = models.JSONField(default=dict, blank=True)
     request_id = models.CharField(max_length=64, blank=True, db_index=True)
+    # The chain: 1, 2, 3 … without gaps, each event naming the hash of the one before.
+    sequence = models.BigIntegerField(unique=True)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64)
 
     organization_path = "organization"
     # Readers pass Action.AUDIT: seeing the log needs the auditor or admin role.
-    objects = RestrictedQuerySet.as_manager()
+    objects = AuditEventQuerySet.as_manager()
 
     class Meta:
-        ordering = ["id"]
+        ordering = ["sequence"]
 
     def __str__(self) -> str:
-        return f"#{self.pk} {self.action} {self.target_type}:{self.target_id}"
+        return f"#{self.sequence} {self.action} {self.target_type}:{self.target_id}"
+
+    def hashed_fields(self) -> dict:
+        from governance.audit.chain import event_fields
+
+        return event_fields(
+            sequence=self.sequence,
+            created_at=self.created_at,
+            actor_id=self.actor_id,
+            actor_name=self.actor_name,
+            organization_id=self.organization_id,
+            action=self.action,
+            target_type=self.target_type,
+            target_id=self.target_id,
+            target_repr=self.target_repr,
+            data=self.data,
+            request_id=self.request_id,
+            prev_hash=self.prev_hash,
+        )
+
+
+class AuditCheckpoint(AppendOnlyModel):
+    """The platform's signed statement that the chain's event ``sequence`` had ``hash``."""
+
+    sequence = models.BigIntegerField(db_index=True)
+    hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField()
+    key_id = models.CharField(max_length=64, help_text="SHA-256 of the raw public key, hex.")
+    signature = models.CharField(max_length=200, help_text="Ed25519, base64.")
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["sequence", "id"]
+
+    def __str__(self) -> str:
+        return f"checkpoint at #{self.sequence}"

@@ -1,0 +1,294 @@
+"""The hash chain: canonical form, appends, append-only guard, verification, checkpoints."""
+
+import hashlib
+import stat
+import threading
+from datetime import UTC, datetime
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import DatabaseError, connection, connections, transaction
+
+from governance.audit.chain import GENESIS_HASH, event_fields, event_hash, normalise_data
+from governance.audit.guard import install_guard, remove_guard
+from governance.audit.models import AuditCheckpoint, AuditEvent, AuditLogImmutable
+from governance.audit.services import audit_checkpoint, audit_record
+from governance.audit.signing import checkpoints_export, load_or_create_key
+from governance.audit.tasks import audit_checkpoint_task
+from governance.audit.verify import audit_verify
+from tests.imprimatur.tenancy.factories import OrganizationFactory, UserFactory
+
+KNOWN_EVENT = {
+    "sequence": 1,
+    "created_at": datetime(2026, 11, 26, 10, 19, 0, 123456, tzinfo=UTC),
+    "actor_id": 7,
+    "actor_name": "alice",
+    "organization_id": 3,
+    "action": "generation.request.submit",
+    "target_type": "jobs.generationrequest",
+    "target_id": "42",
+    "target_repr": "Café poster",
+    "data": {"prompt": "a red star", "b": [1, 2.5, None, True], "a": {"z": 1, "y": "é"}},
+    "request_id": "0123456789abcdef0123456789abcdef",
+    "prev_hash": GENESIS_HASH,
+}
+KNOWN_HASH = "c89378b5a08be063ccc6dbb9d47955540fd7449f5403921e52d8d3d108380803"
+
+
+@pytest.fixture(autouse=True)
+def audit_key(settings, tmp_path):
+    settings.IMPRIMATUR_AUDIT_KEY = str(tmp_path / "keys" / "audit_key.pem")
+
+
+def record(count: int, organization=None) -> list[AuditEvent]:
+    return [
+        audit_record(
+            action="tenancy.project.update",
+            organization=organization,
+            data={"n": index, "note": "ünïcode"},
+        )
+        for index in range(count)
+    ]
+
+
+def test_canonical_serialisation_gives_a_known_hash():
+    # The documented rules (CHAIN.md), written out independently of the module.
+    text = (
+        '{"action":"generation.request.submit","actor_id":7,"actor_name":"alice",'
+        '"created_at":"2026-11-26T10:19:00.123456Z",'
+        '"data":{"a":{"y":"é","z":1},"b":[1,2.5,null,true],"prompt":"a red star"},'
+        '"organization_id":3,"prev_hash":"' + "0" * 64 + '",'
+        '"request_id":"0123456789abcdef0123456789abcdef","sequence":1,'
+        '"target_id":"42","target_repr":"Café poster","target_type":"jobs.generationrequest"}'
+    )
+    expected = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    assert event_hash(event_fields(**KNOWN_EVENT)) == expected
+    assert expected == KNOWN_HASH  # the value CHAIN.md quotes
+
+
+def test_data_is_normalised_to_what_every_database_gives_back():
+    assert normalise_data({"t": (1, 2), "big": 1e20, "zero": -0.0, 1: "x"}) == {
+        "t": [1, 2],
+        "big": 100000000000000000000,
+        "zero": 0.0,
+        "1": "x",
+    }
+    with pytest.raises(ValueError):
+        normalise_data({"bad": float("nan")})
+
+
+@pytest.mark.django_db
+def test_appends_form_a_linear_chain_from_genesis():
+    user = UserFactory(username="carol")
+    organization = OrganizationFactory()
+    first = audit_record(action="tenancy.project.update", actor=user, organization=organization)
+    second, third = record(2, organization)
+    assert [first.sequence, second.sequence, third.sequence] == [1, 2, 3]
+    assert first.prev_hash == GENESIS_HASH
+    assert second.prev_hash == first.hash and third.prev_hash == second.hash
+    stored = AuditEvent.objects.get(sequence=1)
+    assert stored.actor_name == "carol" and stored.hash == event_hash(stored.hashed_fields())
+    result = audit_verify()
+    assert result.intact and result.last_sequence == 3 and str(result).startswith("intact up to 3")
+
+
+@pytest.mark.django_db
+def test_an_event_of_a_rolled_back_transaction_leaves_no_gap():
+    record(1)
+    with pytest.raises(RuntimeError), transaction.atomic():
+        record(1)
+        raise RuntimeError
+    assert record(1)[0].sequence == 2
+    assert audit_verify().intact
+
+
+@pytest.mark.django_db
+def test_the_models_refuse_changes_and_deletions():
+    event = record(1)[0]
+    event.action = "tenancy.project.create"
+    with pytest.raises(AuditLogImmutable):
+        event.save()
+    with pytest.raises(AuditLogImmutable):
+        event.delete()
+    with pytest.raises(AuditLogImmutable):
+        AuditEvent.objects.filter(pk=event.pk).update(action="x")
+    with pytest.raises(AuditLogImmutable):
+        AuditEvent.objects.all().delete()
+    with pytest.raises(AuditLogImmutable):
+        AuditCheckpoint.objects.all().delete()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE audit_auditevent SET action = 'forged' WHERE sequence = 2",
+        "UPDATE audit_auditevent SET data = '{}'",
+        "DELETE FROM audit_auditevent WHERE sequence = 2",
+        "DELETE FROM audit_auditevent WHERE sequence = 3",
+    ],
+)
+def test_the_database_refuses_update_and_delete_through_sql(sql):
+    record(3)
+    with (
+        pytest.raises(DatabaseError, match="append-only"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(sql)
+    assert AuditEvent.objects.count() == 3
+    assert audit_verify().intact
+
+
+@pytest.mark.django_db
+def test_the_database_refuses_changing_a_checkpoint():
+    record(2)
+    audit_checkpoint()
+    with (
+        pytest.raises(DatabaseError, match="append-only"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute("UPDATE audit_auditcheckpoint SET sequence = 1")
+
+
+@pytest.mark.django_db
+def test_on_sqlite_only_the_oldest_event_can_be_deleted_and_verify_reports_it():
+    """The documented exception that lets Django's test flush empty the table (guard.py)."""
+    if connection.vendor != "sqlite":
+        pytest.skip("PostgreSQL refuses every DELETE (its flush uses TRUNCATE)")
+    record(3)
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM audit_auditevent WHERE sequence = 1")
+    result = audit_verify()
+    assert (result.intact, result.broken_sequence, result.reason) == (False, 1, "missing")
+
+
+class Unguarded:
+    """Tamper with the log as someone with the database's owner rights could."""
+
+    def __enter__(self):
+        remove_guard(connection)
+        return connection.cursor()
+
+    def __exit__(self, *exc):
+        install_guard(connection)
+
+
+@pytest.mark.django_db
+def test_a_changed_event_is_reported_at_its_sequence():
+    record(5)
+    with Unguarded() as cursor:
+        cursor.execute("UPDATE audit_auditevent SET target_repr = 'forged' WHERE sequence = 3")
+    result = audit_verify(batch_size=2)
+    assert (result.intact, result.broken_sequence, result.reason) == (False, 3, "changed")
+    assert result.last_sequence == 2
+
+
+@pytest.mark.django_db
+def test_a_deleted_middle_event_is_reported_missing():
+    record(5)
+    with Unguarded() as cursor:
+        cursor.execute("DELETE FROM audit_auditevent WHERE sequence = 4")
+    result = audit_verify()
+    assert (result.broken_sequence, result.reason) == (4, "missing")
+    with pytest.raises(CommandError, match="broken at 4: missing"):
+        call_command("audit_verify")
+
+
+@pytest.mark.django_db
+def test_a_recomputed_edit_breaks_the_link_to_the_next_event():
+    events = record(4)
+    forged = events[1].hashed_fields() | {"action": "tenancy.project.create"}
+    with Unguarded() as cursor:
+        cursor.execute(
+            "UPDATE audit_auditevent SET action = %s, hash = %s WHERE sequence = 2",
+            [forged["action"], event_hash(forged)],
+        )
+    result = audit_verify()
+    assert (result.broken_sequence, result.reason) == (3, "broken link")
+
+
+@pytest.mark.django_db
+def test_a_truncated_tail_is_caught_by_the_last_checkpoint():
+    record(5)
+    checkpoint = audit_checkpoint()
+    assert checkpoint.sequence == 5
+    with Unguarded() as cursor:
+        cursor.execute("DELETE FROM audit_auditevent WHERE sequence >= 4")
+    result = audit_verify()
+    assert (result.intact, result.broken_sequence, result.reason) == (False, 4, "truncated")
+
+
+@pytest.mark.django_db
+def test_a_rewritten_tail_is_caught_by_the_checkpoint_hash():
+    record(3)
+    audit_checkpoint()
+    with Unguarded() as cursor:
+        cursor.execute("DELETE FROM audit_auditevent WHERE sequence = 3")
+    record(1)  # a new event 3, correctly chained, but not the one that was signed
+    result = audit_verify()
+    assert (result.broken_sequence, result.reason) == (3, "checkpoint mismatch")
+
+
+@pytest.mark.django_db
+def test_checkpoints_are_signed_idempotent_and_exported_with_the_public_key(settings):
+    from pathlib import Path
+
+    assert audit_checkpoint() is None  # nothing to sign yet
+    record(2)
+    first = audit_checkpoint()
+    assert audit_checkpoint_task() == 2
+    assert AuditCheckpoint.objects.count() == 1  # the head has not moved
+    record(1)
+    audit_checkpoint()
+    assert list(AuditCheckpoint.objects.values_list("sequence", flat=True)) == [2, 3]
+    key_path = Path(settings.IMPRIMATUR_AUDIT_KEY)
+    assert stat.S_IMODE(key_path.stat().st_mode) == 0o600
+    key = load_or_create_key()
+    document = checkpoints_export(AuditCheckpoint.objects.all(), key)
+    assert document["public_key"].startswith("-----BEGIN PUBLIC KEY-----")
+    assert document["checkpoints"][0]["hash"] == first.hash
+    result = audit_verify()
+    assert result.intact and result.checkpoints == 2
+
+
+@pytest.mark.django_db
+def test_a_checkpoint_signed_by_another_key_is_reported(settings, tmp_path):
+    record(2)
+    audit_checkpoint()
+    settings.IMPRIMATUR_AUDIT_KEY = str(tmp_path / "other.pem")
+    result = audit_verify()
+    assert (result.broken_sequence, result.reason) == (2, "bad signature")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_appends_on_postgresql_form_one_linear_chain():
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite serialises writers itself; the advisory lock is PostgreSQL's")
+    writers, per_writer = 8, 25
+    barrier = threading.Barrier(writers)
+    errors = []
+
+    def write(number):
+        try:
+            barrier.wait()
+            for index in range(per_writer):
+                with transaction.atomic():
+                    audit_record(action="tenancy.project.update", data={"w": number, "i": index})
+        except Exception as error:
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    sequences = list(AuditEvent.objects.values_list("sequence", flat=True))
+    assert sequences == list(range(1, writers * per_writer + 1))
+    result = audit_verify()
+    assert result.intact and result.last_sequence == writers * per_writer

@@ -1,0 +1,73 @@
+"""Exported JSON Lines verify with the standalone tool, and stop verifying when changed."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+
+from governance.audit.services import audit_checkpoint, audit_record
+
+REPO = Path(__file__).resolve().parents[3]
+TOOL = REPO / "tools" / "audit_verify.py"
+
+
+@pytest.fixture(autouse=True)
+def audit_key(settings, tmp_path):
+    settings.IMPRIMATUR_AUDIT_KEY = str(tmp_path / "audit_key.pem")
+
+
+def run_tool(*args) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(TOOL), *map(str, args)], capture_output=True, text=True, timeout=60
+    )
+
+
+@pytest.mark.django_db
+def test_an_export_verifies_standalone_and_fails_after_one_changed_byte(tmp_path):
+    for index in range(6):
+        audit_record(action="tenancy.project.update", data={"index": index, "word": "grüße"})
+    audit_checkpoint()
+    events, checkpoints = tmp_path / "audit.jsonl", tmp_path / "checkpoints.json"
+    call_command("audit_export", "--format", "jsonl", "--output", str(events))
+    call_command("audit_checkpoints", "--output", str(checkpoints))
+
+    result = run_tool(events, "--checkpoints", checkpoints)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "intact: events 1 to 6" in result.stdout
+    assert "1 checkpoint signatures valid" in result.stdout
+
+    lines = events.read_bytes().splitlines(keepends=True)
+    lines[3] = lines[3].replace(b'"index":3', b'"index":8')  # one byte of the fourth line
+    events.write_bytes(b"".join(lines))
+    result = run_tool(events)
+    assert result.returncode == 1
+    assert result.stdout.startswith("broken at 4: changed")
+
+
+@pytest.mark.django_db
+def test_a_truncated_export_fails_against_the_checkpoints(tmp_path):
+    for _ in range(4):
+        audit_record(action="tenancy.project.update")
+    audit_checkpoint()
+    events, checkpoints = tmp_path / "audit.jsonl", tmp_path / "checkpoints.json"
+    call_command("audit_export", "--output", str(events))
+    call_command("audit_checkpoints", "--output", str(checkpoints))
+    lines = events.read_text().splitlines(keepends=True)
+    events.write_text("".join(lines[:3]))
+    result = run_tool(events, "--checkpoints", checkpoints)
+    assert result.returncode == 1
+    assert result.stdout.startswith("broken at 4: truncated")
+
+
+@pytest.mark.django_db
+def test_a_time_slice_exports_a_contiguous_range(tmp_path):
+    for _ in range(3):
+        audit_record(action="tenancy.project.update")
+    events = tmp_path / "audit.jsonl"
+    call_command("audit_export", "--since", "2000-01-01", "--until", "2999-01-01", "-o", events)
+    assert len(events.read_text().splitlines()) == 3
+    call_command("audit_export", "--since", "2999-01-01", "-o", events)
+    assert events.read_text() == ""
+    assert "empty file" in run_tool(events).stdout
