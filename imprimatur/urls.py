@@ -88,6 +88,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("policies/", include("governance.policies.urls")),
     path("reviews/", include("governance.reviews.urls")),
+    path("audit/", include("governance.audit.urls")),
     path("", include("generation.jobs.urls")),
     path("", include("imprimatur.web.urls")),
 ]

@@ -12,6 +12,7 @@ NAVIGATION = [
     ("Reviews", "reviews:queue", {Role.REVIEWER, Role.COMPLIANCE, Role.ADMIN}),
     ("Inbox", "reviews:inbox", None),
     ("Verify", "jobs:verify", None),
+    ("Audit", "audit:list", {Role.AUDITOR, Role.ADMIN}),
     ("Models", "jobs:models", {Role.ADMIN}),
     ("API docs", "api-docs", None),
     ("Settings", "web:settings", None),

@@ -1,0 +1,71 @@
+"""Reads of the audit log for auditors and admins, scoped to their organisations."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import TextField
+from django.db.models.functions import Cast
+from django.http import Http404
+
+from governance.audit.models import AuditEvent
+from imprimatur.tenancy.models import Action
+
+PAGE_SIZE = 50
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    """What the audit browser filters by; every part optional."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    actor: str = ""
+    action: str = ""  # a full action or a prefix ending in "." ("reviews.")
+    project: str = ""  # the project slug the event's data names
+    target: str = ""  # "type" or "type:id"
+    text: str = ""  # searched in the event's data
+
+
+def event_list(*, user, filters: EventFilter = EventFilter()):
+    events = AuditEvent.objects.restrict(user, Action.AUDIT).select_related("organization")
+    if filters.since:
+        events = events.filter(created_at__gte=filters.since)
+    if filters.until:
+        events = events.filter(created_at__lt=filters.until)
+    if filters.actor:
+        events = events.filter(actor_name=filters.actor)
+    if filters.action:
+        if filters.action.endswith("."):
+            events = events.filter(action__startswith=filters.action)
+        else:
+            events = events.filter(action=filters.action)
+    if filters.project:
+        events = events.filter(data__project=filters.project)
+    if filters.target:
+        kind, _, pk = filters.target.partition(":")
+        events = events.filter(target_type=kind)
+        if pk:
+            events = events.filter(target_id=pk)
+    if filters.text:
+        events = events.annotate(data_text=Cast("data", TextField())).filter(
+            data_text__icontains=filters.text
+        )
+    return events
+
+
+def event_page(*, user, filters: EventFilter, before: int | None = None):
+    """One page, newest first, by keyset on the sequence (fast however deep): the events and
+    the sequence to ask for the next page with (None on the last page)."""
+    events = event_list(user=user, filters=filters)
+    if before is not None:
+        events = events.filter(sequence__lt=before)
+    page = list(events.order_by("-sequence")[: PAGE_SIZE + 1])
+    following = page[PAGE_SIZE - 1].sequence if len(page) > PAGE_SIZE else None
+    return page[:PAGE_SIZE], following
+
+
+def event_get(*, user, sequence: int) -> AuditEvent:
+    event = event_list(user=user).filter(sequence=sequence).first()
+    if event is None:
+        raise Http404("No such audit event.")
+    return event

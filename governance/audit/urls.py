@@ -1,0 +1,12 @@
+from django.urls import path
+
+from governance.audit import views
+
+app_name = "audit"
+
+urlpatterns = [
+    path("", views.event_list, name="list"),
+    path("events/<int:sequence>/", views.event_detail, name="detail"),
+    path("export.<str:fmt>", views.event_export, name="export"),
+    path("verify/", views.chain_verify, name="verify"),
+]
