@@ -470,10 +470,9 @@ class VerifyView(APIView):
         responses={200: OpenApiResponse(description="report, asset, summary")},
     )
     def post(self, request):
-        from generation.jobs.signing import image_verify
-        from generation.jobs.views import verify_rate_exceeded
+        from generation.jobs.signing import image_verify, verify_rate_exceeded
 
-        if verify_rate_exceeded(request):
+        if verify_rate_exceeded(request.META.get("REMOTE_ADDR", "")):
             raise Throttled(wait=60)
         serializer = VerifyInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

@@ -81,18 +81,13 @@ def _decision(asset_status: str) -> str:
 def score_distributions(*, project, limit: int = 500) -> tuple[list[Distribution], int]:
     """The distributions of every score over the project's newest ``limit`` checked assets,
     and how many assets they cover."""
-    latest_ids = (
+    # Newest assets first and, within one, its newest run first: the first run seen of an
+    # asset is its current one.
+    checks = (
         AssetCheck.objects.filter(asset__request__project=project)
-        .order_by("asset_id", "-pk")
-        .distinct("asset_id")
-        .values("pk")
-        if _supports_distinct_on()
-        else None
+        .select_related("asset")
+        .order_by("-asset_id", "-pk")
     )
-    checks = AssetCheck.objects.filter(asset__request__project=project).select_related("asset")
-    if latest_ids is not None:
-        checks = checks.filter(pk__in=latest_ids)
-    checks = checks.order_by("-asset_id", "-pk")
     distributions: dict[str, Distribution] = {}
 
     def get(key: str, label: str, low: float = 0.0, high: float = 1.0) -> Distribution:
@@ -103,7 +98,7 @@ def score_distributions(*, project, limit: int = 500) -> tuple[list[Distribution
     seen: set[int] = set()
     for check in checks.iterator():
         if check.asset_id in seen:
-            continue  # an older run of an asset already counted (SQLite has no DISTINCT ON)
+            continue  # an older run of an asset already counted
         seen.add(check.asset_id)
         if len(seen) > limit:
             break
@@ -130,9 +125,3 @@ def score_distributions(*, project, limit: int = 500) -> tuple[list[Distribution
             get(f"nudenet.{name}", f"NudeNet: {name}").add(score, decision, threshold)
     ordered = sorted(distributions.values(), key=lambda d: (d.key.split(".")[0] != "brand", d.key))
     return ordered, min(len(seen), limit)
-
-
-def _supports_distinct_on() -> bool:
-    from django.db import connection
-
-    return connection.vendor == "postgresql"

@@ -788,12 +788,10 @@ def generation_request_cancel(*, request: GenerationRequest, user) -> Generation
     return request
 
 
-def generation_request_rerun(
-    *, request: GenerationRequest, user, new_seeds: bool = False
-) -> GenerationRequest:
-    """Submit the request again: same seed (identical images) or new seeds (variants)."""
+def _params_again(request: GenerationRequest, *, seed: int | None) -> dict:
+    """A request's parameters to submit again (its uploads re-read). The negative prompt is the
+    creator's own: the policy in force now adds what it requires again."""
     params = {
-        # The creator's own: the policy in force now adds what it requires again.
         "negative_prompt": request.negative_prompt_submitted,
         "model": request.model_name,
         "mode": request.mode,
@@ -803,53 +801,49 @@ def generation_request_rerun(
         "steps": request.steps,
         "guidance_scale": request.guidance_scale,
         "num_images": request.num_images,
-        "seed": None if new_seeds else request.seed,
+        "seed": seed,
     }
     for field in ("init_image", "mask_image"):
         stored = getattr(request, field)
         if stored:
             with stored.open("rb") as image_file:
                 params[field] = image_file.read()
+    return params
+
+
+def generation_request_rerun(
+    *, request: GenerationRequest, user, new_seeds: bool = False
+) -> GenerationRequest:
+    """Submit the request again: same seed (identical images) or new seeds (variants)."""
     return generation_request_submit(
-        project=request.project, user=user, prompt=request.prompt, params=params, rerun_of=request
+        project=request.project,
+        user=user,
+        prompt=request.prompt,
+        params=_params_again(request, seed=None if new_seeds else request.seed),
+        rerun_of=request,
     )
 
 
 def generation_request_revise(
-    *, request: GenerationRequest, user, prompt: str, negative_prompt: str | None = None
+    *, request: GenerationRequest, user, prompt: str
 ) -> GenerationRequest:
     """Submit an edited version of a request after a reviewer asked for changes: the same
     parameters and seed, the new prompt; the new request records the one it revises."""
     if not may_act_on(request=request, user=user):
         raise PermissionDenied("Only the request's creator revises it.")
-    params = {
-        "negative_prompt": request.negative_prompt_submitted
-        if negative_prompt is None
-        else negative_prompt,
-        "model": request.model_name,
-        "mode": request.mode,
-        "strength": request.strength,
-        "width": request.width,
-        "height": request.height,
-        "steps": request.steps,
-        "guidance_scale": request.guidance_scale,
-        "num_images": request.num_images,
-        "seed": request.seed,
-    }
-    for field in ("init_image", "mask_image"):
-        stored = getattr(request, field)
-        if stored:
-            with stored.open("rb") as image_file:
-                params[field] = image_file.read()
     return generation_request_submit(
-        project=request.project, user=user, prompt=prompt, params=params, rerun_of=request
+        project=request.project,
+        user=user,
+        prompt=prompt,
+        params=_params_again(request, seed=request.seed),
+        rerun_of=request,
     )
 
 
 def request_history(request: GenerationRequest, limit: int = 10) -> list[dict]:
     """The earlier versions of a request (what it re-runs or revises), newest first, each
     with the comments its reviews ended with: what a reviewer reads as history."""
-    from governance.reviews.selectors import reviews_of
+    from governance.reviews.selectors import review_decisions, reviews_of
 
     history = []
     current = request.rerun_of
@@ -858,10 +852,7 @@ def request_history(request: GenerationRequest, limit: int = 10) -> list[dict]:
         targets = [current, *current.assets.all()]
         for target in targets:
             for review in reviews_of(target=target):
-                for task in review.tasks.all():
-                    for decision in task.decisions.all():
-                        if decision.comment:
-                            comments.append(decision)
+                comments += [d for d in review_decisions(review) if d.comment]
         history.append({"request": current, "comments": comments})
         current = current.rerun_of
     return history

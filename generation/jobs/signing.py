@@ -189,14 +189,13 @@ def asset_publish(asset_id: int) -> None:
     from generation.jobs.models import Asset
     from generation.provenance import ApprovalClaim, sign_approved
     from governance.audit.services import audit_record
-    from governance.reviews.selectors import reviews_of
+    from governance.reviews.selectors import review_last_decision, reviews_of
 
     asset = Asset.objects.select_related("request__project").get(pk=asset_id)
     if asset.status != Asset.Status.APPROVED or asset.published_image:
         return
     review = next(iter(reviews_of(target=asset)), None)
-    decisions = [d for task in review.tasks.all() for d in task.decisions.all()] if review else []
-    last = max(decisions, key=lambda d: d.pk, default=None)
+    last = review_last_decision(review)
     project = asset.request.project
     claim = ApprovalClaim(
         approved_at=review.decided_at if review else asset.created_at,
@@ -263,6 +262,22 @@ def asset_find(image: Image.Image, *, report: dict | None = None):
 
 
 MAX_VERIFY_BYTES = 20 * 1024 * 1024
+
+
+def verify_allowed(user) -> bool:
+    """Members verify; anyone does when IMPRIMATUR_PUBLIC_VERIFY is on."""
+    return settings.IMPRIMATUR_PUBLIC_VERIFY or user.is_authenticated
+
+
+def verify_rate_exceeded(address: str) -> bool:
+    """At most IMPRIMATUR_VERIFY_PER_MINUTE verifications a minute per client address (the
+    page and the API share the count)."""
+    from django.core.cache import cache
+    from django.utils import timezone
+
+    key = f"verify:{address or 'unknown'}:{timezone.now():%Y%m%d%H%M}"
+    cache.add(key, 0, timeout=70)
+    return cache.incr(key) > settings.IMPRIMATUR_VERIFY_PER_MINUTE
 
 
 def image_verify(data: bytes) -> dict:

@@ -15,9 +15,10 @@ from generation.jobs.forms import (
     GenerationRequestForm,
     ModelProfileForm,
 )
+from generation.jobs.models import Asset, GenerationRequest
 from governance.policies.display import highlight_matches
 from governance.policies.services import policy_evaluate, policy_quota_usage
-from governance.reviews.selectors import reviews_of
+from governance.reviews.selectors import review_last_decision, reviews_of
 from imprimatur.errors import InvalidTransition
 from imprimatur.tenancy.models import Action, BrandProject, Organization
 from imprimatur.tenancy.selectors import project_get
@@ -167,35 +168,35 @@ def prompt_review_evidence(generation_request, user=None) -> dict:
 
 def asset_review_evidence(asset, user) -> dict:
     """What the image review page shows: the request's prompt and the asset's checks."""
+    privileged = selectors.may_see_quarantined(
+        user=user, organization_id=asset.request.project.organization_id
+    )
     return {
-        "item": asset_evidence(asset, user),
+        "item": asset_evidence(asset, user, privileged=privileged),
         "req": asset.request,
         # The other images of the request, to compare the variants side by side.
         "variants": [
-            asset_evidence(other, user)
+            asset_evidence(other, user, privileged=privileged)
             for other in asset.request.assets.exclude(pk=asset.pk).order_by("index")
         ],
         **prompt_review_evidence(asset.request),
     }
 
 
-def asset_evidence(asset, user) -> dict:
+def asset_evidence(asset, user, *, privileged: bool | None = None) -> dict:
     """What the pages show of an asset's checks: the latest result, readable at a glance,
     the image only to those who may see it, NudeNet boxes only to compliance and admins."""
     checks = sorted(asset.checks.all(), key=lambda check: check.pk, reverse=True)
-    privileged = selectors.may_see_quarantined(
-        user=user, organization_id=asset.request.project.organization_id
-    )
+    if privileged is None:  # callers with several assets of one project pass it in
+        privileged = selectors.may_see_quarantined(
+            user=user, organization_id=asset.request.project.organization_id
+        )
     latest = checks[0].result if checks else None
     review = next(iter(reviews_of(target=asset)), None)
-    decided = None
-    if review is not None and review.status in ("approved", "rejected"):
-        decisions = [d for task in review.tasks.all() for d in task.decisions.all()]
-        decided = max(decisions, key=lambda d: d.pk, default=None)
     return {
         "asset": asset,
         "review": review,
-        "review_decision": decided,
+        "review_decision": review_last_decision(review),
         "result": latest,
         "history": checks[1:],
         "show_image": privileged or not asset.quarantined,
@@ -233,13 +234,20 @@ def _brand_parts(result: dict | None) -> list[dict]:
 
 
 def _status_context(request, pk: int) -> dict:
+    """What the request page and its live status show. Polled every half second while a
+    request runs: the reviews and image evidence are read only when there are some."""
     generation_request = selectors.generation_request_get(user=request.user, pk=pk)
+    assets = list(generation_request.assets.all())
+    privileged = bool(assets) and selectors.may_see_quarantined(
+        user=request.user, organization_id=generation_request.project.organization_id
+    )
+    awaiting = generation_request.status == GenerationRequest.Status.AWAITING_REVIEW
     return {
         "req": generation_request,
         "job": selectors.latest_job(generation_request),
-        "reviews": reviews_of(target=generation_request),
+        "reviews": reviews_of(target=generation_request) if awaiting else [],
         "asset_checks": [
-            asset_evidence(asset, request.user) for asset in generation_request.assets.all()
+            asset_evidence(asset, request.user, privileged=privileged) for asset in assets
         ],
         "can_act": services.may_act_on(request=generation_request, user=request.user),
         "can_generate": BrandProject.objects.restrict(request.user, Action.GENERATE)
@@ -248,7 +256,7 @@ def _status_context(request, pk: int) -> dict:
         "changes_requested": generation_request.created_by_id == request.user.pk
         and (
             generation_request.error.startswith("Changes requested")
-            or any(asset.status == "changes" for asset in generation_request.assets.all())
+            or any(asset.status == Asset.Status.CHANGES_REQUESTED for asset in assets)
         ),
     }
 
@@ -494,36 +502,18 @@ def model_edit(request, pk: int | None = None):
 # --- Verification for anyone -------------------------------------------------------------------
 
 
-def verify_rate_exceeded(request) -> bool:
-    """At most IMPRIMATUR_VERIFY_PER_MINUTE verifications a minute per client address."""
-    from django.conf import settings
-    from django.core.cache import cache
-    from django.utils import timezone
-
-    address = request.META.get("REMOTE_ADDR", "unknown")
-    key = f"verify:{address}:{timezone.now():%Y%m%d%H%M}"
-    cache.add(key, 0, timeout=70)
-    return cache.incr(key) > settings.IMPRIMATUR_VERIFY_PER_MINUTE
-
-
-def verify_allowed(request) -> bool:
-    from django.conf import settings
-
-    return settings.IMPRIMATUR_PUBLIC_VERIFY or request.user.is_authenticated
-
-
 def verify_page(request):
     """Upload an image: its C2PA manifest and which asset of this platform it is."""
     from django.contrib.auth.views import redirect_to_login
 
-    from generation.jobs.signing import image_verify
+    from generation.jobs.signing import image_verify, verify_allowed, verify_rate_exceeded
 
-    if not verify_allowed(request):
+    if not verify_allowed(request.user):
         return redirect_to_login(request.get_full_path())
     context, status = {}, 200
     if request.method == "POST":
         upload = request.FILES.get("image")
-        if verify_rate_exceeded(request):
+        if verify_rate_exceeded(request.META.get("REMOTE_ADDR", "")):
             context["error"] = "Too many verifications from here: wait a minute and try again."
             status = 429
         elif upload is None:

@@ -145,19 +145,14 @@ class WorkflowView(APIView):
     """A project's current review workflow; admins PUT a new version (open reviews keep
     theirs). Stages are checked strictly: every problem is named by its path."""
 
-    def _project(self, request, slug):
-        from governance.reviews.views import _workflow_project
-
-        return _workflow_project(request, slug)
-
     @extend_schema(responses={200: WorkflowSerializer})
     def get(self, request, slug: str):
-        project, _can_edit = self._project(request, slug)
+        project, _can_edit = selectors.workflow_project_get(user=request.user, slug=slug)
         return Response(WorkflowSerializer(services.workflow_current(project=project)).data)
 
     @extend_schema(request=WorkflowInputSerializer, responses={200: WorkflowSerializer})
     def put(self, request, slug: str):
-        project, _can_edit = self._project(request, slug)
+        project, _can_edit = selectors.workflow_project_get(user=request.user, slug=slug)
         serializer = WorkflowInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         workflow = services.workflow_update(

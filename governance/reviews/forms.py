@@ -55,10 +55,6 @@ class StageForm(forms.Form):
         label="Due within (hours)", min_value=1, max_value=2160, required=False
     )
 
-    def is_blank(self) -> bool:
-        data = self.cleaned_data if hasattr(self, "cleaned_data") else {}
-        return not (data.get("name") or "").strip()
-
 
 class BaseStageFormSet(forms.BaseFormSet):
     def stages(self) -> list[dict]:

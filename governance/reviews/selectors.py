@@ -5,7 +5,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from governance.reviews.models import Review, ReviewTask
-from imprimatur.tenancy.models import Membership, Role
+from imprimatur.tenancy.models import BrandProject, Membership, Role
 
 
 def task_list(*, user, status: str | None = ReviewTask.Status.OPEN):
@@ -65,3 +65,49 @@ def unread_count(*, user) -> int:
     from governance.reviews.models import Notification
 
     return Notification.objects.filter(user=user, read_at__isnull=True).count()
+
+
+REVIEW_ROLES = (Role.REVIEWER, Role.COMPLIANCE, Role.ADMIN)
+
+
+def is_admin(*, user, organization_id: int) -> bool:
+    return Membership.objects.filter(
+        user=user, organization_id=organization_id, role=Role.ADMIN
+    ).exists()
+
+
+def workflow_projects(*, user):
+    """Projects whose workflow the user may read: reviewers, compliance officers and admins."""
+    return (
+        BrandProject.objects.filter(
+            organization__memberships__user=user,
+            organization__memberships__role__in=REVIEW_ROLES,
+        )
+        .distinct()
+        .select_related("organization")
+        .order_by("name")
+    )
+
+
+def workflow_project_get(*, user, slug: str) -> tuple[BrandProject, bool]:
+    """The project by slug, if the user may read its workflow, and whether they may edit it
+    (admins)."""
+    project = workflow_projects(user=user).filter(slug=slug).first()
+    if project is None:
+        raise Http404("No such project.")
+    return project, is_admin(user=user, organization_id=project.organization_id)
+
+
+def review_decisions(review: Review) -> list:
+    """Every decision of a review, in the order they were made (uses ``reviews_of``'s
+    prefetch when the review came from there)."""
+    decisions = [d for task in review.tasks.all() for d in task.decisions.all()]
+    return sorted(decisions, key=lambda decision: decision.pk)
+
+
+def review_last_decision(review: Review | None):
+    """The decision that ended a decided review (approved, rejected, changes requested)."""
+    if review is None or review.status in (Review.Status.OPEN, Review.Status.WITHDRAWN):
+        return None
+    decisions = review_decisions(review)
+    return decisions[-1] if decisions else None

@@ -15,7 +15,7 @@ from django.dispatch import Signal
 from django.utils import timezone
 
 from governance.audit.services import audit_record
-from governance.reviews import notifications
+from governance.reviews import notifications, selectors
 from governance.reviews.models import Review, ReviewDecision, ReviewTask, Workflow
 from governance.reviews.registry import reviewable_type
 from governance.reviews.stages import DEFAULT_STAGES, stages_clean, stages_for
@@ -50,9 +50,7 @@ def workflow_update(
 ) -> Workflow:
     """Save the stages as the project's next workflow version (admins only). Open reviews
     keep the version they were opened with."""
-    if not Membership.objects.filter(
-        user=user, organization_id=project.organization_id, role=Role.ADMIN
-    ).exists():
+    if not selectors.is_admin(user=user, organization_id=project.organization_id):
         raise PermissionDenied("Only admins of the organisation change review workflows.")
     clean = stages_clean(stages)
     BrandProject.objects.select_for_update().filter(pk=project.pk).first()

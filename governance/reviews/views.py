@@ -13,10 +13,10 @@ from django.views.decorators.http import require_POST
 
 from governance.reviews import selectors, services
 from governance.reviews.forms import DecisionForm, StageFormSet, WorkflowForm
-from governance.reviews.models import Notification, ReviewTask, Workflow
+from governance.reviews.models import Notification, ReviewDecision, ReviewTask, Workflow
 from governance.reviews.registry import reviewable_type
 from imprimatur.errors import AlreadyDecided
-from imprimatur.tenancy.models import BrandProject, Membership, Role
+from imprimatur.tenancy.models import BrandProject
 
 
 @login_required
@@ -27,17 +27,17 @@ def queue(request):
     if project:
         tasks = tasks.filter(review__project__slug=project)
     tasks = list(tasks[:200])
+    # One query for what I already decided (a stage needing several approvals); the other
+    # rules are checked when the decision is made, and bulk approval reports them.
+    decided = set(
+        ReviewDecision.objects.filter(user=request.user, task__in=tasks).values_list(
+            "task_id", flat=True
+        )
+    )
     for task in tasks:
         task.overdue = selectors.is_overdue(task)
-        task.may_decide = services.task_may_decide(task=task, user=request.user)[0]
-    workflow_projects = (
-        BrandProject.objects.filter(
-            organization__memberships__user=request.user,
-            organization__memberships__role__in=[Role.REVIEWER, Role.COMPLIANCE, Role.ADMIN],
-        )
-        .distinct()
-        .order_by("name")
-    )
+        task.may_decide = task.pk not in decided
+    workflow_projects = selectors.workflow_projects(user=request.user)
     return render(
         request,
         "reviews/queue.html",
@@ -140,9 +140,9 @@ def task_detail(request, pk: int):
             "history": task.review.tasks.prefetch_related("decisions__user"),
             "form": form,
             "may_decide": may_decide,
-            "is_admin": Membership.objects.filter(
-                user=request.user, organization_id=task.review.organization_id, role=Role.ADMIN
-            ).exists(),
+            "is_admin": selectors.is_admin(
+                user=request.user, organization_id=task.review.organization_id
+            ),
             "why_not": why_not,
             "is_open": task.status == ReviewTask.Status.OPEN,
             "overdue": selectors.is_overdue(task),
@@ -154,31 +154,10 @@ def task_detail(request, pk: int):
 # --- Workflows ------------------------------------------------------------------------------
 
 
-def _workflow_project(request, slug: str) -> tuple[BrandProject, bool]:
-    """The project (its reviewers, compliance officers and admins may look) and whether the
-    user may edit its workflow (admins)."""
-    projects = BrandProject.objects.filter(
-        slug=slug,
-        organization__memberships__user=request.user,
-        organization__memberships__role__in=[Role.REVIEWER, Role.COMPLIANCE, Role.ADMIN],
-    ).distinct()
-    project = projects.select_related("organization").first()
-    if project is None:
-        raise Http404("No such project.")
-    can_edit = Membership.objects.filter(
-        user=request.user, organization_id=project.organization_id, role=Role.ADMIN
-    ).exists()
-    return project, can_edit
-
-
-def _stage_initial(stages: list[dict]) -> list[dict]:
-    return [{**stage, "due_hours": stage.get("due_hours")} for stage in stages]
-
-
 @login_required
 def workflow_edit(request, slug: str):
     """A project's review stages: admins save a new version; open reviews keep theirs."""
-    project, can_edit = _workflow_project(request, slug)
+    project, can_edit = selectors.workflow_project_get(user=request.user, slug=slug)
     current = services.workflow_current(project=project)
     status = 200
     if request.method == "POST":
@@ -213,7 +192,7 @@ def workflow_edit(request, slug: str):
         else:
             status = 400
     else:
-        formset = StageFormSet(initial=_stage_initial(current.stages), prefix="stages")
+        formset = StageFormSet(initial=current.stages, prefix="stages")
         form = WorkflowForm(initial={"distinct_approvers": current.distinct_approvers})
     return render(
         request,

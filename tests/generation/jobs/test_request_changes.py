@@ -38,6 +38,7 @@ def test_changes_need_a_comment_and_the_creator_revises(client, acme, tiny_model
     client.force_login(acme.users["creator"])
     page = client.get(f"/requests/{job.request_id}/").content.decode()
     assert "A reviewer asked for changes." in page and "data-revise" in page
+    assert "Make it red on navy." in page  # the reviewer's comment, beside the image
     response = client.post(
         f"/requests/{job.request_id}/revise/", {"prompt": "a red star on a navy background"}
     )
