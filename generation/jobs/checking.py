@@ -151,6 +151,7 @@ def asset_checks_record(
         actor=user,
         organization=asset.request.project.organization,
         target=asset,
+        project=asset.request.project,
         data={
             "verdict": result["verdict"],
             "trigger": trigger,

@@ -358,6 +358,7 @@ def generation_request_transition(
         actor=actor,
         organization=request.project.organization,
         target=request,
+        project=request.project,
         data={"from": previous, "to": to, **({"error": error} if error else {})},
     )
     return request
@@ -392,6 +393,7 @@ def generation_job_transition(
         actor=actor,
         organization=job.request.project.organization,
         target=job,
+        project=job.request.project,
         data={
             "from": previous,
             "to": to,
@@ -720,6 +722,7 @@ def asset_store(
         action="generation.asset.create",
         organization=request.project.organization,
         target=asset,
+        project=request.project,
         data={"request": request.pk, "index": index, "seed": seed, "sha256": asset.sha256},
     )
     return asset
@@ -768,6 +771,7 @@ def generation_request_cancel(*, request: GenerationRequest, user) -> Generation
         actor=user,
         organization=request.project.organization,
         target=request,
+        project=request.project,
         data={"status": request.status},
     )
     reason = f"Cancelled by {user.get_username()}."
@@ -1013,6 +1017,7 @@ def asset_recheck_request(*, asset: Asset, user) -> None:
         actor=user,
         organization=organization,
         target=asset,
+        project=asset.request.project,
         data={"previous_verdict": asset.check_verdict},
     )
 

@@ -221,6 +221,7 @@ def asset_publish(asset_id: int) -> None:
             action="generation.asset.publish",
             organization=project.organization,
             target=locked,
+            project=project,
             data={
                 "sha256": hashlib.sha256(signed).hexdigest(),
                 "stages": list(claim.stages),

@@ -55,9 +55,16 @@ def audit_record(
     organization=None,
     target: models.Model | None = None,
     data: dict | None = None,
+    project=None,
 ) -> AuditEvent:
-    """Append one event; `actor` None means the platform itself (a worker, a command)."""
+    """Append one event; `actor` None means the platform itself (a worker, a command).
+
+    `project` (a BrandProject) puts its slug in the data as ``project``: the audit browser's
+    project filter and the reports find the event by it.
+    """
     ensure_registered(action)
+    if project is not None:
+        data = {**(data or {}), "project": project.slug}
     is_person = actor is not None and getattr(actor, "is_authenticated", False)
     event = AuditEvent(
         actor_id=actor.pk if is_person else None,

@@ -397,6 +397,7 @@ def policy_draft_update(
         actor=user,
         organization=policy.organization,
         target=policy,
+        project=policy.project,
         data={
             "draft_sha256": document_sha256(policy.draft),
             "rules": len(policy.draft["rules"]),
@@ -454,6 +455,7 @@ def policy_publish(*, policy: Policy, user) -> PolicyVersion:
         actor=user,
         organization=policy.organization,
         target=version,
+        project=policy.project,
         data={
             "policy": policy.pk,
             "number": version.number,

@@ -136,6 +136,7 @@ def review_open(
         actor=requested_by,
         organization=project.organization,
         target=review,
+        project=project,
         data={
             "kind": kind,
             "object": f"{review.content_type.app_label}.{review.content_type.model}:{target.pk}",
@@ -232,6 +233,7 @@ def task_decide(
         actor=user,
         organization=review.project.organization,
         target=task,
+        project=review.project,
         data={
             "review": review.pk,
             "kind": review.kind,
@@ -274,6 +276,7 @@ def _review_end(review: Review, status: str, decision: ReviewDecision | None) ->
         actor=decision.user if decision else None,
         organization=review.project.organization,
         target=review,
+        project=review.project,
         data={"kind": review.kind, "status": status},
     )
     review_decided.send(sender=Review, review=review, decision=decision)

@@ -87,6 +87,7 @@ def project_create(
         actor=actor,
         organization=organization,
         target=project,
+        project=project,
         data={"slug": project.slug},
     )
     return project
@@ -188,6 +189,7 @@ def project_brand_update(
         actor=user,
         organization=project.organization,
         target=project,
+        project=project,
         data=data,
     )
     return project
