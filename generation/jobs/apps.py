@@ -16,6 +16,15 @@ class JobsConfig(AppConfig):
         register_prompt_source(recent_prompts)
         register_usage_source(images_requested)
 
+        # The audit report's sections on requests, prompt policy outcomes, checks, models.
+        from generation.jobs import reports
+        from governance.audit.reports import register_report_section
+
+        register_report_section("requests", reports.requests_section, order=10)
+        register_report_section("policy", reports.policy_section, order=20)
+        register_report_section("checks", reports.checks_section, order=30)
+        register_report_section("models", reports.models_section, order=40)
+
         # Requests are reviewable (prompt review); reviews tell generation when one ends.
         from django.urls import reverse
 

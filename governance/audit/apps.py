@@ -25,3 +25,7 @@ class AuditConfig(AppConfig):
 
     def ready(self) -> None:
         post_migrate.connect(_ensure_guard, sender=self, dispatch_uid="audit-guard")
+
+        from governance.audit.reports import activity_section, register_report_section
+
+        register_report_section("activity", activity_section, order=60)

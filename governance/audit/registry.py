@@ -30,6 +30,9 @@ ACTIONS: dict[str, str] = {
     "reviews.task.decide": "A reviewer approved or rejected a review stage.",
     "reviews.override": "An admin decided a review stage outside the rules, with a reason.",
     "reviews.review.end": "A review ended: approved, rejected or withdrawn.",
+    "audit.export": "Someone exported audit events (CSV or JSON Lines), with the filters used.",
+    "audit.report.pdf": "Someone downloaded a PDF audit report, for a period and scope.",
+    "audit.verify": "Someone verified the audit chain from the UI, with the result.",
 }
 
 

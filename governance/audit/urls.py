@@ -9,4 +9,6 @@ urlpatterns = [
     path("events/<int:sequence>/", views.event_detail, name="detail"),
     path("export.<str:fmt>", views.event_export, name="export"),
     path("verify/", views.chain_verify, name="verify"),
+    path("reports/", views.report, name="report"),
+    path("reports/pdf/", views.report_pdf, name="report-pdf"),
 ]

@@ -6,21 +6,33 @@ import json
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import StreamingHttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils.dateparse import parse_date, parse_datetime
 from django.views.decorators.http import require_POST
 
 from governance.audit import selectors
 from governance.audit.chain import canonical_json
+from governance.audit.forms import ReportForm
 from governance.audit.registry import ACTIONS
-from governance.audit.services import audit_event_fields
+from governance.audit.reports import Chart, report_build
+from governance.audit.services import audit_event_fields, audit_record, chain_head
 from imprimatur.tenancy.models import Action, Organization
 
 
 def _may_audit(user) -> None:
     if not Organization.objects.restrict(user, Action.AUDIT).exists():
         raise PermissionDenied("Only auditors and admins read the audit log.")
+
+
+def _record_for_audited(user, action: str, data: dict) -> None:
+    """An event about reading the log, in each organisation whose log the user reads (so
+    each organisation's auditors see it)."""
+    from django.db import transaction
+
+    with transaction.atomic():
+        for organization in Organization.objects.restrict(user, Action.AUDIT).order_by("pk"):
+            audit_record(action=action, actor=user, organization=organization, data=data)
 
 
 def _moment(value: str, *, end: bool = False):
@@ -117,10 +129,21 @@ def event_export(request, fmt: str):
     with the hashed fields and hashes (each event checks on its own; an unfiltered export is
     the whole chain, which ``tools/audit_verify.py`` verifies)."""
     _may_audit(request.user)
-    filters, _query, problems = _filters(request)
+    filters, query, problems = _filters(request)
     if problems or fmt not in ("csv", "jsonl"):
         return redirect("audit:list")
-    events = selectors.event_list(user=request.user, filters=filters).order_by("sequence")
+    # What was in the log when asked: not the export's own event, nor later ones.
+    head = chain_head()[0]
+    events = (
+        selectors.event_list(user=request.user, filters=filters)
+        .filter(sequence__lte=head)
+        .order_by("sequence")
+    )
+    _record_for_audited(
+        request.user,
+        "audit.export",
+        {"format": fmt, "filters": {k: v for k, v in query.items() if v}},
+    )
 
     def rows():
         if fmt == "csv":
@@ -148,8 +171,97 @@ def chain_verify(request):
 
     _may_audit(request.user)
     result = audit_verify()
+    _record_for_audited(
+        request.user, "audit.verify", {"intact": result.intact, "result": str(result)}
+    )
     if result.intact:
         messages.success(request, f"The audit log is {result}.")
     else:
         messages.error(request, f"The audit log is {result}.")
     return redirect("audit:list")
+
+
+def _report_form(request) -> ReportForm:
+    """The report form bound to the query string; the first organisation and the last 30
+    days when nothing is asked for."""
+    data = request.GET.copy()
+    form = ReportForm(user=request.user)
+    first = form.fields["organization"].queryset.first()
+    if first is None:
+        raise PermissionDenied("Only auditors and admins read audit reports.")
+    if not data.get("organization"):
+        data["organization"] = first.slug
+    return ReportForm(data, user=request.user)
+
+
+def _report_form_context(form: ReportForm) -> dict:
+    """The form with its dates as typed, or as defaulted (call after ``is_valid``)."""
+    form.is_valid()
+    values = {}
+    for name in ("since", "until"):
+        value = form.cleaned_data.get(name) or form.data.get(name, "")
+        values[f"{name}_value"] = value.isoformat() if hasattr(value, "isoformat") else value
+    return {"form": form, "report": None, **values}
+
+
+def chart_view(chart: Chart) -> dict:
+    """Geometry for the template: horizontal bars as percentages of the longest, or a
+    day-by-day SVG column chart (viewBox units: 10 per day, 100 high)."""
+    peak = chart.peak or 1
+    if chart.kind != "days":
+        return {
+            "chart": chart,
+            "bars": [
+                {"label": label, "value": value, "percent": round(100 * value / peak, 1)}
+                for label, value in chart.points
+            ],
+        }
+    columns = []
+    for index, (label, value) in enumerate(chart.points):
+        height = round(96 * value / peak, 2)
+        columns.append(
+            {"label": label, "value": value, "x": index * 10 + 1, "y": 100 - height, "h": height}
+        )
+    return {"chart": chart, "columns": columns, "width": 10 * len(columns)}
+
+
+@login_required
+def report(request):
+    """A report for an organisation or project and a period: tables and charts."""
+    _may_audit(request.user)
+    form = _report_form(request)
+    context = _report_form_context(form)
+    if form.is_valid():
+        built = report_build(form.scope())
+        context["report"] = built
+        context["sections"] = [
+            {"section": section, "charts": [chart_view(chart) for chart in section.charts]}
+            for section in built.sections
+        ]
+        context["query"] = request.GET.urlencode()
+    return render(request, "audit/report.html", context, status=200 if form.is_valid() else 400)
+
+
+@login_required
+def report_pdf(request):
+    """The same report as a PDF; making one is itself an audit event."""
+    from governance.audit.report_pdf import report_pdf as draw
+
+    _may_audit(request.user)
+    form = _report_form(request)
+    if not form.is_valid():
+        return render(request, "audit/report.html", _report_form_context(form), status=400)
+    scope = form.scope()
+    audit_record(
+        action="audit.report.pdf",
+        actor=request.user,
+        organization=scope.organization,
+        project=scope.project,
+        data={"since": scope.since.isoformat(), "until": scope.until.isoformat()},
+    )
+    built = report_build(scope)
+    response = HttpResponse(draw(built), content_type="application/pdf")
+    name = scope.organization.slug + (f"-{scope.project.slug}" if scope.project else "")
+    period = f"{form.cleaned_data['since']}-to-{form.cleaned_data['until']}"
+    response["Content-Disposition"] = f'attachment; filename="audit-report-{name}-{period}.pdf"'
+    return response

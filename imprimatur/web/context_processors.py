@@ -13,6 +13,7 @@ NAVIGATION = [
     ("Inbox", "reviews:inbox", None),
     ("Verify", "jobs:verify", None),
     ("Audit", "audit:list", {Role.AUDITOR, Role.ADMIN}),
+    ("Reports", "audit:report", {Role.AUDITOR, Role.ADMIN}),
     ("Models", "jobs:models", {Role.ADMIN}),
     ("API docs", "api-docs", None),
     ("Settings", "web:settings", None),

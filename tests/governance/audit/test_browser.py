@@ -1,5 +1,8 @@
-"""The audit browser in Chromium: an auditor filters the log and opens an event.
-Screenshot: var/screenshots/audit-log.png."""
+"""The audit browser in Chromium: an auditor filters the log and opens an event, and reads
+a report and downloads its PDF. Screenshots: var/screenshots/audit-log.png and
+audit-report.png."""
+
+from pathlib import Path
 
 from governance.audit.services import audit_record
 from tests.browser import SCREENSHOTS, needs_browser
@@ -33,3 +36,27 @@ def test_an_auditor_filters_and_reads_an_event(transactional_db, live_server, ac
     rows.first.get_by_role("link").click()
     page.get_by_text("change 3").first.wait_for()
     page.get_by_role("button", name="Verify the whole chain now").wait_for(state="detached")
+
+
+def test_an_auditor_reads_a_report_and_downloads_it(
+    transactional_db, live_server, acme, history, browser_page
+):
+    """Screenshot: var/screenshots/audit-report.png."""
+    page = browser_page
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.get_by_label("Username").fill("acme-auditor")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("link", name="Reports").click()
+    page.get_by_label("Project").fill(acme.project.slug)
+    page.get_by_role("button", name="Show the report").click()
+    reviews = page.locator("#s-reviews").locator("..")
+    reviews.get_by_text("75.0 %").first.wait_for()
+    assert page.locator("svg.day-chart").count() >= 2
+    assert page.locator(".hbar").count() >= 3
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / "audit-report.png", full_page=True)
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download as PDF").click()
+    assert download.value.suggested_filename.startswith("audit-report-acme-org-acme-campaign-")
+    assert Path(download.value.path()).read_bytes().startswith(b"%PDF")

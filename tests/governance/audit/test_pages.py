@@ -6,6 +6,7 @@ import json
 import pytest
 
 from governance.audit.chain import event_hash
+from governance.audit.models import AuditEvent
 from governance.audit.services import audit_record
 
 pytestmark = pytest.mark.django_db
@@ -80,7 +81,15 @@ def test_exports_stream_what_is_shown_with_checkable_hashes(client, acme, events
         assert event_hash(line) == stored  # each exported event checks on its own
     csv_text = b"".join(client.get("/audit/export.csv").streaming_content).decode()
     assert csv_text.splitlines()[0].startswith("sequence,created_at,actor_name")
-    assert len(csv_text.splitlines()) == 1 + 120  # the header and acme's events, not globex's
+    # The header, acme's 120 events (not globex's) and the JSON Lines export's own event;
+    # not the CSV export's event, recorded after the head the export stops at.
+    assert len(csv_text.splitlines()) == 1 + 120 + 1
+    exported = AuditEvent.objects.filter(action="audit.export").order_by("sequence")
+    assert [event.data for event in exported] == [
+        {"format": "jsonl", "filters": {"q": "change 11"}},
+        {"format": "csv", "filters": {}},
+    ]
+    assert {event.organization_id for event in exported} == {acme.organization.pk}
 
 
 def test_the_verify_button_reports_the_chain(client, acme, events):

@@ -1,0 +1,245 @@
+"""Generation's sections of the audit report (``governance.audit.reports``): requests and
+images, prompt policy outcomes by rule and category, output checks, and model usage. Every
+figure is counted by the database."""
+
+from django.db.models import Count, Q, Sum
+
+from generation.jobs.models import Asset, GenerationRequest, PolicyOutcome
+from governance.audit.models import AuditEvent
+from governance.audit.reports import (
+    Chart,
+    Figure,
+    ReportScope,
+    Section,
+    Table,
+    daily_counts,
+    json_array_counts,
+    percent,
+)
+
+
+def _requests(scope: ReportScope):
+    requests = GenerationRequest.objects.filter(
+        project__organization=scope.organization,
+        created_at__gte=scope.since,
+        created_at__lt=scope.until,
+    )
+    if scope.project is not None:
+        requests = requests.filter(project=scope.project)
+    return requests
+
+
+def _assets(scope: ReportScope):
+    assets = Asset.objects.filter(
+        request__project__organization=scope.organization,
+        created_at__gte=scope.since,
+        created_at__lt=scope.until,
+    )
+    if scope.project is not None:
+        assets = assets.filter(request__project=scope.project)
+    return assets
+
+
+def _blocked_events(scope: ReportScope):
+    # A blocked prompt leaves no request, only its audit event (with rules and categories).
+    events = AuditEvent.objects.filter(
+        organization=scope.organization,
+        action="generation.request.blocked",
+        created_at__gte=scope.since,
+        created_at__lt=scope.until,
+    )
+    if scope.project is not None:
+        events = events.filter(data__project=scope.project.slug)
+    return events
+
+
+def requests_section(scope: ReportScope) -> Section:
+    requests = _requests(scope)
+    totals = requests.aggregate(
+        requests=Count("pk"),
+        images_asked=Sum("num_images"),
+        succeeded=Count("pk", filter=Q(status=GenerationRequest.Status.SUCCEEDED)),
+        failed=Count("pk", filter=Q(status=GenerationRequest.Status.FAILED)),
+    )
+    images = _assets(scope).count()
+    by_status = dict(requests.values("status").annotate(n=Count("pk")).values_list("status", "n"))
+    blocked = _blocked_events(scope).count()
+    return Section(
+        key="requests",
+        title="Requests and images",
+        figures=[
+            Figure("Requests", totals["requests"], "accepted by the prompt policy"),
+            Figure("Prompts blocked", blocked, "refused at submission; no request was made"),
+            Figure("Images generated", images),
+            Figure("Images asked for", totals["images_asked"] or 0),
+            Figure(
+                "Requests that succeeded",
+                percent(totals["succeeded"], totals["requests"]),
+                f"{totals['succeeded']} succeeded, {totals['failed']} failed",
+            ),
+        ],
+        charts=[
+            Chart("Requests per day", daily_counts(requests, "created_at", scope), kind="days"),
+            Chart(
+                "Images generated per day",
+                daily_counts(_assets(scope), "created_at", scope),
+                kind="days",
+            ),
+        ],
+        tables=[
+            Table(
+                "Requests by status",
+                ["Status", "Requests"],
+                [
+                    [label, by_status[value]]
+                    for value, label in GenerationRequest.Status.choices
+                    if by_status.get(value)
+                ],
+            )
+        ],
+    )
+
+
+def policy_section(scope: ReportScope) -> Section:
+    blocked = _blocked_events(scope)
+    reviewed = _requests(scope).filter(policy_outcome=PolicyOutcome.REVIEW)
+    warned = _requests(scope).filter(policy_outcome=PolicyOutcome.ALLOW).exclude(policy_matches=[])
+    blocked_categories = json_array_counts(blocked, "data__categories")
+    reviewed_categories = json_array_counts(reviewed, "policy_matches", key="category")
+    categories = sorted(
+        {name for name, _ in blocked_categories} | {name for name, _ in reviewed_categories}
+    )
+    blocked_by_category = dict(blocked_categories)
+    reviewed_by_category = dict(reviewed_categories)
+    blocked_rules = json_array_counts(blocked, "data__rules")
+    reviewed_rules = json_array_counts(reviewed, "policy_matches", key="rule")
+    rules = dict(blocked_rules)
+    reviewed_by_rule = dict(reviewed_rules)
+    rule_names = sorted(set(rules) | set(reviewed_by_rule), key=lambda r: -(rules.get(r, 0)
+                        + reviewed_by_rule.get(r, 0)))  # fmt: skip
+    reviewed_count = reviewed.count()
+    reviewed_status = dict(
+        reviewed.values("status").annotate(n=Count("pk")).values_list("status", "n")
+    )
+    rejected = reviewed_status.get(GenerationRequest.Status.REJECTED, 0)
+    waiting = reviewed_status.get(GenerationRequest.Status.AWAITING_REVIEW, 0)
+    return Section(
+        key="policy",
+        title="Prompt policy",
+        note="A prompt counts once per rule and category it matched.",
+        figures=[
+            Figure("Prompts blocked", blocked.count()),
+            Figure(
+                "Prompts sent to prompt review",
+                reviewed_count,
+                f"{rejected} rejected, {waiting} still waiting",
+            ),
+            Figure("Prompts allowed with a warning", warned.count()),
+        ],
+        charts=[
+            Chart(
+                "Blocked and reviewed prompts by category",
+                [
+                    (name, blocked_by_category.get(name, 0) + reviewed_by_category.get(name, 0))
+                    for name in categories
+                ],
+            )
+        ],
+        tables=[
+            Table(
+                "By category",
+                ["Category", "Blocked", "Sent to review"],
+                [
+                    [name, blocked_by_category.get(name, 0), reviewed_by_category.get(name, 0)]
+                    for name in categories
+                ],
+            ),
+            Table(
+                "By rule",
+                ["Rule", "Blocked", "Sent to review"],
+                [[rule, rules.get(rule, 0), reviewed_by_rule.get(rule, 0)] for rule in rule_names],
+            ),
+        ],
+    )
+
+
+def checks_section(scope: ReportScope) -> Section:
+    assets = _assets(scope)
+    verdicts = assets.aggregate(
+        checked=Count("pk", filter=~Q(check_verdict=Asset.Verdict.PENDING)),
+        passed=Count("pk", filter=Q(check_verdict=Asset.Verdict.PASS)),
+        flagged=Count("pk", filter=Q(check_verdict=Asset.Verdict.FLAG)),
+        failed=Count("pk", filter=Q(check_verdict=Asset.Verdict.FAIL)),
+        quarantined=Count("pk", filter=Q(quarantined=True)),
+        faces=Count("pk", filter=Q(has_face=True)),
+    )
+    checked = verdicts["checked"]
+    return Section(
+        key="checks",
+        title="Output checks",
+        note="The latest verdict of each image generated in the period.",
+        figures=[
+            Figure("Images checked", checked),
+            Figure("Flagged", verdicts["flagged"], percent(verdicts["flagged"], checked)),
+            Figure("Failed", verdicts["failed"], percent(verdicts["failed"], checked)),
+            Figure("Quarantined", verdicts["quarantined"]),
+            Figure("With a face", verdicts["faces"]),
+        ],
+        charts=[
+            Chart(
+                "Check verdicts",
+                [
+                    ("Passed", verdicts["passed"]),
+                    ("Flagged", verdicts["flagged"]),
+                    ("Failed", verdicts["failed"]),
+                ],
+            )
+        ],
+    )
+
+
+def models_section(scope: ReportScope) -> Section:
+    usage = list(
+        _requests(scope)
+        .values("model_name")
+        .annotate(requests=Count("pk"), asked=Sum("num_images"))
+        .order_by("-requests", "model_name")
+    )
+    # Counted apart: joining assets into the query above would multiply its sum.
+    generated = dict(
+        _assets(scope)
+        .values("request__model_name")
+        .annotate(n=Count("pk"))
+        .values_list("request__model_name", "n")
+    )
+    modes = list(
+        _requests(scope).values("mode").annotate(requests=Count("pk")).order_by("-requests")
+    )
+    mode_labels = dict(GenerationRequest._meta.get_field("mode").choices)
+    return Section(
+        key="models",
+        title="Model usage",
+        charts=[
+            Chart("Requests per model", [(row["model_name"], row["requests"]) for row in usage])
+        ],
+        tables=[
+            Table(
+                "Models",
+                ["Model", "Requests", "Images asked for", "Images generated"],
+                [
+                    [
+                        row["model_name"],
+                        row["requests"],
+                        row["asked"],
+                        generated.get(row["model_name"], 0),
+                    ]
+                    for row in usage
+                ],
+            ),
+            Table(
+                "Modes",
+                ["Mode", "Requests"],
+                [[mode_labels.get(row["mode"], row["mode"]), row["requests"]] for row in modes],
+            ),
+        ],
+    )

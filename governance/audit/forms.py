@@ -1,0 +1,63 @@
+"""The report form: whose report (organisation, optional project) and for which days."""
+
+from datetime import timedelta
+
+from django import forms
+from django.utils import timezone
+
+from governance.audit.reports import (
+    DEFAULT_PERIOD_DAYS,
+    MAX_PERIOD_DAYS,
+    ReportScope,
+    period_for_days,
+)
+from imprimatur.tenancy.models import Action, BrandProject, Organization
+
+
+class ReportForm(forms.Form):
+    organization = forms.ModelChoiceField(
+        queryset=Organization.objects.none(), to_field_name="slug", empty_label=None
+    )
+    project = forms.SlugField(
+        required=False, help_text="A project's slug; leave empty for the whole organisation."
+    )
+    since = forms.DateField(label="From", required=False)
+    until = forms.DateField(label="To (inclusive)", required=False)
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["organization"].queryset = Organization.objects.restrict(
+            user, Action.AUDIT
+        ).order_by("name")
+        today = timezone.localdate()
+        self.fields["until"].initial = today
+        self.fields["since"].initial = today - timedelta(days=DEFAULT_PERIOD_DAYS - 1)
+
+    def clean(self):
+        cleaned = super().clean()
+        today = timezone.localdate()
+        until = cleaned.get("until") or today
+        since = cleaned.get("since") or until - timedelta(days=DEFAULT_PERIOD_DAYS - 1)
+        if since > until:
+            self.add_error("since", "The period starts after it ends.")
+        elif (until - since).days + 1 > MAX_PERIOD_DAYS:
+            self.add_error("since", f"A report covers at most {MAX_PERIOD_DAYS} days.")
+        cleaned["since"], cleaned["until"] = since, until
+        organization = cleaned.get("organization")
+        slug = cleaned.get("project")
+        cleaned["project_object"] = None
+        if organization is not None and slug:
+            project = BrandProject.objects.filter(organization=organization, slug=slug).first()
+            if project is None:
+                self.add_error("project", f"{organization.name} has no project “{slug}”.")
+            cleaned["project_object"] = project
+        return cleaned
+
+    def scope(self) -> ReportScope:
+        since, until = period_for_days(self.cleaned_data["since"], self.cleaned_data["until"])
+        return ReportScope(
+            organization=self.cleaned_data["organization"],
+            project=self.cleaned_data["project_object"],
+            since=since,
+            until=until,
+        )

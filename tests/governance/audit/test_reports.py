@@ -1,0 +1,159 @@
+"""Audit reports: each figure against the data that made it (requests, blocked and reviewed
+prompts by rule and category, checks, approval rate, time to approve, overrides, models,
+activity), scoped to an organisation, a project and a period; counted by the database (the
+number of queries does not grow with the data); the page, its errors, and the PDF."""
+
+import io
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from pypdf import PdfReader
+
+from governance.audit.models import AuditEvent
+from governance.audit.reports import ReportScope, json_array_counts, report_build
+from tests.governance.audit.conftest import asset_with_verdict, publish_policy, submit
+
+pytestmark = pytest.mark.django_db
+
+
+def section(report, key):
+    return next(s for s in report.sections if s.key == key)
+
+
+def figure(found, label):
+    return next(f.value for f in found.figures if f.label == label)
+
+
+def table(found, title):
+    return next(t for t in found.tables if t.title == title)
+
+
+def last_30_days(tenant, project=None):
+    now = timezone.now()
+    return ReportScope(
+        organization=tenant.organization,
+        project=project,
+        since=now - timedelta(days=30),
+        until=now + timedelta(seconds=1),
+    )
+
+
+def test_each_figure_is_what_happened_in_the_scope(acme, history):
+    report = report_build(last_30_days(acme, acme.project))
+
+    requests = section(report, "requests")
+    # 1 warned + 4 reviewed + 3 made with the images (factory); not the 60-day-old one.
+    assert figure(requests, "Requests") == 8
+    assert figure(requests, "Prompts blocked") == 2  # not the other project's, not globex's
+    assert figure(requests, "Images generated") == 3
+    assert sum(value for _day, value in requests.charts[0].points) == 8
+    assert len(requests.charts[0].points) in (31, 32)  # every day of the period
+
+    policy = section(report, "policy")
+    assert table(policy, "By category").rows == [["sexual", 2, 0], ["violence", 0, 4]]
+    assert table(policy, "By rule").rows == [["gore", 0, 4], ["nudity", 2, 0]]
+    assert figure(policy, "Prompts sent to prompt review") == 4
+    assert figure(policy, "Prompts allowed with a warning") == 1
+
+    checks = section(report, "checks")
+    assert figure(checks, "Images checked") == 3
+    assert figure(checks, "Flagged") == 1 and figure(checks, "Failed") == 1
+    assert figure(checks, "Quarantined") == 1
+
+    reviews = section(report, "reviews")
+    assert figure(reviews, "Approval rate") == "75.0 %"
+    assert figure(reviews, "Time to approve, median") == "2 h"  # of 1 h, 2 h, 10 h
+    assert figure(reviews, "Time to approve, 90th percentile") == "10 h"
+    assert figure(reviews, "Overrides") == 1
+    override = table(reviews, "Overrides").rows[0]
+    assert override[1] == "acme-boss" and override[-1] == "Urgent."
+    per_reviewer = {row[0]: row[1:] for row in table(reviews, "Decisions per reviewer").rows}
+    assert per_reviewer["acme-compliance"] == [2, 1, 0, 0, 3]
+    assert per_reviewer["acme-boss"] == [1, 0, 0, 1, 1]
+
+    models = section(report, "models")
+    assert table(models, "Models").rows == [[acme.model.name, 8, 8, 3]]
+
+    activity = {row[0]: row for row in table(section(report, "activity"), "Activity per user").rows}
+    # 6 submitted here (the old request's event is recent: only its row was moved back), 2 blocked
+    assert activity["acme-creator"][1:3] == [6, 2]
+
+
+def test_the_organisation_report_takes_in_every_project_and_the_period_cuts(acme, history):
+    whole = report_build(last_30_days(acme))
+    assert figure(section(whole, "requests"), "Prompts blocked") == 3
+    now = timezone.now()
+    long_ago = ReportScope(
+        organization=acme.organization, since=now - timedelta(days=90), until=now
+    )
+    older = report_build(long_ago)
+    assert figure(section(older, "requests"), "Requests") == 9  # now with the old one
+
+
+def test_the_report_is_counted_by_the_database(acme, globex, enqueued):
+    """The number of queries stays the same when the data grows: nothing is loaded to be
+    counted in Python."""
+    publish_policy(acme)
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            report_build(last_30_days(acme))
+        return len(captured)
+
+    submit(acme, "a nude figure")
+    submit(acme, "a blood red rose")
+    asset_with_verdict(acme, "flag")
+    before = queries()
+    for index in range(6):
+        submit(acme, f"nude, take {index}")
+        submit(acme, f"blood, take {index}")
+        asset_with_verdict(acme, "fail")
+    assert queries() == before
+
+
+def test_json_arrays_are_unnested_by_the_database(acme, enqueued):
+    publish_policy(acme)
+    submit(acme, "a nude figure with blood")  # both rules: blocked, counted once per rule
+    events = AuditEvent.objects.filter(action="generation.request.blocked")
+    assert dict(json_array_counts(events, "data__rules")) == {"gore": 1, "nudity": 1}
+    assert json_array_counts(events.none(), "data__rules") == []
+
+
+def test_the_report_page_for_auditors_and_its_errors(client, acme, globex, history):
+    client.force_login(acme.users["auditor"])
+    page = client.get("/audit/reports/", {"project": acme.project.slug})
+    assert page.status_code == 200
+    text = page.content.decode()
+    for words in ("Approval rate", "75.0 %", "By category", "violence", "Activity per user",
+                  "Requests per day", "<svg class=\"day-chart\""):  # fmt: skip
+        assert words in text, words
+    bad = client.get("/audit/reports/", {"since": "2026-05-02", "until": "2026-05-01"})
+    assert bad.status_code == 400
+    assert "The period starts after it ends." in bad.content.decode()
+    missing = client.get("/audit/reports/", {"project": "no-such-project"})
+    assert missing.status_code == 400 and "has no project" in missing.content.decode()
+    too_long = client.get("/audit/reports/", {"since": "2024-01-01", "until": "2026-01-01"})
+    assert "at most 366 days" in too_long.content.decode()
+    # Another organisation's report is not on offer to acme's auditor.
+    other = client.get("/audit/reports/", {"organization": globex.organization.slug})
+    assert other.status_code == 400
+    client.force_login(acme.users["creator"])
+    assert client.get("/audit/reports/").status_code == 403
+
+
+def test_the_pdf_holds_the_report_and_leaves_an_event(client, acme, history):
+    client.force_login(acme.users["admin"])
+    response = client.get("/audit/reports/pdf/", {"project": acme.project.slug})
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/pdf"
+    assert f"audit-report-acme-org-{acme.project.slug}-" in response["Content-Disposition"]
+    reader = PdfReader(io.BytesIO(response.content))
+    text = "\n".join(page.extract_text() for page in reader.pages)
+    for words in ("Imprimatur audit report", "Approval rate", "75.0 %", "Prompt policy",
+                  "violence", "acme-boss", "Urgent."):  # fmt: skip
+        assert words in text, words
+    event = AuditEvent.objects.filter(action="audit.report.pdf").get()
+    assert event.actor_name == "acme-admin" and event.data["project"] == acme.project.slug
