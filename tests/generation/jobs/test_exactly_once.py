@@ -76,7 +76,7 @@ def test_a_job_whose_worker_is_sigkilled_completes_exactly_once(acme, start_work
         acme.client("creator")
         .post(
             f"/api/v1/projects/{acme.project.slug}/requests/",
-            {"prompt": "slow", "width": 256, "height": 256, "steps": 60, "num_images": 2},
+            {"prompt": "slow", "width": 128, "height": 128, "steps": 60, "num_images": 2},
             format="json",
         )
         .json()
