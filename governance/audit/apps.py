@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.db.models.signals import post_migrate
 
 
@@ -19,12 +20,41 @@ def _ensure_guard(sender, using="default", **kwargs) -> None:
         install_guard(connection)
 
 
+def _sessions_audited(sender=None, **kwargs) -> None:
+    """Sign-ins, sign-outs and failed sign-ins, in each organisation the user belongs to
+    (so its auditors see them). A failed sign-in for a username nobody has is not recorded:
+    it belongs to no organisation, and recording it would let anyone fill the log."""
+    from django.contrib.auth import get_user_model
+    from django.db import transaction
+
+    from governance.audit.services import audit_record
+    from imprimatur.tenancy.models import Organization
+
+    signal = kwargs["signal"]
+    if signal is user_login_failed:
+        username = (kwargs.get("credentials") or {}).get("username", "")
+        user = get_user_model().objects.filter(username=username).first()
+        action, actor, data = "auth.login.failed", None, {"username": username[:150]}
+    else:
+        user = kwargs.get("user")
+        action = "auth.login" if signal is user_logged_in else "auth.logout"
+        actor, data = user, {}
+    if user is None:
+        return
+    organizations = Organization.objects.filter(memberships__user=user).distinct().order_by("pk")
+    with transaction.atomic():
+        for organization in organizations:
+            audit_record(action=action, actor=actor, organization=organization, data=data)
+
+
 class AuditConfig(AppConfig):
     name = "governance.audit"
     label = "audit"
 
     def ready(self) -> None:
         post_migrate.connect(_ensure_guard, sender=self, dispatch_uid="audit-guard")
+        for signal in (user_logged_in, user_logged_out, user_login_failed):
+            signal.connect(_sessions_audited, dispatch_uid=f"audit-{id(signal)}")
 
         from governance.audit.reports import activity_section, register_report_section
 

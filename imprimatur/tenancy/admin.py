@@ -1,17 +1,18 @@
 from django.contrib import admin
 
+from governance.audit.admin import AuditedAdmin
 from imprimatur.tenancy.models import BrandProject, BrandReferenceImage, Membership, Organization
 
 
 @admin.register(Organization)
-class OrganizationAdmin(admin.ModelAdmin):
+class OrganizationAdmin(AuditedAdmin):
     list_display = ["name", "slug", "created_at"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(AuditedAdmin):
     list_display = ["user", "organization", "role", "created_at"]
     list_filter = ["role", "organization"]
     search_fields = ["user__username", "organization__name"]
@@ -24,7 +25,7 @@ class BrandReferenceImageInline(admin.TabularInline):
 
 
 @admin.register(BrandProject)
-class BrandProjectAdmin(admin.ModelAdmin):
+class BrandProjectAdmin(AuditedAdmin):
     list_display = ["name", "slug", "organization", "created_at"]
     list_filter = ["organization"]
     search_fields = ["name", "slug"]
