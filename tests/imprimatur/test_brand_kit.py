@@ -83,6 +83,7 @@ def test_admin_updates_the_brand_kit_with_one_audit_event(acme):
         "fields": ["palette", "brand_thresholds", "likeness_review"],
         "brand_thresholds": {"before": {}, "after": {"score": 0.7}},
         "likeness_review": {"before": False, "after": True},
+        "project": project.slug,
     }
 
 

@@ -110,7 +110,11 @@ def test_approval_queues_the_job(
     assert (task.status, task.decided_by) == ("approved", acme.users["compliance"])
     assert Review.objects.get().status == "approved"
     transition = AuditEvent.objects.get(action="generation.request.transition")
-    assert transition.data == {"from": "awaiting_review", "to": "queued"}
+    assert transition.data == {
+        "from": "awaiting_review",
+        "to": "queued",
+        "project": acme.project.slug,
+    }
     assert transition.actor_name == "acme-compliance"
 
 

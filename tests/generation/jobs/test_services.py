@@ -66,7 +66,12 @@ def test_each_transition_writes_one_audit_event(acme):
     event = AuditEvent.objects.order_by("-id").first()
     assert AuditEvent.objects.count() == before + 1
     assert event.action == "generation.job.transition"
-    assert event.data == {"from": "queued", "to": "running", "attempt": 1}
+    assert event.data == {
+        "from": "queued",
+        "to": "running",
+        "attempt": 1,
+        "project": acme.project.slug,  # what the audit browser filters projects by
+    }
     assert event.organization == acme.organization
 
 
