@@ -6,17 +6,22 @@ migrates it, needs an empty audit log, and leaves a million events behind.
 
 1. **append**: ``--writers`` (8) processes, each with its own connection, each recording
    ``--per-writer`` (500) events through ``audit_record``, one transaction per event, all
-   starting together. ``append_per_s`` = events / wall-clock seconds. Then the chain must
-   be linear: sequences 1..N without gaps and ``audit_verify`` intact.
+   starting together; each process waits at the end until its pending events are chained
+   (``audit_flush``). ``append_per_s`` = events / wall-clock seconds. Then the chain must
+   be linear: sequences 1..N without gaps, nothing pending, ``audit_verify`` intact.
+   **Baseline**, run just before by the same processes: one-row ``INSERT`` transactions into
+   a plain table (``baseline_per_s``, what this machine gives any transaction); the ratio
+   is what the chain costs.
 2. **bulk chain**: continues the chain to ``--events`` (1,000,000) events with hashes
    computed here and written with COPY (bypassing ``audit_record``, for speed; the result
    is a valid chain: step 3 checks it), then signs one checkpoint at the head.
 3. **verify**: ``audit_verify()`` over the whole chain (keyset batches of 5,000, every hash
    recomputed, the checkpoint's signature checked). ``verify_1m_s`` is its wall time.
-4. **pages**: there is no audit list page yet. This times the keyset-paginated query it is
-   to use, ``WHERE sequence < X ORDER BY sequence DESC LIMIT 50`` (model instances, as the
-   page would load them): the first page (X past the head) and a deep page (X = 1,000,
-   near the start). Medians of ``--rounds`` (20) runs, in milliseconds.
+4. **pages**: the audit browser's list page (``/audit/``, rendered through Django's test
+   client, signed in as an auditor of the organisation the bulk events belong to): the
+   first page and a deep one (``?before=`` the 1,000th bulk event, near the chain's start;
+   the events of step 1 belong to no organisation). Medians of
+   ``--rounds`` (20) requests, in milliseconds.
 
 The last line is always ``append_per_s=<x> verify_1m_s=<x> list_page_ms=<median>
 deep_page_ms=<median>``.
@@ -46,8 +51,13 @@ from django.core.management import call_command  # noqa: E402
 from django.db import connection, connections, transaction  # noqa: E402
 
 from governance.audit.chain import FIELDS, format_timestamp  # noqa: E402
-from governance.audit.models import AuditEvent  # noqa: E402
-from governance.audit.services import audit_checkpoint, audit_record, chain_head  # noqa: E402
+from governance.audit.models import AuditEvent, AuditPending  # noqa: E402
+from governance.audit.services import (  # noqa: E402
+    audit_checkpoint,
+    audit_flush,
+    audit_record,
+    chain_head,
+)
 from governance.audit.verify import audit_verify  # noqa: E402
 
 ACTIONS = ("generation.request.submit", "generation.job.transition", "reviews.task.decide")
@@ -60,15 +70,29 @@ def writer(count: int, start_at: float) -> None:
     for index in range(count):
         with transaction.atomic():
             audit_record(action=ACTIONS[index % 3], data={"writer": os.getpid(), "i": index})
+    audit_flush()  # this process's events, chained after their commits
     connections.close_all()
 
 
-def concurrent_appends(writers: int, per_writer: int) -> float:
+def baseline_writer(count: int, start_at: float) -> None:
+    connections.close_all()
+    while time.time() < start_at:
+        time.sleep(0.001)
+    for index in range(count):
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO bench_baseline (data, at) VALUES (%s::jsonb, now())",
+                [json.dumps({"writer": os.getpid(), "i": index})],
+            )
+    connections.close_all()
+
+
+def concurrent_appends(writers: int, per_writer: int, target=writer) -> float:
     connections.close_all()
     context = multiprocessing.get_context("fork")
     start_at = time.time() + 1.0
     processes = [
-        context.Process(target=writer, args=(per_writer, start_at)) for _ in range(writers)
+        context.Process(target=target, args=(per_writer, start_at)) for _ in range(writers)
     ]
     for process in processes:
         process.start()
@@ -80,7 +104,7 @@ def concurrent_appends(writers: int, per_writer: int) -> float:
     return writers * per_writer / elapsed
 
 
-def bulk_chain(total: int, batch: int = 50_000) -> None:
+def bulk_chain(total: int, organization_id: int, batch: int = 50_000) -> None:
     """Append events up to ``total`` with COPY, computing the chain here."""
     sequence, prev_hash = chain_head()
     moment = datetime.now(UTC)
@@ -100,7 +124,7 @@ def bulk_chain(total: int, batch: int = 50_000) -> None:
                         "created_at": format_timestamp(moment),
                         "actor_id": None,
                         "actor_name": "system",
-                        "organization_id": None,
+                        "organization_id": organization_id,
                         "action": ACTIONS[sequence % 3],
                         "target_type": "jobs.generationjob",
                         "target_id": str(sequence),
@@ -117,14 +141,29 @@ def bulk_chain(total: int, batch: int = 50_000) -> None:
         cursor.execute("ANALYZE audit_auditevent")
 
 
-def page_ms(before: int, rounds: int) -> float:
+def page_ms(client, before: int | None, rounds: int) -> float:
+    url = "/audit/" if before is None else f"/audit/?before={before}"
     times = []
     for _ in range(rounds):
         start = time.perf_counter()
-        page = list(AuditEvent.objects.filter(sequence__lt=before).order_by("-sequence")[:50])
+        response = client.get(url, HTTP_HOST="localhost")
         times.append((time.perf_counter() - start) * 1000)
-        assert len(page) == 50
+        assert response.status_code == 200, response.status_code
+        assert response.content.count(b'<a href="/audit/events/') == 50
     return statistics.median(times)
+
+
+def auditor_client(organization):
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    from imprimatur.tenancy.models import Membership
+
+    user = get_user_model().objects.create_user("bench-auditor", password=None)
+    Membership.objects.create(user=user, organization=organization, role="auditor")
+    client = Client()
+    client.force_login(user)
+    return client
 
 
 def main() -> None:
@@ -145,19 +184,36 @@ def main() -> None:
         raise SystemExit("The audit log of this database is not empty: use a scratch database.")
 
     appends = args.writers * args.per_writer
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TABLE IF NOT EXISTS bench_baseline "
+            "(id bigserial PRIMARY KEY, data jsonb, at timestamptz)"
+        )
+    baseline_per_s = concurrent_appends(args.writers, args.per_writer, baseline_writer)
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE bench_baseline")
     append_per_s = concurrent_appends(args.writers, args.per_writer)
     sequences = list(AuditEvent.objects.values_list("sequence", flat=True))
     result = audit_verify()
-    linear = sequences == list(range(1, appends + 1)) and result.intact
+    pending = AuditPending.objects.count()
+    linear = sequences == list(range(1, appends + 1)) and result.intact and not pending
+    print(
+        f"baseline: {appends} one-row insert transactions from {args.writers} processes, "
+        f"{baseline_per_s:.0f}/s; audit appends run at "
+        f"{append_per_s / baseline_per_s:.2f}x of it"
+    )
     print(
         f"append: {appends} events from {args.writers} processes, {append_per_s:.0f}/s, "
-        f"chain linear: {linear} ({result})"
+        f"chain linear: {linear} ({result}, {pending} pending)"
     )
     if not linear:
         raise SystemExit("the concurrent appends did not make one linear chain")
 
+    from imprimatur.tenancy.models import Organization
+
+    organization = Organization.objects.create(name="Bench", slug="bench-audit")
     start = time.perf_counter()
-    bulk_chain(args.events)
+    bulk_chain(args.events, organization.pk)
     audit_checkpoint()
     print(f"bulk chain to {args.events} events in {time.perf_counter() - start:.1f} s")
 
@@ -168,9 +224,9 @@ def main() -> None:
     if not result.intact or result.last_sequence != args.events:
         raise SystemExit("the bulk chain does not verify")
 
-    head = chain_head()[0]
-    list_ms = page_ms(head + 1, args.rounds)
-    deep_ms = page_ms(1000, args.rounds)
+    client = auditor_client(organization)
+    list_ms = page_ms(client, None, args.rounds)
+    deep_ms = page_ms(client, appends + 1000, args.rounds)  # the bulk events' first 1,000
     print(
         f"append_per_s={append_per_s:.0f} verify_1m_s={verify_s:.1f} "
         f"list_page_ms={list_ms:.2f} deep_page_ms={deep_ms:.2f}"

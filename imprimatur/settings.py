@@ -262,6 +262,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(env.int("IMPRIMATUR_REVIEW_REMINDER_SECONDS", default=300)),
     },
     "audit-checkpoint": {"task": "governance.audit.checkpoint", "schedule": 3600.0},
+    "audit-seal": {"task": "governance.audit.seal", "schedule": 60.0},
 }
 # C2PA signing. The organisation's certificate chain and key (PEM files the operator controls;
 # the key is never served or logged), and the roots local verification trusts. Unset while

@@ -6,6 +6,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from generation.jobs import api as jobs_api
+from governance.audit import api as audit_api
 from governance.policies import api as policies_api
 from governance.reviews import api as reviews_api
 from imprimatur import api
@@ -30,6 +31,7 @@ api_patterns = [
         name="review-task-decide",
     ),
     path("auth/token/", api.ObtainTokenView.as_view(), name="auth-token"),
+    path("audit/report/", audit_api.ReportView.as_view(), name="audit-report"),
     path("projects/", tenancy_api.ProjectListView.as_view(), name="project-list"),
     path("projects/<slug:slug>/", tenancy_api.ProjectDetailView.as_view(), name="project-detail"),
     path(

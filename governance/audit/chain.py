@@ -122,3 +122,29 @@ def event_fields(
         "request_id": request_id,
         "prev_hash": prev_hash,
     }
+
+
+# --- Hashing an event whose place in the chain is decided later (pg_chain.py) ----------
+# In the canonical form, the top-level "prev_hash" and "sequence" members come after "data"
+# and before the target's strings, and a JSON string never holds an unescaped quote: so the
+# last ',"prev_hash":"",' and the last ',"sequence":0,' of a template are those members.
+_PREV_SLOT = ',"prev_hash":"",'
+_SEQUENCE_SLOT = ',"sequence":0,'
+
+
+def event_hash_parts(fields: dict) -> tuple[str, str, str]:
+    """The canonical JSON of an event cut around its open prev_hash and sequence: the hash
+    is the SHA-256 of ``start + prev_hash + middle + str(sequence) + end``."""
+    template = canonical_json({**fields, "sequence": 0, "prev_hash": ""})
+    head, found, end = template.rpartition(_SEQUENCE_SLOT)
+    start, found_prev, middle = head.rpartition(_PREV_SLOT)
+    if not (found and found_prev):
+        raise ValueError("Not an event's fields.")
+    return start + ',"prev_hash":"', '",' + middle + ',"sequence":', "," + end
+
+
+def parts_hash(parts: tuple[str, str, str], sequence: int, prev_hash: str) -> str:
+    """``event_hash`` from ``event_hash_parts`` (pg_chain.py computes the same in SQL)."""
+    start, middle, end = parts
+    text = f"{start}{prev_hash}{middle}{sequence}{end}"
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -42,7 +42,8 @@ class AppendOnlyModel(models.Model):
 
 
 class AuditEvent(AppendOnlyModel):
-    # Set by audit_record once it holds the chain lock, so times rise along the chain.
+    # When audit_record was called (see AuditPending: concurrent events may be chained a
+    # few milliseconds out of time order; the sequence is the order).
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     # The actor is kept as text so the event survives the user's deletion.
     actor_id = models.BigIntegerField(null=True, blank=True)
@@ -71,6 +72,8 @@ class AuditEvent(AppendOnlyModel):
 
     class Meta:
         ordering = ["sequence"]
+        # The audit browser's keyset pages: one organisation's events, newest first.
+        indexes = [models.Index(fields=["organization", "sequence"], name="auditevent_org_seq")]
 
     def __str__(self) -> str:
         return f"#{self.sequence} {self.action} {self.target_type}:{self.target_id}"
@@ -92,6 +95,37 @@ class AuditEvent(AppendOnlyModel):
             request_id=self.request_id,
             prev_hash=self.prev_hash,
         )
+
+
+class AuditPending(models.Model):
+    """An event recorded while another transaction held the chain (PostgreSQL only): it
+    commits with its caller's transaction, and the next holder of the chain lock moves it
+    into the chain (``pg_chain.py``), in id order, and deletes it here. Normally
+    that happens milliseconds after the commit; the ``governance.audit.seal`` beat task
+    picks up any a crashed process left behind. Not append-only: sealing deletes rows."""
+
+    created_at = models.DateTimeField()
+    actor_id = models.BigIntegerField(null=True, blank=True)
+    actor_name = models.CharField(max_length=150, blank=True)
+    organization = models.ForeignKey(
+        "tenancy.Organization", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    action = models.CharField(max_length=100)
+    target_type = models.CharField(max_length=100, blank=True)
+    target_id = models.CharField(max_length=64, blank=True)
+    target_repr = models.CharField(max_length=300, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    request_id = models.CharField(max_length=64, blank=True)
+    # The event's canonical JSON around its prev_hash and sequence (chain.event_hash_parts).
+    hash_start = models.TextField()
+    hash_middle = models.TextField()
+    hash_end = models.TextField()
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"pending {self.action} {self.target_type}:{self.target_id}"
 
 
 class AuditCheckpoint(AppendOnlyModel):

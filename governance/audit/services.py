@@ -1,24 +1,36 @@
 """Recording audit events and checkpoints. Call ``audit_record`` inside the transaction that
 makes the change: the event commits or rolls back with it.
 
-Appends form one linear chain (``chain.py``). On PostgreSQL each append takes a
-transaction-level advisory lock (``CHAIN_LOCK``), then reads the head and inserts, so the
-lock is held until the caller's transaction ends: transactions that record events commit one
-after another from their first event on. Keep ``audit_record`` near the end of a transaction
-and do not take row locks after it that another audit-writing transaction may hold first
-(PostgreSQL would detect the deadlock and abort one of them). On SQLite writers are already
-serialised (``BEGIN IMMEDIATE``, see settings); the head is read inside the transaction.
+Appends form one linear chain (``chain.py``, CHAIN.md). Whoever holds the chain lock
+appends; nobody waits for it inside a caller's transaction:
+
+- On PostgreSQL ``audit_record`` tries the transaction-level advisory lock ``CHAIN_LOCK``
+  without waiting. Free: it chains any committed pending events, then its own (head read,
+  hash, insert), and holds the lock to the end of the caller's transaction, so a rolled-back
+  transaction leaves no gap. Taken: it writes the event to ``AuditPending`` instead, and
+  once the caller commits, ``audit_seal`` (a short transaction of its own, which does wait
+  for the lock) moves every committed pending event into the chain in one batch. Under load
+  the chain's serial section is one batch per holder rather than one transaction per event,
+  and a waiting writer never holds other locks (no deadlock through the audit log).
+- On SQLite, ``BEGIN IMMEDIATE`` already serialises writers (see settings): always chained
+  at once; the pending table stays empty.
+
 The unique ``sequence`` is the last guard: a second writer at the same place fails instead
 of forking the chain. Callers must use READ COMMITTED (Django's default) on PostgreSQL.
 """
 
+import atexit
+import logging
+import threading
+import time
 import uuid
 from contextvars import ContextVar
 
 from django.db import connections, models, router, transaction
 from django.utils import timezone
+from psycopg.types.json import Jsonb
 
-from governance.audit.chain import GENESIS_HASH, event_hash, normalise_data
+from governance.audit.chain import GENESIS_HASH, event_hash, event_hash_parts, normalise_data
 from governance.audit.models import AuditCheckpoint, AuditEvent
 from governance.audit.registry import ensure_registered
 
@@ -27,10 +39,19 @@ current_request_id: ContextVar[str] = ContextVar("audit_request_id", default="")
 
 # The key of pg_advisory_xact_lock that serialises appends ("IMPRAUDT" as an integer).
 CHAIN_LOCK = int.from_bytes(b"IMPRAUDT", "big") - 2**63
+# The session-level advisory lock held by the one sealer allowed to wait for CHAIN_LOCK.
+SEAL_WAITER = CHAIN_LOCK + 1
 
 
 def new_request_id() -> str:
     return uuid.uuid4().hex
+
+
+logger = logging.getLogger(__name__)
+
+_FIELDS = ("created_at", "actor_id", "actor_name", "organization_id", "action", "target_type",
+           "target_id", "target_repr", "data", "request_id")  # fmt: skip
+_APPEND = "SELECT * FROM audit_append(" + ", ".join(["%s"] * (len(_FIELDS) + 4)) + ")"
 
 
 def _lock_chain(using: str) -> None:
@@ -38,6 +59,92 @@ def _lock_chain(using: str) -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CHAIN_LOCK])
+
+
+def _chain_pending(using: str) -> int:
+    """Chain the pending events this transaction sees (the lock is held); how many."""
+    if connections[using].vendor != "postgresql":
+        return 0
+    with connections[using].cursor() as cursor:
+        cursor.execute("SELECT chained FROM audit_chain_pending()")
+        return cursor.fetchone()[0]
+
+
+def audit_seal() -> int:
+    """Chain every committed pending event; the number chained. Waits for the chain lock.
+    The beat task runs it (for events whose process died between commit and sealing), and
+    so do checkpoints."""
+    using = router.db_for_write(AuditEvent)
+    with transaction.atomic(using=using):
+        _lock_chain(using)
+        return _chain_pending(using)
+
+
+def _seal_after_commit(using: str) -> None:
+    """After a commit that left an event pending: see ``audit_seal_after_commit`` in
+    pg_chain.py (at most one sealer waits; the others leave it to that one)."""
+    try:
+        with connections[using].cursor() as cursor:
+            cursor.execute("SELECT audit_seal_after_commit(%s, %s)", [CHAIN_LOCK, SEAL_WAITER])
+    except Exception:  # the caller's work has committed; the beat task will chain it
+        logger.exception("Chaining pending audit events failed; the beat task will retry.")
+
+
+class _Sealer:
+    """This process's background thread that chains pending events after their commits, so
+    that a writer neither waits for the chain nor spends a round trip on it. Idle for
+    ``IDLE_S`` it closes its connection and ends; the next commit starts it again."""
+
+    IDLE_S = 0.5
+    GATHER_S = 0.02
+
+    def __init__(self) -> None:
+        self._wake = threading.Event()
+        self._idle = threading.Event()
+        self._idle.set()
+        self._guard = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def request(self, using: str) -> None:
+        with self._guard:
+            self._idle.clear()
+            self._wake.set()
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, args=(using,), name="audit-sealer", daemon=True
+                )
+                self._thread.start()
+
+    def _run(self, using: str) -> None:
+        try:
+            while True:
+                with self._guard:
+                    if not self._wake.is_set():
+                        self._idle.set()
+                self._wake.wait(self.IDLE_S)
+                with self._guard:
+                    if not self._wake.is_set():  # idle: end (request() starts a new one)
+                        self._thread = None
+                        return
+                    self._wake.clear()
+                time.sleep(self.GATHER_S)  # let more commits arrive: one chaining for them
+                _seal_after_commit(using)
+        finally:
+            connections[using].close()  # this thread's own connection
+            self._idle.set()
+
+    def flush(self, timeout: float = 30.0) -> bool:
+        """Wait until every requested chaining has run; False on timeout."""
+        return self._idle.wait(timeout)
+
+
+_sealer = _Sealer()
+atexit.register(_sealer.flush, 10.0)  # a normal exit chains what it committed first
+
+
+def audit_flush(timeout: float = 30.0) -> bool:
+    """Wait until this process's pending events are chained (before exiting, in tests)."""
+    return _sealer.flush(timeout)
 
 
 def chain_head(using: str = "default") -> tuple[int, str]:
@@ -76,17 +183,29 @@ def audit_record(
         target_repr=str(target)[:300] if target is not None else "",
         data=normalise_data(data or {}),
         request_id=current_request_id.get() or new_request_id(),
+        created_at=timezone.now(),
     )
     using = router.db_for_write(AuditEvent)
+    connection = connections[using]
     # No savepoint (two round trips saved): a failed append fails the caller's transaction.
     with transaction.atomic(using=using, savepoint=False):
-        _lock_chain(using)
-        sequence, prev_hash = chain_head(using)
-        event.sequence = sequence + 1
-        event.prev_hash = prev_hash
-        event.created_at = timezone.now()
-        event.hash = event_hash(event.hashed_fields())
-        event.save(using=using, force_insert=True)
+        if connection.vendor != "postgresql":  # writers are serialised: chain it now
+            event.sequence, event.prev_hash = chain_head(using)
+            event.sequence += 1
+            event.hash = event_hash(event.hashed_fields())
+            event.save(using=using, force_insert=True)
+            return event
+        # One round trip: the event goes in as pending and, if the chain is free, is chained.
+        values = [getattr(event, name) for name in _FIELDS]
+        values[_FIELDS.index("data")] = Jsonb(event.data)
+        parts = event_hash_parts(event.hashed_fields())
+        with connection.cursor() as cursor:
+            cursor.execute(_APPEND, [*values, *parts, CHAIN_LOCK])
+            event.sequence, event.prev_hash, event.hash = cursor.fetchone()
+        if event.sequence is None:  # another transaction holds the chain
+            transaction.on_commit(lambda: _sealer.request(using), using=using)
+        else:
+            event._state.adding = False
     return event
 
 
@@ -101,6 +220,7 @@ def audit_checkpoint() -> AuditCheckpoint | None:
     using = router.db_for_write(AuditCheckpoint)
     with transaction.atomic(using=using):
         _lock_chain(using)  # the head cannot move while it is being signed
+        _chain_pending(using)
         sequence, head_hash = chain_head(using)
         if sequence == 0:
             return None

@@ -1,8 +1,10 @@
-"""Celery work of the audit log: the hourly signed checkpoint (beat, see settings)."""
+"""Celery work of the audit log (beat, see settings): the hourly signed checkpoint, and a
+sweep that chains pending events a process left behind (it died between commit and
+chaining; see services.py)."""
 
 from celery import shared_task
 
-from governance.audit.services import audit_checkpoint
+from governance.audit.services import audit_checkpoint, audit_seal
 
 
 # Queue "default": the task_default_queue (only generation.jobs.* is routed to "gpu").
@@ -11,3 +13,9 @@ def audit_checkpoint_task() -> int | None:
     """Sign the chain's head; harmless twice (an unmoved head keeps its checkpoint)."""
     checkpoint = audit_checkpoint()
     return checkpoint.sequence if checkpoint else None
+
+
+@shared_task(name="governance.audit.seal")
+def audit_seal_task() -> int:
+    """Chain what is pending; normally nothing (writers' processes chain after commit)."""
+    return audit_seal()

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from django.db import connections
 
 from governance.audit.chain import FIELDS, GENESIS_HASH, event_hash, format_timestamp
-from governance.audit.models import AuditCheckpoint, AuditEvent
+from governance.audit.models import AuditCheckpoint, AuditEvent, AuditPending
 
 BATCH_SIZE = 5000
 
@@ -37,12 +37,14 @@ class VerifyResult:
     broken_sequence: int | None = None
     reason: str = ""
     detail: str = ""
+    pending: int = 0  # events committed but not yet chained (PostgreSQL; see services.py)
 
     def __str__(self) -> str:
         if self.intact:
+            waiting = f", {self.pending} pending to be chained" if self.pending else ""
             return (
                 f"intact up to {self.last_sequence} "
-                f"({self.checked} events, {self.checkpoints} checkpoints)"
+                f"({self.checked} events, {self.checkpoints} checkpoints{waiting})"
             )
         return f"broken at {self.broken_sequence}: {self.reason} ({self.detail})"
 
@@ -174,4 +176,5 @@ def audit_verify(
             "truncated",
             f"checkpoint {last.pk} names event {last.sequence}, the chain ends at {expected - 1}",
         )
-    return VerifyResult(True, expected - 1, checked, checked_checkpoints)
+    pending_events = AuditPending.objects.using(using).count()
+    return VerifyResult(True, expected - 1, checked, checked_checkpoints, pending=pending_events)

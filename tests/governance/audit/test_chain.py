@@ -10,10 +10,18 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import DatabaseError, connection, connections, transaction
 
-from governance.audit.chain import GENESIS_HASH, event_fields, event_hash, normalise_data
+from governance.audit import services
+from governance.audit.chain import (
+    GENESIS_HASH,
+    event_fields,
+    event_hash,
+    event_hash_parts,
+    normalise_data,
+    parts_hash,
+)
 from governance.audit.guard import install_guard, remove_guard
-from governance.audit.models import AuditCheckpoint, AuditEvent, AuditLogImmutable
-from governance.audit.services import audit_checkpoint, audit_record
+from governance.audit.models import AuditCheckpoint, AuditEvent, AuditLogImmutable, AuditPending
+from governance.audit.services import CHAIN_LOCK, audit_checkpoint, audit_flush, audit_record
 from governance.audit.signing import checkpoints_export, load_or_create_key
 from governance.audit.tasks import audit_checkpoint_task
 from governance.audit.verify import audit_verify
@@ -288,7 +296,107 @@ def test_concurrent_appends_on_postgresql_form_one_linear_chain():
     for thread in threads:
         thread.join()
     assert errors == []
+    assert audit_flush()  # events written while the chain was busy, chained after commit
+    assert not AuditPending.objects.exists()
     sequences = list(AuditEvent.objects.values_list("sequence", flat=True))
     assert sequences == list(range(1, writers * per_writer + 1))
     result = audit_verify()
     assert result.intact and result.last_sequence == writers * per_writer
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {},
+        {"prev_hash": "", "sequence": 0, "nested": {"prev_hash": "", "sequence": 0}},
+        {"text": ',"prev_hash":"",\',"sequence":0,', "quote": '"', "é": ["ü", 1.5]},
+    ],
+)
+def test_hashing_from_parts_is_hashing_the_event(data):
+    """The parts a writer serialises (and PostgreSQL's chaining hashes) give the same hash
+    as the event, even when the data holds the members' names and values."""
+    fields = {**KNOWN_EVENT, "data": data, "target_repr": '"sequence":0, "prev_hash":""'}
+    fields = event_fields(**fields)
+    parts = event_hash_parts({**fields, "sequence": None, "prev_hash": None})
+    for sequence, prev_hash in ((1, GENESIS_HASH), (987654321, "ab" * 32)):
+        expected = event_hash({**fields, "sequence": sequence, "prev_hash": prev_hash})
+        assert parts_hash(parts, sequence, prev_hash) == expected
+
+
+def hold_chain_lock():
+    """Another session holding the chain, as a writer in a long transaction would."""
+    import psycopg
+
+    settings_dict = connection.settings_dict
+    other = psycopg.connect(
+        host=settings_dict["HOST"],
+        port=settings_dict["PORT"] or 5432,
+        user=settings_dict["USER"],
+        dbname=settings_dict["NAME"],
+        password=settings_dict["PASSWORD"] or None,
+    )
+    other.execute("SELECT pg_advisory_xact_lock(%s)", [CHAIN_LOCK])
+    return other
+
+
+def needs_postgresql():
+    if connection.vendor != "postgresql":
+        pytest.skip("Pending events exist only on PostgreSQL (SQLite serialises writers).")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_event_written_while_the_chain_is_busy_is_chained_after_its_commit():
+    needs_postgresql()
+    first = audit_record(action="tenancy.project.update", data={"n": 1})
+    other = hold_chain_lock()
+    with transaction.atomic():
+        waiting = audit_record(action="tenancy.project.update", data={"n": 2})
+        assert waiting.sequence is None  # pending, not yet in the chain
+    assert AuditPending.objects.count() == 1
+    other.rollback()  # the busy writer ends: the sealer thread gets the chain
+    other.close()
+    assert audit_flush()
+    assert not AuditPending.objects.exists()
+    chained = AuditEvent.objects.get(sequence=2)
+    assert chained.data == {"n": 2} and chained.prev_hash == first.hash
+    assert audit_verify().intact
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_rolled_back_pending_event_leaves_nothing(monkeypatch):
+    needs_postgresql()
+    audit_record(action="tenancy.project.update", data={"n": 1})
+    other = hold_chain_lock()
+    with pytest.raises(RuntimeError), transaction.atomic():
+        audit_record(action="tenancy.project.update", data={"n": 2})
+        raise RuntimeError("the caller's work failed")
+    other.rollback()
+    other.close()
+    assert not AuditPending.objects.exists()
+    audit_record(action="tenancy.project.update", data={"n": 3})
+    assert list(AuditEvent.objects.values_list("sequence", flat=True)) == [1, 2]
+    assert audit_verify().intact
+
+
+@pytest.mark.django_db(transaction=True)
+def test_events_a_dead_process_left_pending_are_chained_first_by_the_next_writer(monkeypatch):
+    """A process that died between commit and chaining leaves pending events: the next
+    writer to get the chain chains them before its own; the beat task sweeps the rest."""
+    needs_postgresql()
+    from governance.audit.tasks import audit_seal_task
+
+    monkeypatch.setattr(services._sealer, "request", lambda using: None)  # "died"
+    other = hold_chain_lock()
+    for n in (1, 2):
+        audit_record(action="tenancy.project.update", data={"n": n})
+    other.rollback()
+    assert AuditPending.objects.count() == 2 and not AuditEvent.objects.exists()
+    assert "2 pending to be chained" in str(audit_verify())
+    audit_record(action="tenancy.project.update", data={"n": 3})
+    assert [e.data["n"] for e in AuditEvent.objects.order_by("sequence")] == [1, 2, 3]
+    other.execute("SELECT pg_advisory_xact_lock(%s)", [CHAIN_LOCK])
+    audit_record(action="tenancy.project.update", data={"n": 4})
+    other.rollback()
+    other.close()
+    assert audit_seal_task() == 1
+    assert audit_checkpoint().sequence == 4 and audit_verify().intact

@@ -157,3 +157,18 @@ def test_the_pdf_holds_the_report_and_leaves_an_event(client, acme, history):
         assert words in text, words
     event = AuditEvent.objects.filter(action="audit.report.pdf").get()
     assert event.actor_name == "acme-admin" and event.data["project"] == acme.project.slug
+
+
+def test_the_api_gives_the_report_as_json(acme, globex, history):
+    response = acme.client("auditor").get("/api/v1/audit/report/", {"project": acme.project.slug})
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert body["organization"] == acme.organization.slug
+    assert body["project"] == acme.project.slug
+    reviews = next(s for s in body["sections"] if s["key"] == "reviews")
+    assert {"label": "Approval rate", "value": "75.0 %", "note": "3 approved of 4 decided"} in (
+        reviews["figures"]
+    )
+    bad = acme.client("auditor").get("/api/v1/audit/report/", {"since": "yesterday"})
+    assert bad.status_code == 400 and "since" in bad.json()["errors"]
+    assert acme.client("creator").get("/api/v1/audit/report/").status_code == 403

@@ -1,0 +1,36 @@
+"""The audit API: a report as JSON (the same sections as the page and the PDF)."""
+
+from django.core.exceptions import PermissionDenied
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import exceptions
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from governance.audit.forms import ReportForm
+from governance.audit.reports import report_build
+
+
+class ReportView(APIView):
+    @extend_schema(
+        summary="An audit report for an organisation or project and a period",
+        parameters=[
+            OpenApiParameter("organization", str, description="Slug; your first by default."),
+            OpenApiParameter("project", str, description="Slug; all projects by default."),
+            OpenApiParameter("since", OpenApiTypes.DATE, description="Default: 29 days ago."),
+            OpenApiParameter("until", OpenApiTypes.DATE, description="Inclusive; default today."),
+        ],
+        responses={200: OpenApiTypes.OBJECT},
+    )
+    def get(self, request):
+        form = ReportForm(request.query_params.copy(), user=request.user)
+        organizations = form.fields["organization"].queryset
+        if not organizations.exists():
+            raise PermissionDenied("Only auditors and admins read audit reports.")
+        if not form.data.get("organization"):
+            form.data["organization"] = organizations.first().slug
+        if not form.is_valid():
+            raise exceptions.ValidationError(
+                {field: [str(error) for error in errors] for field, errors in form.errors.items()}
+            )
+        return Response(report_build(form.scope()).as_dict())
