@@ -1,15 +1,15 @@
-"""The chain's serial section on PostgreSQL, as two SQL functions (installed by migration
+"""The chain's serial section on PostgreSQL, as three SQL functions (installed by migration
 0005): appending costs one round trip, and chaining needs no client in the loop.
 
-``audit_append(fields…, hash parts…, lock)`` writes an event to ``audit_auditpending`` and,
-if the chain lock ``lock`` is free, takes it (until the caller's transaction ends) and
-chains every pending event it sees, its own included; it returns the event's (sequence,
-prev_hash, hash), or NULLs when another transaction holds the chain.
+``audit_append(fields…, hash parts…, lock)`` tries the chain lock ``lock``. Free: it takes
+it (until the caller's transaction ends), chains the pending events it sees, then appends
+its own event and returns its (sequence, prev_hash, hash). Taken: it writes the event to
+``audit_auditpending`` and returns NULLs.
 
-``audit_chain_pending(own)`` (the caller holds the lock) moves the pending events it sees
-into the chain in id order, and says where the pending event ``own`` went. Each gets the
-next sequence, the previous hash, and the SHA-256 of its canonical JSON assembled from the
-three parts the writer serialised (``chain.event_hash_parts``):
+``audit_chain_pending()`` (the caller holds the lock) moves the pending events it sees into
+the chain in id order and returns how many, and the new head. Each gets the next
+sequence, the previous hash, and the SHA-256 of its canonical JSON assembled from the three
+parts the writer serialised (``chain.event_hash_parts``):
 ``start || prev_hash || middle || sequence || end``. That is byte for byte the text
 ``chain.event_hash`` hashes; ``audit_verify`` recomputes every hash from the stored fields
 in Python, so a difference could not go unnoticed.
@@ -22,13 +22,9 @@ waiter has not yet started, so its chaining will see that commit.
 
 FUNCTIONS = r"""
 CREATE OR REPLACE FUNCTION audit_chain_pending(
-    p_own bigint DEFAULT NULL, OUT chained bigint, OUT own_sequence bigint,
-    OUT own_prev_hash text, OUT own_hash text)
+    OUT chained bigint, OUT head_sequence bigint, OUT head_hash text)
 LANGUAGE plpgsql AS $$
 DECLARE
-    head_sequence bigint;
-    head_hash text;
-    previous text;
     pending record;
 BEGIN
     chained := 0;
@@ -39,25 +35,19 @@ BEGIN
         head_hash := repeat('0', 64);
     END IF;
     FOR pending IN SELECT * FROM audit_auditpending ORDER BY id LOOP
-        head_sequence := head_sequence + 1;
-        previous := head_hash;
         INSERT INTO audit_auditevent (
             created_at, actor_id, actor_name, organization_id, action, target_type,
             target_id, target_repr, data, request_id, sequence, prev_hash, hash)
         VALUES (
             pending.created_at, pending.actor_id, pending.actor_name,
             pending.organization_id, pending.action, pending.target_type, pending.target_id,
-            pending.target_repr, pending.data, pending.request_id, head_sequence, head_hash,
+            pending.target_repr, pending.data, pending.request_id, head_sequence + 1,
+            head_hash,
             encode(sha256(convert_to(pending.hash_start || head_hash || pending.hash_middle
-                || head_sequence::text || pending.hash_end, 'UTF8')), 'hex'))
-        RETURNING hash INTO head_hash;
+                || (head_sequence + 1)::text || pending.hash_end, 'UTF8')), 'hex'))
+        RETURNING sequence, hash INTO head_sequence, head_hash;
         DELETE FROM audit_auditpending WHERE id = pending.id;
         chained := chained + 1;
-        IF pending.id = p_own THEN
-            own_sequence := head_sequence;
-            own_prev_hash := previous;
-            own_hash := head_hash;
-        END IF;
     END LOOP;
 END;
 $$;
@@ -69,24 +59,31 @@ CREATE OR REPLACE FUNCTION audit_append(
     OUT out_sequence bigint, OUT out_prev_hash text, OUT out_hash text)
 LANGUAGE plpgsql AS $$
 DECLARE
-    own_id bigint;
-    chained record;
+    head record;
 BEGIN
-    INSERT INTO audit_auditpending (
-        created_at, actor_id, actor_name, organization_id, action, target_type, target_id,
-        target_repr, data, request_id, hash_start, hash_middle, hash_end)
-    VALUES (
-        p_created_at, p_actor_id, p_actor_name, p_organization_id, p_action,
-        p_target_type, p_target_id, p_target_repr, p_data, p_request_id, p_hash_start,
-        p_hash_middle, p_hash_end)
-    RETURNING id INTO own_id;
     IF NOT pg_try_advisory_xact_lock(p_lock) THEN
-        RETURN;  -- pending: chained by the lock's holder or after this transaction commits
+        -- Another transaction holds the chain: pending, chained after this one commits.
+        INSERT INTO audit_auditpending (
+            created_at, actor_id, actor_name, organization_id, action, target_type,
+            target_id, target_repr, data, request_id, hash_start, hash_middle, hash_end)
+        VALUES (
+            p_created_at, p_actor_id, p_actor_name, p_organization_id, p_action,
+            p_target_type, p_target_id, p_target_repr, p_data, p_request_id, p_hash_start,
+            p_hash_middle, p_hash_end);
+        RETURN;
     END IF;
-    chained := audit_chain_pending(own_id);
-    out_sequence := chained.own_sequence;
-    out_prev_hash := chained.own_prev_hash;
-    out_hash := chained.own_hash;
+    head := audit_chain_pending();  -- those committed before this one come first
+    out_sequence := head.head_sequence + 1;
+    out_prev_hash := head.head_hash;
+    out_hash := encode(sha256(convert_to(p_hash_start || out_prev_hash || p_hash_middle
+        || out_sequence::text || p_hash_end, 'UTF8')), 'hex');
+    INSERT INTO audit_auditevent (
+        created_at, actor_id, actor_name, organization_id, action, target_type, target_id,
+        target_repr, data, request_id, sequence, prev_hash, hash)
+    VALUES (
+        p_created_at, p_actor_id, p_actor_name, p_organization_id, p_action, p_target_type,
+        p_target_id, p_target_repr, p_data, p_request_id, out_sequence, out_prev_hash,
+        out_hash);
 END;
 $$;
 
@@ -113,7 +110,7 @@ DROP = """
 DROP FUNCTION IF EXISTS audit_seal_after_commit(bigint, bigint);
 DROP FUNCTION IF EXISTS audit_append(timestamptz, bigint, text, bigint, text, text, text, text,
     jsonb, text, text, text, text, bigint);
-DROP FUNCTION IF EXISTS audit_chain_pending(bigint);
+DROP FUNCTION IF EXISTS audit_chain_pending();
 """
 
 

@@ -4,14 +4,15 @@ makes the change: the event commits or rolls back with it.
 Appends form one linear chain (``chain.py``, CHAIN.md). Whoever holds the chain lock
 appends; nobody waits for it inside a caller's transaction:
 
-- On PostgreSQL ``audit_record`` tries the transaction-level advisory lock ``CHAIN_LOCK``
-  without waiting. Free: it chains any committed pending events, then its own (head read,
-  hash, insert), and holds the lock to the end of the caller's transaction, so a rolled-back
-  transaction leaves no gap. Taken: it writes the event to ``AuditPending`` instead, and
-  once the caller commits, ``audit_seal`` (a short transaction of its own, which does wait
-  for the lock) moves every committed pending event into the chain in one batch. Under load
-  the chain's serial section is one batch per holder rather than one transaction per event,
-  and a waiting writer never holds other locks (no deadlock through the audit log).
+- On PostgreSQL ``audit_record`` is one call of the SQL function ``audit_append``
+  (``pg_chain.py``), which tries the transaction-level advisory lock ``CHAIN_LOCK`` without
+  waiting. Free: it chains any committed pending events, then its own, and holds the lock
+  to the end of the caller's transaction, so a rolled-back transaction leaves no gap.
+  Taken: it writes the event to ``AuditPending`` instead, and once the caller commits,
+  this process's sealer thread (``_Sealer``; at most one session waits for the lock) moves
+  every committed pending event into the chain in one batch. Under load the chain's serial
+  section is one batch per holder rather than one transaction per event, and a writer
+  never waits for the chain (no deadlock through the audit log).
 - On SQLite, ``BEGIN IMMEDIATE`` already serialises writers (see settings): always chained
   at once; the pending table stays empty.
 

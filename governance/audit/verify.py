@@ -89,12 +89,16 @@ def iter_events(
         after = rows[-1][0]
 
 
-def _iter_checkpoints(using: str) -> Iterator[AuditCheckpoint]:
-    after = (-1, -1)
+def _iter_checkpoints(
+    using: str, first: int = 0, last: int | None = None
+) -> Iterator[AuditCheckpoint]:
+    after = (first, -1)
     while True:
+        checkpoints = AuditCheckpoint.objects.using(using)
+        if last is not None:
+            checkpoints = checkpoints.filter(sequence__lte=last)
         rows = list(
-            AuditCheckpoint.objects.using(using)
-            .filter(sequence__gte=after[0])
+            checkpoints.filter(sequence__gte=after[0])
             .exclude(sequence=after[0], id__lte=after[1])
             .order_by("sequence", "id")[:BATCH_SIZE]
         )
@@ -104,47 +108,59 @@ def _iter_checkpoints(using: str) -> Iterator[AuditCheckpoint]:
         after = (rows[-1].sequence, rows[-1].id)
 
 
-def audit_verify(
-    *, batch_size: int = BATCH_SIZE, using: str = "default", check_signatures: bool = True
-) -> VerifyResult:
+@dataclass(frozen=True)
+class _Walk:
+    """One range of the chain, walked: its result, and what the seams need."""
+
+    result: VerifyResult
+    first_prev: str | None  # the prev_hash of the range's first event
+    last_hash: str | None  # the hash of the last event that verified
+
+
+def _signature_checker(using: str, check_signatures: bool):
     from governance.audit.signing import checkpoint_message, load_or_create_key, signature_valid
 
-    public_key = key_id = None
-    if check_signatures and AuditCheckpoint.objects.using(using).exists():
-        key = load_or_create_key()
-        public_key, key_id = key.public_key, key.key_id
+    if not check_signatures or not AuditCheckpoint.objects.using(using).exists():
+        return lambda checkpoint: True
+    key = load_or_create_key()
 
-    checkpoints = _iter_checkpoints(using)
-    pending = next(checkpoints, None)
-    checked_checkpoints = 0
-    expected, prev_hash, checked = 1, GENESIS_HASH, 0
-
-    def broken(sequence, reason, detail):
-        return VerifyResult(
-            False, expected - 1, checked, checked_checkpoints, sequence, reason, detail
+    def valid(checkpoint) -> bool:
+        return checkpoint.key_id == key.key_id and signature_valid(
+            key.public_key, checkpoint_message(checkpoint), checkpoint.signature
         )
 
-    def check_signature(checkpoint):
-        if public_key is None:
-            return None
-        if checkpoint.key_id != key_id or not signature_valid(
-            public_key, checkpoint_message(checkpoint), checkpoint.signature
-        ):
-            return broken(
-                checkpoint.sequence,
-                "bad signature",
-                f"checkpoint {checkpoint.pk} does not verify with key {key_id[:16]}",
-            )
-        return None
+    valid.key_id = key.key_id
+    return valid
 
-    for event in iter_events(batch_size=batch_size, using=using):
+
+def _walk(first: int, last: int | None, batch_size: int, using: str, check_signatures: bool):
+    """Walk events first..last (to the end when None) and the checkpoints among them. The
+    first event's prev_hash is checked against the genesis hash only when first is 1; a
+    range further on leaves it to its seam with the range before."""
+    valid = _signature_checker(using, check_signatures)
+    checkpoints = _iter_checkpoints(using, first, last)
+    pending = next(checkpoints, None)
+    checked_checkpoints = 0
+    expected, checked = first, 0
+    prev_hash = GENESIS_HASH if first == 1 else None
+    first_prev = None
+
+    def broken(sequence, reason, detail):
+        result = VerifyResult(
+            False, expected - 1, checked, checked_checkpoints, sequence, reason, detail
+        )
+        return _Walk(result, first_prev, prev_hash)
+
+    for event in iter_events(first=first, last=last, batch_size=batch_size, using=using):
         sequence = event["sequence"]
         if sequence != expected:
             return broken(expected, "missing", f"the next event after {expected - 1} is {sequence}")
         stored = event.pop("hash")
         if event_hash(event) != stored:
             return broken(sequence, "changed", "the stored hash is not the hash of the event")
-        if event["prev_hash"] != prev_hash:
+        if first_prev is None:
+            first_prev = event["prev_hash"]
+        if prev_hash is not None and event["prev_hash"] != prev_hash:
             return broken(
                 sequence,
                 "broken link",
@@ -157,24 +173,127 @@ def audit_verify(
                     "checkpoint mismatch",
                     f"checkpoint {pending.pk} signed hash {pending.hash[:16]}…",
                 )
-            failure = check_signature(pending)
-            if failure:
-                return failure
+            if not valid(pending):
+                return broken(
+                    pending.sequence,
+                    "bad signature",
+                    f"checkpoint {pending.pk} does not verify with key {valid.key_id[:16]}",
+                )
             checked_checkpoints += 1
             pending = next(checkpoints, None)
         prev_hash, expected, checked = stored, expected + 1, checked + 1
+    return _Walk(
+        VerifyResult(True, expected - 1, checked, checked_checkpoints), first_prev, prev_hash
+    )
 
-    last = pending
-    for last in checkpoints:  # noqa: B007  (only the last one matters)
-        pass
-    if last is not None:
-        failure = check_signature(last)
-        if failure:
-            return failure
-        return broken(
-            expected,
+
+def _next_sequence(using: str, after: int) -> int | None:
+    events = AuditEvent.objects.using(using).filter(sequence__gt=after).order_by("sequence")
+    return events.values_list("sequence", flat=True).first()
+
+
+def _walk_in_child(arguments) -> _Walk:
+    return _walk(*arguments)
+
+
+def _ranges(head: int, jobs: int, batch_size: int) -> list[tuple[int, int]]:
+    if jobs <= 1 or head < 2 * batch_size:
+        return [(1, head)]
+    size = -(-head // jobs)
+    return [(start, min(start + size - 1, head)) for start in range(1, head + 1, size)]
+
+
+def audit_verify(
+    *,
+    batch_size: int = BATCH_SIZE,
+    using: str = "default",
+    check_signatures: bool = True,
+    jobs: int = 1,
+) -> VerifyResult:
+    """Walk the chain (up to its head when the walk starts) and every checkpoint. ``jobs``
+    > 1 walks that many ranges of the chain in parallel processes (each on its own
+    connection; the seams between ranges are checked here), for the command line: the
+    answer is the same, first break by sequence included."""
+    from django.db import connections as django_connections
+
+    from governance.audit.services import chain_head
+
+    head = chain_head(using)[0]
+    ranges = _ranges(head, jobs, batch_size)
+    if len(ranges) > 1 and not django_connections[using].in_atomic_block:
+        import multiprocessing
+
+        django_connections.close_all()  # the children open their own connections
+        arguments = [(a, b, batch_size, using, check_signatures) for a, b in ranges]
+        with multiprocessing.get_context("fork").Pool(len(ranges)) as pool:
+            walks = pool.map(_walk_in_child, arguments)
+    else:
+        ranges = [(1, None)]  # one walk, to the end
+        walks = [_walk(1, None, batch_size, using, check_signatures)]
+
+    checked = checkpoints = 0
+    previous = None
+    for (first, last), walk in zip(ranges, walks, strict=True):
+        result = walk.result
+        if previous is not None and walk.first_prev not in (None, previous.last_hash):
+            return VerifyResult(
+                False,
+                first - 1,
+                checked,
+                checkpoints,
+                first,
+                "broken link",
+                "prev_hash is not the hash of the previous event (reordered?)",
+            )
+        if not result.intact:
+            return VerifyResult(
+                False,
+                result.last_sequence,
+                checked + result.checked,
+                checkpoints + result.checkpoints,
+                result.broken_sequence,
+                result.reason,
+                result.detail,
+            )
+        checked, checkpoints = checked + result.checked, checkpoints + result.checkpoints
+        if last is not None and result.last_sequence < last:  # the range's end is missing
+            return VerifyResult(
+                False,
+                result.last_sequence,
+                checked,
+                checkpoints,
+                result.last_sequence + 1,
+                "missing",
+                f"the next event after {result.last_sequence} is "
+                f"{_next_sequence(using, result.last_sequence)}",
+            )
+        previous = walk
+    last_sequence = walks[-1].result.last_sequence
+
+    # A checkpoint past the end: the chain was cut after it was signed.
+    beyond = list(_iter_checkpoints(using, last_sequence + 1))
+    if beyond:
+        latest = beyond[-1]
+        valid = _signature_checker(using, check_signatures)
+        if not valid(latest):
+            return VerifyResult(
+                False,
+                last_sequence,
+                checked,
+                checkpoints,
+                latest.sequence,
+                "bad signature",
+                f"checkpoint {latest.pk} does not verify with key {valid.key_id[:16]}",
+            )
+        return VerifyResult(
+            False,
+            last_sequence,
+            checked,
+            checkpoints,
+            last_sequence + 1,
             "truncated",
-            f"checkpoint {last.pk} names event {last.sequence}, the chain ends at {expected - 1}",
+            f"checkpoint {latest.pk} names event {latest.sequence}, "
+            f"the chain ends at {last_sequence}",
         )
     pending_events = AuditPending.objects.using(using).count()
-    return VerifyResult(True, expected - 1, checked, checked_checkpoints, pending=pending_events)
+    return VerifyResult(True, last_sequence, checked, checkpoints, pending=pending_events)

@@ -400,3 +400,55 @@ def test_events_a_dead_process_left_pending_are_chained_first_by_the_next_writer
     other.close()
     assert audit_seal_task() == 1
     assert audit_checkpoint().sequence == 4 and audit_verify().intact
+
+
+def _forge_at_20():
+    events = AuditEvent.objects.get(sequence=20)
+    forged = events.hashed_fields() | {"action": "tenancy.project.create"}
+    return (
+        "UPDATE audit_auditevent SET action = %s, hash = %s WHERE sequence = 20",
+        [forged["action"], event_hash(forged)],
+    )
+
+
+TAMPERING = {
+    "intact": (None, None),
+    "changed in the second range": (
+        ("UPDATE audit_auditevent SET target_repr = 'forged' WHERE sequence = 27", []),
+        (27, "changed"),
+    ),
+    "the first range's last event deleted": (
+        ("DELETE FROM audit_auditevent WHERE sequence = 20", []),
+        (20, "missing"),
+    ),
+    "the second range's first event deleted": (
+        ("DELETE FROM audit_auditevent WHERE sequence = 21", []),
+        (21, "missing"),
+    ),
+    "an edit with its hash recomputed, at the seam": (_forge_at_20, (21, "broken link")),
+    "the tail cut after a checkpoint": (
+        ("DELETE FROM audit_auditevent WHERE sequence >= 35", []),
+        (35, "truncated"),
+    ),
+}
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("case", list(TAMPERING))
+def test_walking_in_parallel_finds_what_the_single_walk_finds(case):
+    """Two processes walk halves of the chain (the command's --jobs); the seams between
+    them are checked, so every break is found at the same place and for the same reason."""
+    record(40)
+    audit_checkpoint()
+    tamper, expected = TAMPERING[case]
+    if tamper is not None:
+        sql, params = tamper() if callable(tamper) else tamper
+        with Unguarded() as cursor:
+            cursor.execute(sql, params)
+    single = audit_verify(batch_size=5)
+    parallel = audit_verify(batch_size=5, jobs=2)
+    assert single == parallel
+    if expected is None:
+        assert single.intact and single.last_sequence == 40 and single.checkpoints == 1
+    else:
+        assert (single.broken_sequence, single.reason) == expected
