@@ -44,7 +44,13 @@ def test_demo_creator_submits_a_prompt_and_sees_the_image(
     images = page.locator("img.generated")
     images.first.wait_for(timeout=180_000)
     assert images.count() == 2
-    # The browser really decoded the PNGs served by the permission-checked view.
+    # The browser really decoded the PNGs served by the permission-checked view. The status
+    # poll may swap the images in just now, so wait until each one has finished loading.
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('img.generated')]"
+        ".every(node => node.complete && node.naturalWidth > 0)",
+        timeout=30_000,
+    )
     widths = images.evaluate_all("nodes => nodes.map(node => node.naturalWidth)")
     assert widths == [64, 64]
     assert page.locator("[data-status]").get_attribute("data-status") == "succeeded"
