@@ -24,6 +24,7 @@ class EventFilter:
     project: str = ""  # the project slug the event's data names
     target: str = ""  # "type" or "type:id"
     text: str = ""  # searched in the event's data
+    request_id: str = ""  # the events of one user action
 
 
 def event_list(*, user, filters: EventFilter = EventFilter()):
@@ -53,6 +54,8 @@ def event_list(*, user, filters: EventFilter = EventFilter()):
         events = events.filter(target_type=kind)
         if pk:
             events = events.filter(target_id=pk)
+    if filters.request_id:
+        events = events.filter(request_id=filters.request_id)
     if filters.text:
         events = events.annotate(data_text=Cast("data", TextField())).filter(
             data_text__icontains=filters.text

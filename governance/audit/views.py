@@ -2,6 +2,7 @@
 
 import csv
 import json
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -53,7 +54,7 @@ def _moment(value: str, *, end: bool = False):
 
 def _filters(request) -> tuple[selectors.EventFilter, dict, list[str]]:
     query = {key: request.GET.get(key, "").strip() for key in (
-        "since", "until", "actor", "action", "project", "target", "q")}  # fmt: skip
+        "since", "until", "actor", "action", "project", "target", "q", "request")}  # fmt: skip
     problems = []
     since, until = _moment(query["since"]), _moment(query["until"], end=True)
     if query["since"] and since is None:
@@ -68,6 +69,7 @@ def _filters(request) -> tuple[selectors.EventFilter, dict, list[str]]:
         project=query["project"],
         target=query["target"],
         text=query["q"],
+        request_id=query["request"],
     )
     return filters, query, problems
 
@@ -80,7 +82,7 @@ def event_list(request):
     events, following = selectors.event_page(
         user=request.user, filters=filters, before=int(before) if before.isdigit() else None
     )
-    params = "&".join(f"{key}={value}" for key, value in query.items() if value)
+    params = urlencode({key: value for key, value in query.items() if value})
     return render(
         request,
         "audit/list.html",

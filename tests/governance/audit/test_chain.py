@@ -150,6 +150,30 @@ def test_the_database_refuses_update_and_delete_through_sql(sql):
 
 
 @pytest.mark.django_db
+def test_the_event_table_keeps_one_index_per_filter_and_its_guard():
+    """Each index slows every append: migration 0007 left one per audit browser filter,
+    and (on SQLite, where altering a field rebuilds the table) the triggers stayed."""
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, "audit_auditevent")
+    indexed = sorted(
+        tuple(info["columns"])
+        for info in constraints.values()
+        if info["index"] or info["primary_key"] or info["unique"]
+    )
+    assert indexed == [
+        ("action",), ("created_at",), ("id",), ("organization_id", "sequence"),
+        ("request_id",), ("sequence",),
+    ]  # fmt: skip
+    record(1)
+    with (
+        pytest.raises(DatabaseError, match="append-only"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute("UPDATE audit_auditevent SET actor_name = 'x'")
+
+
+@pytest.mark.django_db
 def test_the_database_refuses_changing_a_checkpoint():
     record(2)
     audit_checkpoint()

@@ -98,3 +98,36 @@ def test_the_verify_button_reports_the_chain(client, acme, events):
     client.force_login(acme.users["auditor"])
     page = client.post("/audit/verify/", follow=True).content.decode()
     assert "The audit log is intact up to" in page
+
+
+def test_the_events_of_one_user_action(client, acme, events):
+    from governance.audit.services import current_request_id
+
+    token = current_request_id.set("r-one-user-action")
+    try:
+        for note in ("first", "second"):
+            audit_record(
+                action="tenancy.project.update",
+                actor=acme.users["admin"],
+                organization=acme.organization,
+                data={"note": note},
+            )
+    finally:
+        current_request_id.reset(token)
+    client.force_login(acme.users["auditor"])
+    shown = client.get("/audit/?request=r-one-user-action").context["events"]
+    assert [event.data["note"] for event in shown] == ["second", "first"]
+    detail = client.get(f"/audit/events/{shown[0].sequence}/").content.decode()
+    assert 'href="/audit/?request=r-one-user-action"' in detail
+
+
+def test_filters_are_carried_to_the_next_page_and_exports_url_encoded(client, acme, events):
+    client.force_login(acme.users["auditor"])
+    page = client.get("/audit/", {"q": "change 1", "project": acme.project.slug})
+    # "change 1" matches change 1, 10 to 19 and 100 to 119: 31 events, one page.
+    assert len(page.context["events"]) == 31
+    html = page.content.decode()
+    assert "q=change+1" in html and "q=change 1" not in html
+    # A value with "&" and "#" stays one value, not a second parameter or a fragment.
+    tricky = client.get("/audit/", {"q": "a&b#c"})
+    assert tricky.context["params"] == "q=a%26b%23c"
