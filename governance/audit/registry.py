@@ -27,6 +27,8 @@ ACTIONS: dict[str, str] = {
     "reviews.review.open": "An object was sent to review.",
     "reviews.task.decide": "A reviewer approved or rejected a review stage.",
     "reviews.override": "An admin decided a review stage outside the rules, with a reason.",
+    "reviews.task.remind": "A review stage was overdue: its reviewers were reminded.",
+    "reviews.task.escalate": "A review stage stayed overdue: it was escalated to the admins.",
     "reviews.review.end": "A review ended: approved, rejected or withdrawn.",
     "admin.object.add": "Someone added an object in the Django admin (/admin/).",
     "admin.object.change": "Someone changed an object in the Django admin, and what.",

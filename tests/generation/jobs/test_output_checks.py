@@ -197,6 +197,10 @@ def test_the_demo_brand_kit_is_red_shapes_on_navy(acme):
     acme.project.refresh_from_db()
     assert acme.project.palette == ["#D72323", "#192364", "#FFFFFF"]
     assert acme.project.reference_images.count() == 6
+    from governance.audit.models import AuditEvent
+
+    [changed] = AuditEvent.objects.filter(action="tenancy.project.update", data__brand_kit="demo")
+    assert changed.actor_name == "system" and changed.target_id == str(acme.project.pk)
     out = io.StringIO()
     call_command(
         "demo_brand_kit", organization=acme.organization.slug, project=acme.project.slug, stdout=out

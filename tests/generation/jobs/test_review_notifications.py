@@ -7,6 +7,7 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
+from governance.audit.models import AuditEvent
 from governance.policies.services import policy_create, policy_publish
 from governance.reviews.models import Notification, ReviewTask
 from governance.reviews.notifications import remind_overdue
@@ -89,6 +90,14 @@ def test_overdue_tasks_are_reminded_then_escalated_once(acme, task, client):
     [escalated] = Notification.objects.filter(kind="escalated")
     assert escalated.user == acme.users["admin"]
     assert "is overdue by 24 hours" in escalated.message
+    # Both are in the audit log, once each, as the platform's doing.
+    events = AuditEvent.objects.filter(action__in=["reviews.task.remind", "reviews.task.escalate"])
+    assert [(e.action, e.actor_name, e.target_id, e.data["project"], e.data["late_minutes"])
+            for e in events.order_by("sequence")] == [
+        ("reviews.task.remind", "system", str(task.pk), acme.project.slug, 5),
+        ("reviews.task.escalate", "system", str(task.pk), acme.project.slug,
+         round((allowed.total_seconds() + 60) / 60)),
+    ]  # fmt: skip
     # A decided task is never reminded.
     ReviewTask.objects.filter(pk=task.pk).update(status="approved", reminded_at=None)
     assert remind_overdue(now=timezone.now() + timedelta(days=30)) == {

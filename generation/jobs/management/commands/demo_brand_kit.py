@@ -11,6 +11,7 @@ from django.core.files.base import ContentFile
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from governance.audit.services import audit_record
 from imprimatur.tenancy.models import BrandProject, BrandReferenceImage
 
 DEMO_KIT = {
@@ -60,6 +61,13 @@ class Command(BaseCommand):
                 render(scene, size=64).save(buffer, format="PNG")
                 reference = BrandReferenceImage(project=found, caption=f"a red {shape} on navy")
                 reference.image.save(f"demo-{shape}-{index}.png", ContentFile(buffer.getvalue()))
+            audit_record(
+                action="tenancy.project.update",
+                organization=found.organization,
+                target=found,
+                project=found,
+                data={"brand_kit": "demo", "references": REFERENCES, "command": "demo_brand_kit"},
+            )
         self.stdout.write(
             self.style.SUCCESS(
                 f"{found}: brand kit 'red shapes on navy' with {REFERENCES} reference images; "
