@@ -5,6 +5,7 @@ Statuses change only through the transition functions in `services.py`.
 
 from django.conf import settings
 from django.db import models
+from django.urls import reverse
 
 from imprimatur.tenancy.models import BrandProject, RestrictedQuerySet
 
@@ -101,6 +102,9 @@ class ModelProfile(models.Model):
 
     def __str__(self) -> str:
         return self.display_name or self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("jobs:model-edit", args=[self.pk])
 
 
 class PolicyOutcome(models.TextChoices):
@@ -202,6 +206,9 @@ class GenerationRequest(models.Model):
     def __str__(self) -> str:
         return f"Request {self.pk}: {self.prompt[:60]}"
 
+    def get_absolute_url(self) -> str:
+        return reverse("jobs:request", args=[self.pk])
+
     @property
     def is_finished(self) -> bool:
         return self.status in self.FINISHED
@@ -242,6 +249,9 @@ class GenerationJob(models.Model):
 
     def __str__(self) -> str:
         return f"Job {self.pk} of request {self.request_id}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("jobs:request", args=[self.request_id])
 
     @property
     def progress_percent(self) -> int:
@@ -304,6 +314,9 @@ class Asset(models.Model):
 
     def __str__(self) -> str:
         return f"Asset {self.pk} ({self.index + 1} of request {self.request_id})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("jobs:request", args=[self.request_id])
 
 
 class AssetCheck(models.Model):

@@ -4,9 +4,10 @@ import csv
 import json
 from urllib.parse import urlencode
 
+from django.apps import apps
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils.dateparse import parse_date, parse_datetime
@@ -99,15 +100,33 @@ def event_list(request):
     )
 
 
+def _target_link(event) -> tuple[str, bool]:
+    """The page of the event's target, if its model has one, and whether the target still
+    exists (a deleted object, or a model no longer in the code, does not)."""
+    if not event.target_type or not event.target_id:
+        return "", True
+    try:
+        model = apps.get_model(event.target_type)
+        target = model._default_manager.filter(pk=event.target_id).first()
+    except (LookupError, ValueError, ValidationError):
+        return "", False
+    if target is None:
+        return "", False
+    return (target.get_absolute_url() if hasattr(target, "get_absolute_url") else ""), True
+
+
 @login_required
 def event_detail(request, sequence: int):
     _may_audit(request.user)
     event = selectors.event_get(user=request.user, sequence=sequence)
+    target_url, target_exists = _target_link(event)
     return render(
         request,
         "audit/detail.html",
         {
             "event": event,
+            "target_url": target_url,
+            "target_exists": target_exists,
             "data_json": json.dumps(event.data, indent=2, ensure_ascii=False, sort_keys=True),
             "described": ACTIONS.get(event.action, ""),
             "canonical": canonical_json(event.hashed_fields()),

@@ -7,6 +7,7 @@ additions. Requests are judged by the latest published version of each (see serv
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.urls import reverse
 from django.utils import timezone
 
 from governance.policies.documents import document_clean, empty_document
@@ -57,6 +58,9 @@ class Policy(models.Model):
             return f"Policy of project {self.project}"
         return f"Policy of {self.organization}"
 
+    def get_absolute_url(self) -> str:
+        return reverse("policies:detail", args=[self.pk])
+
     def clean(self) -> None:
         if self.project_id and self.project.organization_id != self.organization_id:
             raise ValidationError({"project": "The project belongs to another organisation."})
@@ -104,6 +108,9 @@ class PolicyVersion(models.Model):
         if not self._state.adding:
             raise PolicyVersionImmutable("Policy versions cannot be changed.")
         super().save(*args, **kwargs)
+
+    def get_absolute_url(self) -> str:
+        return reverse("policies:version", args=[self.policy_id, self.number])
 
     def delete(self, *args, **kwargs):
         raise PolicyVersionImmutable("Policy versions cannot be deleted.")

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
+from django.urls import reverse
 
 from imprimatur.tenancy.models import BrandProject, Organization, RestrictedQuerySet, Role
 
@@ -48,6 +49,9 @@ class Workflow(models.Model):
 
     def __str__(self) -> str:
         return f"Workflow v{self.version} of {self.project}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("reviews:workflow", args=[self.project.slug])
 
 
 class Review(models.Model):
@@ -86,6 +90,12 @@ class Review(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} of {self.title}"
+
+    def get_absolute_url(self) -> str:
+        """The page of the object under review (where its review is shown)."""
+        from governance.reviews.registry import reviewable_type
+
+        return reviewable_type(self.kind).url(self.target)
 
     def get_kind_display(self) -> str:
         from governance.reviews.registry import reviewable_label
@@ -138,6 +148,9 @@ class ReviewTask(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name}: {self.review}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("reviews:task", args=[self.pk])
 
 
 class ReviewDecision(models.Model):

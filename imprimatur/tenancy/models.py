@@ -5,6 +5,7 @@ import re
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.urls import reverse
 
 HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 
@@ -198,6 +199,9 @@ class BrandProject(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def get_absolute_url(self) -> str:
+        return reverse("jobs:project", args=[self.slug])
+
 
 def reference_image_path(instance: "BrandReferenceImage", filename: str) -> str:
     return f"brand/{instance.project.organization_id}/{instance.project_id}/{filename}"
@@ -226,3 +230,6 @@ class BrandReferenceImage(models.Model):
 
     def __str__(self) -> str:
         return self.caption or self.image.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("web:brand-kit", args=[self.project.slug])

@@ -109,3 +109,23 @@ def test_overdue_tasks_are_reminded_then_escalated_once(acme, task, client):
     assert "Escalated to you" in page and 'class="unread"' in page
     client.post("/reviews/inbox/")
     assert not Notification.objects.filter(user=acme.users["admin"], read_at__isnull=True).exists()
+
+
+def test_the_audit_log_links_each_event_to_its_target_page(acme, task, client):
+    """The audit browser links an event to its target's page: each target of this flow's
+    events (request, policy and version, review, task) has one that opens for an admin."""
+    from governance.audit.views import _target_link
+
+    events = AuditEvent.objects.filter(organization=acme.organization).exclude(target_type="")
+    targets = {(event.target_type, event.target_id): event for event in events}
+    kinds = {kind for kind, _ in targets}
+    assert {"jobs.generationrequest", "policies.policy", "policies.policyversion",
+            "reviews.review"} <= kinds  # fmt: skip
+    client.force_login(acme.users["admin"])
+    for event in targets.values():
+        url, exists = _target_link(event)
+        assert exists, event
+        if url:
+            assert client.get(url).status_code == 200, (event, url)
+    assert client.get(task.get_absolute_url()).status_code == 200
+    assert client.get(acme.project.get_absolute_url()).status_code == 200

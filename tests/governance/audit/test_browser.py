@@ -36,6 +36,14 @@ def test_an_auditor_filters_and_reads_an_event(transactional_db, live_server, ac
     rows.first.get_by_role("link").click()
     page.get_by_text("change 3").first.wait_for()
     page.get_by_role("button", name="Verify the whole chain now").wait_for(state="detached")
+    page.screenshot(path=SCREENSHOTS / "audit-event.png", full_page=True)
+    # The event's user action: the list of its events (each record above was one action).
+    page.get_by_role("link", name="every event of this user action").click()
+    page.get_by_role("heading", name="Audit log").wait_for()
+    assert rows.count() == 1 and "change 3" not in page.content()
+    assert page.get_by_label("User action").input_value() == rows.first.evaluate(
+        "() => new URL(location.href).searchParams.get('request')"
+    )
 
 
 def test_an_auditor_reads_a_report_and_downloads_it(

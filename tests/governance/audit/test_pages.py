@@ -131,3 +131,24 @@ def test_filters_are_carried_to_the_next_page_and_exports_url_encoded(client, ac
     # A value with "&" and "#" stays one value, not a second parameter or a fragment.
     tricky = client.get("/audit/", {"q": "a&b#c"})
     assert tricky.context["params"] == "q=a%26b%23c"
+
+
+def test_an_event_links_to_its_target_or_says_it_is_gone(client, acme):
+    from imprimatur.tenancy.models import Membership
+
+    about_project = audit_record(
+        action="tenancy.project.update", organization=acme.organization, target=acme.project
+    )
+    membership = Membership.objects.get(user=acme.users["creator"])
+    about_membership = audit_record(
+        action="tenancy.membership.grant", organization=acme.organization, target=membership
+    )
+    client.force_login(acme.users["auditor"])
+    page = client.get(f"/audit/events/{about_project.sequence}/").content.decode()
+    assert f'<a href="/projects/{acme.project.slug}/">{acme.project.name}</a>' in page
+    assert "no longer exists" not in page
+    assert "every event about it" in page
+    gone = membership.pk
+    membership.delete()
+    page = client.get(f"/audit/events/{about_membership.sequence}/").content.decode()
+    assert "(no longer exists)" in page and f"tenancy.membership:{gone}" in page
