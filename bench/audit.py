@@ -18,7 +18,9 @@ migrates it, needs an empty audit log, and leaves a million events behind.
 3. **verify**: ``audit_verify(jobs=--jobs)`` over the whole chain, as ``manage.py
    audit_verify`` runs it: ``--jobs`` processes (default: the CPU count) walk ranges of it
    in keyset batches of 5,000, every hash recomputed, the seams and the checkpoint's
-   signature checked. ``verify_1m_s`` is its wall time.
+   signature checked, then the checkpoint's Merkle tree root recomputed from the events.
+   ``verify_1m_s`` is its wall time. Then one event's inclusion proof is built (timed,
+   printed, not on the last line).
 4. **pages**: the audit browser's list page (``/audit/``, rendered through Django's test
    client, signed in as an auditor of the organisation the bulk events belong to): the
    first page and a deep one (``?before=`` the 1,000th bulk event, near the chain's start;
@@ -54,6 +56,7 @@ from django.db import connection, connections, transaction  # noqa: E402
 
 from governance.audit.chain import FIELDS, format_timestamp  # noqa: E402
 from governance.audit.models import AuditEvent, AuditPending  # noqa: E402
+from governance.audit.proofs import inclusion_proof  # noqa: E402
 from governance.audit.services import (  # noqa: E402
     audit_checkpoint,
     audit_flush,
@@ -222,8 +225,13 @@ def main() -> None:
     organization = Organization.objects.create(name="Bench", slug="bench-audit")
     start = time.perf_counter()
     bulk_chain(args.events, organization.pk)
-    audit_checkpoint()
     print(f"bulk chain to {args.events} events in {time.perf_counter() - start:.1f} s")
+    start = time.perf_counter()
+    audit_checkpoint()
+    print(
+        f"checkpoint: signed with the Merkle root of {args.events} events, hashed from the "
+        f"start, in {time.perf_counter() - start:.1f} s"
+    )
 
     start = time.perf_counter()
     result = audit_verify(jobs=args.jobs)
@@ -231,6 +239,13 @@ def main() -> None:
     print(f"verify: {result} in {verify_s:.1f} s")
     if not result.intact or result.last_sequence != args.events:
         raise SystemExit("the bulk chain does not verify")
+
+    start = time.perf_counter()
+    proof = inclusion_proof(appends + 1000)
+    print(
+        f"proof: event {appends + 1000} in the tree of {proof['tree_size']} events, "
+        f"{len(proof['audit_path'])} hashes, in {time.perf_counter() - start:.1f} s"
+    )
 
     client = auditor_client(organization)
     list_ms = page_ms(client, None, args.rounds)

@@ -2,6 +2,7 @@
 """Verify an exported Imprimatur audit log without Imprimatur: standard library only.
 
     python tools/audit_verify.py audit.jsonl [--checkpoints checkpoints.json]
+    python tools/audit_verify.py --proof proof.json
 
 The file is what ``manage.py audit_export --format jsonl`` writes: one event a line. Each
 event's hash is recomputed from the rules in governance/audit/CHAIN.md (SHA-256 of the
@@ -12,8 +13,17 @@ is checked from its first line on, and its link to the event before is not.
 
 With ``--checkpoints`` (``manage.py audit_checkpoints``) every checkpoint inside the file's
 range must name the hash the file has, and the last one must not lie beyond the file's end
-(else: truncated). Checking the checkpoints' Ed25519 signatures needs ``cryptography``: when
-it is importable they are checked; when not, the script says the signatures were NOT checked.
+(else: truncated), and, for a file that starts at sequence 1, the Merkle tree root a
+checkpoint signed (``tree_root``) must be the root of the file's events up to it. Checking
+the checkpoints' Ed25519 signatures needs ``cryptography``: when it is importable they are
+checked; when not, the script says the signatures were NOT checked.
+
+With ``--proof`` it checks an inclusion proof of one event (``manage.py audit_proof``, or the
+event's page in the audit browser): the event's hash is recomputed from its fields, its
+audit path must lead to the signed tree root (RFC 6962 hashing: a leaf is SHA-256 of 0x00
+and the event hash's 32 bytes, a node SHA-256 of 0x01, left and right; the path is checked
+as RFC 9162, section 2.1.3.2), and the checkpoint's signature must verify. Compare the
+printed key id with the one the platform published.
 
 Exit status: 0 intact, 1 broken, 2 unreadable input.
 """
@@ -54,16 +64,70 @@ def event_hash(event: dict) -> str:
     return hashlib.sha256(canonical_json(payload).encode("utf-8")).hexdigest()
 
 
+def leaf_hash(event_hash_hex: str) -> bytes:
+    return hashlib.sha256(b"\x00" + bytes.fromhex(event_hash_hex)).digest()
+
+
+def node_hash(left: bytes, right: bytes) -> bytes:
+    return hashlib.sha256(b"\x01" + left + right).digest()
+
+
+class Tree:
+    """The Merkle tree of the events read so far, as the roots of its perfect subtrees."""
+
+    def __init__(self):
+        self.size, self.nodes = 0, []
+
+    def append(self, leaf: bytes) -> None:
+        self.nodes.append(leaf)
+        carry = self.size
+        while carry & 1:
+            right = self.nodes.pop()
+            self.nodes.append(node_hash(self.nodes.pop(), right))
+            carry >>= 1
+        self.size += 1
+
+    def root_hex(self) -> str:
+        root = self.nodes[-1] if self.nodes else hashlib.sha256(b"").digest()
+        for node in reversed(self.nodes[:-1]):
+            root = node_hash(node, root)
+        return root.hex()
+
+
+def root_from_path(leaf: bytes, index: int, size: int, path: list) -> bytes | None:
+    """RFC 9162, 2.1.3.2: the root an audit path leads to; None if it cannot fit the tree."""
+    if not 0 <= index < size:
+        return None
+    position, last, root = index, size - 1, leaf
+    for node in path:
+        if last == 0:
+            return None
+        if position & 1 or position == last:
+            root = node_hash(node, root)
+            if not position & 1:
+                while position and not position & 1:
+                    position >>= 1
+                    last >>= 1
+        else:
+            root = node_hash(root, node)
+        position >>= 1
+        last >>= 1
+    return root if last == 0 else None
+
+
 class Broken(Exception):
     def __init__(self, sequence, reason: str, detail: str):
         super().__init__(f"broken at {sequence}: {reason} ({detail})")
 
 
-def verify_file(path: str, wanted: set[int]) -> tuple[int | None, int | None, dict[int, str]]:
-    """(first sequence, last sequence, {sequence: hash} for the ``wanted`` sequences)."""
+def verify_file(path: str, wanted: set[int]):
+    """(first sequence, last sequence, {sequence: hash} and {sequence: tree root} for the
+    ``wanted`` sequences; tree roots only when the file starts at sequence 1)."""
     first = last = None
     prev_hash = None
     found: dict[int, str] = {}
+    roots: dict[int, str] = {}
+    tree = Tree()
     with open(path, encoding="utf-8") as stream:
         for number, line in enumerate(stream, start=1):
             try:
@@ -84,42 +148,90 @@ def verify_file(path: str, wanted: set[int]) -> tuple[int | None, int | None, di
                 raise Broken(sequence, "changed", f"line {number}: the hash does not match")
             if prev_hash is not None and event["prev_hash"] != prev_hash:
                 raise Broken(sequence, "broken link", f"line {number}: prev_hash mismatch")
+            if first == 1:
+                tree.append(leaf_hash(stored))
             if sequence in wanted:
                 found[sequence] = stored
+                if first == 1:
+                    roots[sequence] = tree.root_hex()
             prev_hash, last = stored, sequence
-    return first, last, found
+    return first, last, found, roots
 
 
-def check_signatures(document: dict) -> str:
+SIGNED = ("created_at", "hash", "key_id", "sequence", "tree_root")
+
+
+def check_signatures(public_key_pem: str, checkpoints: list) -> str:
     try:
         from cryptography.exceptions import InvalidSignature
         from cryptography.hazmat.primitives.serialization import load_pem_public_key
     except ImportError:
         return "checkpoint signatures NOT checked (install 'cryptography' to check them)"
-    public_key = load_pem_public_key(document["public_key"].encode())
-    for checkpoint in document["checkpoints"]:
-        message = canonical_json(
-            {name: checkpoint[name] for name in ("created_at", "hash", "key_id", "sequence")}
-        ).encode("utf-8")
+    public_key = load_pem_public_key(public_key_pem.encode())
+    for checkpoint in checkpoints:
+        # Checkpoints signed before the Merkle tree have no tree_root and sign four fields.
+        signed = {name: checkpoint[name] for name in SIGNED if checkpoint.get(name)}
+        message = canonical_json(signed).encode("utf-8")
         try:
             public_key.verify(base64.b64decode(checkpoint["signature"]), message)
         except (InvalidSignature, ValueError):
             raise Broken(checkpoint["sequence"], "bad signature", "checkpoint") from None
-    return f"{len(document['checkpoints'])} checkpoint signatures valid (Ed25519)"
+    return f"{len(checkpoints)} checkpoint signatures valid (Ed25519)"
+
+
+def verify_proof(path: str) -> str:
+    """Check an inclusion proof; what it proves, or Broken."""
+    with open(path, encoding="utf-8") as stream:
+        proof = json.load(stream)
+    try:
+        event, checkpoint = proof["event"], proof["checkpoint"]
+        sequence, index, size = event["sequence"], proof["leaf_index"], proof["tree_size"]
+        if event_hash(event) != event["hash"]:
+            raise Broken(sequence, "changed", "the event's hash is not the hash of its fields")
+        if index != sequence - 1 or size != checkpoint["sequence"]:
+            raise Broken(sequence, "bad proof", "leaf index or tree size do not fit")
+        nodes = [bytes.fromhex(node) for node in proof["audit_path"]]
+        root = root_from_path(leaf_hash(event["hash"]), index, size, nodes)
+        if root is None or root.hex() != checkpoint.get("tree_root"):
+            raise Broken(sequence, "not included", "the audit path does not lead to the root")
+        signatures = check_signatures(proof["public_key"], [checkpoint])
+    except (KeyError, TypeError, ValueError) as error:
+        raise Broken("?", "unreadable", f"{path}: {error}") from None
+    key_id = checkpoint.get("key_id", "")
+    return (
+        f"event {sequence} is included in the log of {size} events signed at "
+        f"{checkpoint['created_at']} (tree root {checkpoint['tree_root'][:16]}…, key id "
+        f"{key_id}); {signatures}"
+    )
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("events", help="JSON Lines from manage.py audit_export")
+    parser.add_argument("events", nargs="?", help="JSON Lines from manage.py audit_export")
     parser.add_argument("--checkpoints", help="JSON from manage.py audit_checkpoints")
+    parser.add_argument("--proof", help="an inclusion proof from manage.py audit_proof")
     args = parser.parse_args(argv)
+    if args.proof:
+        if args.events or args.checkpoints:
+            parser.error("--proof is checked on its own")
+        try:
+            print(verify_proof(args.proof))
+        except OSError as error:
+            print(f"cannot read: {error}", file=sys.stderr)
+            return 2
+        except Broken as broken:
+            print(broken)
+            return 1
+        return 0
+    if not args.events:
+        parser.error("give an exported events file, or --proof")
     try:
         document = None
         if args.checkpoints:
             with open(args.checkpoints, encoding="utf-8") as stream:
                 document = json.load(stream)
         checkpoints = document["checkpoints"] if document else []
-        first, last, found = verify_file(args.events, {c["sequence"] for c in checkpoints})
+        first, last, found, roots = verify_file(args.events, {c["sequence"] for c in checkpoints})
         notes = []
         if document:
             for checkpoint in checkpoints:
@@ -132,7 +244,12 @@ def main(argv=None) -> int:
                     )
                 if sequence in found and found[sequence] != checkpoint["hash"]:
                     raise Broken(sequence, "checkpoint mismatch", "another hash was signed")
-            notes.append(check_signatures(document))
+                signed_root = checkpoint.get("tree_root")
+                if signed_root and sequence in roots and roots[sequence] != signed_root:
+                    raise Broken(sequence, "tree root mismatch", "another tree root was signed")
+            notes.append(check_signatures(document["public_key"], checkpoints))
+            if first == 1 and any(c.get("tree_root") for c in checkpoints):
+                notes.append("tree roots match")
         else:
             notes.append("no checkpoints given: chain only")
     except OSError as error:

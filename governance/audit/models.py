@@ -148,6 +148,14 @@ class AuditCheckpoint(AppendOnlyModel):
     created_at = models.DateTimeField()
     key_id = models.CharField(max_length=64, help_text="SHA-256 of the raw public key, hex.")
     signature = models.CharField(max_length=200, help_text="Ed25519, base64.")
+    # The RFC 6962 root over events 1..sequence (merkle.py), signed with the rest; NULL on
+    # checkpoints signed before the tree existed. NULL rather than "": SQLite adds a column
+    # without a default in place, but rebuilds the table (and drops its triggers) for one
+    # with a default (migration 0008).
+    tree_root = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
+    # The subtree roots of that tree (merkle.Frontier, hex): not signed, a cache from which
+    # the next checkpoint's tree grows; it is only used when its root is tree_root.
+    tree_frontier = models.JSONField(null=True, blank=True)
 
     objects = AppendOnlyQuerySet.as_manager()
 

@@ -38,6 +38,7 @@ ACTIONS: dict[str, str] = {
     "auth.login.failed": "A sign-in failed (the username tried is kept, never the password).",
     "audit.export": "Someone exported audit events (CSV or JSON Lines), with the filters used.",
     "audit.report.pdf": "Someone downloaded a PDF audit report, for a period and scope.",
+    "audit.proof": "Someone downloaded an event's inclusion proof (Merkle path, checkpoint).",
     "audit.verify": "Someone verified the audit chain from the UI, with the result.",
 }
 

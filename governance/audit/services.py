@@ -211,10 +211,14 @@ def audit_record(
 
 
 def audit_checkpoint() -> AuditCheckpoint | None:
-    """Sign the chain's current head with the platform key; None while the log is empty.
+    """Sign the chain's current head, with the root of the Merkle tree of events up to it
+    (proofs.py), with the platform key; None while the log is empty.
 
-    Idempotent: when the head has not moved since the last checkpoint, that one is returned.
+    Idempotent: when the head has not moved since the last checkpoint (and that one has a
+    tree root), that one is returned. The tree grows from the last checkpoint's frontier:
+    the cost is the events since, except for the first checkpoint with a tree.
     """
+    from governance.audit.proofs import tree_at
     from governance.audit.signing import checkpoint_message, load_or_create_key, sign
 
     key = load_or_create_key()
@@ -226,9 +230,21 @@ def audit_checkpoint() -> AuditCheckpoint | None:
         if sequence == 0:
             return None
         last = AuditCheckpoint.objects.using(using).order_by("-sequence", "-id").first()
-        if last is not None and last.sequence == sequence and last.hash == head_hash:
+        if (
+            last is not None
+            and last.sequence == sequence
+            and last.hash == head_hash
+            and last.tree_root
+        ):
             return last
-        checkpoint = AuditCheckpoint(sequence=sequence, hash=head_hash, created_at=timezone.now())
+        tree = tree_at(sequence, using)
+        checkpoint = AuditCheckpoint(
+            sequence=sequence,
+            hash=head_hash,
+            created_at=timezone.now(),
+            tree_root=tree.root().hex(),
+            tree_frontier=tree.to_json(),
+        )
         checkpoint.key_id = key.key_id
         checkpoint.signature = sign(key, checkpoint_message(checkpoint))
         checkpoint.save(using=using, force_insert=True)

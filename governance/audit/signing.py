@@ -2,8 +2,10 @@
 
 The key is made once, on first use, at ``settings.IMPRIMATUR_AUDIT_KEY`` (PEM, PKCS#8,
 unencrypted, mode 0600). A checkpoint's signed message is the canonical JSON (``chain.py``)
-of ``{"created_at", "hash", "key_id", "sequence"}``; ``key_id`` is the hex SHA-256 of the
-raw 32-byte public key.
+of ``{"created_at", "hash", "key_id", "sequence", "tree_root"}`` (``tree_root``: the Merkle
+root of events 1..sequence, merkle.py; checkpoints signed before the tree existed have no
+``tree_root`` and sign the other four); ``key_id`` is the hex SHA-256 of the raw 32-byte
+public key.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ from django.conf import settings
 
 from governance.audit.chain import canonical_json, format_timestamp
 
-EXPORT_FORMAT = "imprimatur-audit-checkpoints/1"
+# /2: checkpoints carry tree_root (in their signed message) where they have one.
+EXPORT_FORMAT = "imprimatur-audit-checkpoints/2"
 
 
 @dataclass(frozen=True)
@@ -81,15 +84,21 @@ def load_or_create_key(path: str | Path | None = None) -> AuditKey:
     return AuditKey(key)
 
 
+def checkpoint_signed_fields(checkpoint) -> dict:
+    """What a checkpoint's signature covers, as JSON values."""
+    fields = {
+        "created_at": format_timestamp(checkpoint.created_at),
+        "hash": checkpoint.hash,
+        "key_id": checkpoint.key_id,
+        "sequence": checkpoint.sequence,
+    }
+    if checkpoint.tree_root:
+        fields["tree_root"] = checkpoint.tree_root
+    return fields
+
+
 def checkpoint_message(checkpoint) -> bytes:
-    return canonical_json(
-        {
-            "created_at": format_timestamp(checkpoint.created_at),
-            "hash": checkpoint.hash,
-            "key_id": checkpoint.key_id,
-            "sequence": checkpoint.sequence,
-        }
-    ).encode("utf-8")
+    return canonical_json(checkpoint_signed_fields(checkpoint)).encode("utf-8")
 
 
 def sign(key: AuditKey, message: bytes) -> str:
@@ -114,15 +123,10 @@ def checkpoints_export(checkpoints, key: AuditKey | None = None) -> dict:
         "algorithm": "Ed25519",
         "key_id": key.key_id,
         "public_key": key.public_pem(),
-        "signed_message": "canonical JSON of {created_at, hash, key_id, sequence}",
+        "signed_message": "canonical JSON of {created_at, hash, key_id, sequence, tree_root} "
+        "(without tree_root where a checkpoint has none)",
         "checkpoints": [
-            {
-                "sequence": checkpoint.sequence,
-                "hash": checkpoint.hash,
-                "created_at": format_timestamp(checkpoint.created_at),
-                "key_id": checkpoint.key_id,
-                "signature": checkpoint.signature,
-            }
+            checkpoint_signed_fields(checkpoint) | {"signature": checkpoint.signature}
             for checkpoint in checkpoints
         ],
     }

@@ -7,6 +7,7 @@ app_name = "audit"
 urlpatterns = [
     path("", views.event_list, name="list"),
     path("events/<int:sequence>/", views.event_detail, name="detail"),
+    path("events/<int:sequence>/proof.json", views.event_proof, name="proof"),
     path("export.<str:fmt>", views.event_export, name="export"),
     path("verify/", views.chain_verify, name="verify"),
     path("reports/", views.report, name="report"),

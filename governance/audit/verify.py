@@ -9,7 +9,9 @@ The walk stops at the first break and names its sequence number and reason:
 - ``checkpoint mismatch``: a signed checkpoint names another hash for that sequence (a tail
   rewritten with recomputed hashes);
 - ``bad signature``: a checkpoint's signature does not verify with the platform key;
-- ``truncated``: the last checkpoint names a sequence the chain no longer reaches.
+- ``truncated``: the last checkpoint names a sequence the chain no longer reaches;
+- ``tree root mismatch``: a checkpoint signed a Merkle root (merkle.py) that the events it
+  covers do not give: its inclusion proofs would prove nothing.
 """
 
 from __future__ import annotations
@@ -294,6 +296,14 @@ def audit_verify(
             "truncated",
             f"checkpoint {latest.pk} names event {latest.sequence}, "
             f"the chain ends at {last_sequence}",
+        )
+    from governance.audit.proofs import tree_roots_check
+
+    wrong_root = tree_roots_check(last_sequence, using)
+    if wrong_root is not None:
+        sequence, detail = wrong_root
+        return VerifyResult(
+            False, last_sequence, checked, checkpoints, sequence, "tree root mismatch", detail
         )
     pending_events = AuditPending.objects.using(using).count()
     return VerifyResult(True, last_sequence, checked, checkpoints, pending=pending_events)

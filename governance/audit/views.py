@@ -134,6 +134,37 @@ def event_detail(request, sequence: int):
     )
 
 
+@login_required
+def event_proof(request, sequence: int):
+    """The event's inclusion proof (proofs.py) as a JSON download: it proves the event is in
+    the signed log without showing any other. Signs a checkpoint first when none covers the
+    event yet."""
+    from governance.audit.proofs import NoCheckpoint, inclusion_proof
+    from governance.audit.services import audit_checkpoint
+
+    _may_audit(request.user)
+    event = selectors.event_get(user=request.user, sequence=sequence)
+    try:
+        proof = inclusion_proof(sequence)
+    except NoCheckpoint:
+        audit_checkpoint()
+        proof = inclusion_proof(sequence)
+    audit_record(
+        action="audit.proof",
+        actor=request.user,
+        organization=event.organization,
+        data={"sequence": sequence, "tree_size": proof["tree_size"]},
+    )
+    response = HttpResponse(
+        json.dumps(proof, indent=2, ensure_ascii=False) + "\n",
+        content_type="application/json; charset=utf-8",
+    )
+    response["Content-Disposition"] = (
+        f'attachment; filename="imprimatur-audit-proof-{sequence}.json"'
+    )
+    return response
+
+
 class _Echo:
     def write(self, value):
         return value

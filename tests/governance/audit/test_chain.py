@@ -286,6 +286,70 @@ def test_checkpoints_are_signed_idempotent_and_exported_with_the_public_key(sett
     assert result.intact and result.checkpoints == 2
 
 
+def signed_checkpoint(sequence: int, **fields) -> AuditCheckpoint:
+    """A checkpoint made and signed here with the platform key, as audit_checkpoint would,
+    but with the fields given: how a wrong tree root or frontier gets signed in a test."""
+    from django.utils import timezone
+
+    from governance.audit.signing import checkpoint_message, sign
+
+    key = load_or_create_key()
+    head = AuditEvent.objects.get(sequence=sequence)
+    checkpoint = AuditCheckpoint(
+        sequence=sequence, hash=head.hash, created_at=timezone.now(), key_id=key.key_id, **fields
+    )
+    checkpoint.signature = sign(key, checkpoint_message(checkpoint))
+    checkpoint.save()
+    return checkpoint
+
+
+@pytest.mark.django_db
+def test_checkpoints_sign_the_merkle_root_and_grow_it_from_the_last_one():
+    from governance.audit.merkle import event_leaf, tree_root
+
+    record(5)
+    first = audit_checkpoint()
+    leaves = [event_leaf(h) for h in AuditEvent.objects.values_list("hash", flat=True)]
+    assert first.tree_root == tree_root(leaves).hex()
+    assert len(first.tree_frontier) == 2  # 5 = 4 + 1
+    record(6)
+    second = audit_checkpoint()
+    leaves = [event_leaf(h) for h in AuditEvent.objects.values_list("hash", flat=True)]
+    assert (second.sequence, second.tree_root) == (11, tree_root(leaves).hex())
+    # A kept frontier whose root is not the signed one is not trusted: hashed from scratch.
+    signed_checkpoint(11, tree_root=second.tree_root, tree_frontier=["00" * 32] * 3)
+    record(1)
+    third = audit_checkpoint()
+    leaves = [event_leaf(h) for h in AuditEvent.objects.values_list("hash", flat=True)]
+    assert third.tree_root == tree_root(leaves).hex()
+    assert audit_verify().intact
+
+
+@pytest.mark.django_db
+def test_a_signed_tree_root_the_events_do_not_give_is_reported():
+    record(4)
+    audit_checkpoint()
+    record(2)
+    wrong = signed_checkpoint(6, tree_root="ab" * 32, tree_frontier=[])
+    result = audit_verify()
+    assert (result.intact, result.broken_sequence, result.reason) == (
+        False, 6, "tree root mismatch"
+    )  # fmt: skip
+    assert f"checkpoint {wrong.pk} signed tree root abababab" in result.detail
+
+
+@pytest.mark.django_db
+def test_a_checkpoint_from_before_the_tree_still_verifies():
+    """Checkpoints signed before migration 0008 have no tree root and sign four fields."""
+    record(3)
+    old = signed_checkpoint(3)
+    assert old.tree_root is None
+    result = audit_verify()
+    assert result.intact and result.checkpoints == 1
+    # The next checkpoint at the same head does carry a tree root.
+    assert audit_checkpoint().tree_root
+
+
 @pytest.mark.django_db
 def test_a_checkpoint_signed_by_another_key_is_reported(settings, tmp_path):
     record(2)

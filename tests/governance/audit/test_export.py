@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from django.core.management import call_command
+from django.core.management.base import CommandError
 
 from governance.audit.services import audit_checkpoint, audit_record
 
@@ -71,3 +72,57 @@ def test_a_time_slice_exports_a_contiguous_range(tmp_path):
     call_command("audit_export", "--since", "2999-01-01", "-o", events)
     assert events.read_text() == ""
     assert "empty file" in run_tool(events).stdout
+
+
+@pytest.mark.django_db
+def test_an_inclusion_proof_verifies_standalone_and_fails_when_changed(tmp_path):
+    """One event proved against the signed tree root, without the rest of the log."""
+    import json
+
+    for index in range(11):
+        audit_record(action="tenancy.project.update", data={"index": index})
+    proof_file = tmp_path / "proof.json"
+    with pytest.raises(CommandError, match="No signed checkpoint covers event 7 yet"):
+        call_command("audit_proof", "7", "-o", proof_file)
+    call_command("audit_proof", "7", "--create", "-o", proof_file)
+    result = run_tool("--proof", proof_file)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.startswith("event 7 is included in the log of 11 events signed at")
+    assert "1 checkpoint signatures valid" in result.stdout
+    proof = json.loads(proof_file.read_text())
+    assert len(proof["audit_path"]) == 4  # 11 leaves: a tree four levels high
+
+    def check(changed: dict) -> subprocess.CompletedProcess:
+        proof_file.write_text(json.dumps(changed))
+        return run_tool("--proof", proof_file)
+
+    edited = json.loads(json.dumps(proof))
+    edited["event"]["data"]["index"] = 5  # the event, changed
+    assert check(edited).stdout.startswith("broken at 7: changed")
+    edited = json.loads(json.dumps(proof))
+    edited["audit_path"][1] = "00" * 32  # a node of the path
+    assert check(edited).stdout.startswith("broken at 7: not included")
+    edited = json.loads(json.dumps(proof))
+    edited["checkpoint"]["tree_root"] = edited["audit_path"][0]  # a root it was not signed with
+    assert check(edited).stdout.startswith("broken at 7: not included")
+    edited = json.loads(json.dumps(proof))
+    edited["checkpoint"]["created_at"] = "2000-01-01T00:00:00.000000Z"  # the signed message
+    assert check(edited).stdout.startswith("broken at 11: bad signature")
+    with pytest.raises(CommandError, match="There is no audit event 99"):
+        call_command("audit_proof", "99")
+
+
+@pytest.mark.django_db
+def test_an_export_checks_the_signed_tree_roots(tmp_path):
+    for _ in range(5):
+        audit_record(action="tenancy.project.update")
+    audit_checkpoint()
+    for _ in range(3):
+        audit_record(action="tenancy.project.update")
+    audit_checkpoint()
+    events, checkpoints = tmp_path / "audit.jsonl", tmp_path / "checkpoints.json"
+    call_command("audit_export", "--output", str(events))
+    call_command("audit_checkpoints", "--output", str(checkpoints))
+    result = run_tool(events, "--checkpoints", checkpoints)
+    assert result.returncode == 0, result.stdout
+    assert "2 checkpoint signatures valid" in result.stdout and "tree roots match" in result.stdout

@@ -152,3 +152,32 @@ def test_an_event_links_to_its_target_or_says_it_is_gone(client, acme):
     membership.delete()
     page = client.get(f"/audit/events/{about_membership.sequence}/").content.decode()
     assert "(no longer exists)" in page and f"tenancy.membership:{gone}" in page
+
+
+def test_an_event_page_offers_its_inclusion_proof(client, acme, globex, events, settings, tmp_path):
+    from governance.audit.merkle import event_leaf, root_from_path
+    from governance.audit.models import AuditCheckpoint
+
+    settings.IMPRIMATUR_AUDIT_KEY = str(tmp_path / "audit_key.pem")
+    client.force_login(acme.users["auditor"])
+    sequence = client.get("/audit/").context["events"][3].sequence
+    page = client.get(f"/audit/events/{sequence}/").content.decode()
+    assert f'href="/audit/events/{sequence}/proof.json"' in page
+    assert not AuditCheckpoint.objects.exists()
+    response = client.get(f"/audit/events/{sequence}/proof.json")
+    assert response.status_code == 200
+    assert response["Content-Disposition"].endswith(f'proof-{sequence}.json"')
+    proof = json.loads(response.content)
+    checkpoint = AuditCheckpoint.objects.get()  # signed on demand
+    assert proof["checkpoint"]["tree_root"] == checkpoint.tree_root
+    assert proof["event"]["sequence"] == sequence and proof["tree_size"] == checkpoint.sequence
+    leaf = event_leaf(proof["event"]["hash"])
+    path = [bytes.fromhex(node) for node in proof["audit_path"]]
+    root = root_from_path(leaf, sequence - 1, proof["tree_size"], path)
+    assert root.hex() == checkpoint.tree_root
+    recorded = AuditEvent.objects.get(action="audit.proof")
+    assert recorded.data == {"sequence": sequence, "tree_size": checkpoint.sequence}
+    assert recorded.organization_id == acme.organization.pk
+    # Another organisation's auditor gets no proof of acme's event.
+    client.force_login(globex.users["auditor"])
+    assert client.get(f"/audit/events/{sequence}/proof.json").status_code == 404

@@ -1,0 +1,129 @@
+"""The Merkle tree of the audit log (merkle.py) in the database: a checkpoint's tree root,
+the check of every signed root, and inclusion proofs of single events.
+
+An inclusion proof is a JSON document an auditor can hand over instead of the log: one
+event with its hashed fields, the audit path from its leaf to the root of the tree of
+events 1..N, and the signed checkpoint at N with the platform's public key. It proves the
+event is in the log the platform signed, without showing any other event;
+tools/audit_verify.py --proof checks it with the standard library (and ``cryptography``
+for the signature).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from django.db import connections
+
+from governance.audit.merkle import Frontier, event_leaf, inclusion_path
+from governance.audit.models import AuditCheckpoint, AuditEvent
+
+PROOF_FORMAT = "imprimatur-audit-inclusion/1"
+BATCH_SIZE = 50_000
+
+
+class NoCheckpoint(Exception):
+    """No signed checkpoint with a tree root covers the event yet."""
+
+
+def iter_leaves(*, after: int, until: int, using: str = "default") -> Iterator[bytes]:
+    """The leaves of events after+1..until, in sequence order, by keyset pages.
+    Raises ValueError at a gap (the chain's verification names it better)."""
+    expected = after + 1
+    with connections[using].cursor() as cursor:
+        while expected <= until:
+            cursor.execute(
+                "SELECT sequence, hash FROM audit_auditevent WHERE sequence >= %s "
+                "AND sequence <= %s ORDER BY sequence LIMIT %s",
+                [expected, until, BATCH_SIZE],
+            )
+            rows = cursor.fetchall()
+            if not rows:
+                break
+            for sequence, hash_hex in rows:
+                if sequence != expected:
+                    raise ValueError(f"Event {expected} is missing.")
+                yield event_leaf(hash_hex)
+                expected += 1
+    if expected <= until:
+        raise ValueError(f"Event {expected} is missing.")
+
+
+def _usable_frontier(checkpoint: AuditCheckpoint | None) -> Frontier:
+    """The frontier a checkpoint kept, if its root is the root it signed; else an empty
+    tree (the caller then hashes the log from the start)."""
+    if checkpoint is None or not checkpoint.tree_root or checkpoint.tree_frontier is None:
+        return Frontier()
+    try:
+        frontier = Frontier.from_json(checkpoint.sequence, checkpoint.tree_frontier)
+    except (TypeError, ValueError):
+        return Frontier()
+    return frontier if frontier.root().hex() == checkpoint.tree_root else Frontier()
+
+
+def tree_at(sequence: int, using: str = "default") -> Frontier:
+    """The tree of events 1..sequence, grown from the latest checkpoint at or below it."""
+    latest = (
+        AuditCheckpoint.objects.using(using)
+        .filter(sequence__lte=sequence, tree_root__isnull=False)
+        .order_by("-sequence", "-id")
+        .first()
+    )
+    frontier = _usable_frontier(latest)
+    frontier.extend(iter_leaves(after=frontier.size, until=sequence, using=using))
+    return frontier
+
+
+def tree_roots_check(last_sequence: int, using: str = "default") -> tuple[int, str] | None:
+    """Recompute the tree over the chain once and compare each signed root with it: the
+    first checkpoint whose root differs, as (sequence, detail); None when all agree. The
+    chain up to ``last_sequence`` is already verified, so the leaves are the true ones."""
+    checkpoints = (
+        AuditCheckpoint.objects.using(using)
+        .filter(sequence__lte=last_sequence, tree_root__isnull=False)
+        .order_by("sequence", "id")
+    )
+    frontier = Frontier()
+    for checkpoint in checkpoints.iterator():
+        if checkpoint.sequence > frontier.size:
+            frontier.extend(
+                iter_leaves(after=frontier.size, until=checkpoint.sequence, using=using)
+            )
+        if frontier.root().hex() != checkpoint.tree_root:
+            return checkpoint.sequence, (
+                f"checkpoint {checkpoint.pk} signed tree root {checkpoint.tree_root[:16]}…, "
+                f"the events give {frontier.root().hex()[:16]}…"
+            )
+    return None
+
+
+def inclusion_proof(sequence: int, using: str = "default") -> dict:
+    """The inclusion proof of event ``sequence`` in the latest signed checkpoint with a
+    tree root (see the module docstring). Raises AuditEvent.DoesNotExist, NoCheckpoint."""
+    from governance.audit.services import audit_event_fields
+    from governance.audit.signing import checkpoint_signed_fields, load_or_create_key
+
+    event = AuditEvent.objects.using(using).get(sequence=sequence)
+    checkpoint = (
+        AuditCheckpoint.objects.using(using)
+        .filter(sequence__gte=sequence, tree_root__isnull=False)
+        .order_by("-sequence", "-id")
+        .first()
+    )
+    if checkpoint is None:
+        raise NoCheckpoint(f"No signed checkpoint covers event {sequence} yet.")
+    leaves = list(iter_leaves(after=0, until=checkpoint.sequence, using=using))
+    path = inclusion_path(leaves, sequence - 1)
+    key = load_or_create_key()
+    return {
+        "format": PROOF_FORMAT,
+        "event": audit_event_fields(event),
+        "leaf_index": sequence - 1,
+        "tree_size": checkpoint.sequence,
+        "audit_path": [node.hex() for node in path],
+        "checkpoint": checkpoint_signed_fields(checkpoint) | {"signature": checkpoint.signature},
+        "algorithm": "Ed25519",
+        "public_key": key.public_pem(),
+        "hashing": "RFC 6962: leaf SHA-256(0x00 || event hash bytes), "
+        "node SHA-256(0x01 || left || right); see governance/audit/CHAIN.md",
+    }
