@@ -1,7 +1,9 @@
 """The audit browser in Chromium: an auditor filters the log and opens an event, and reads
-a report and downloads its PDF. Screenshots: var/screenshots/audit-log.png and
-audit-report.png."""
+a report and downloads its PDF. Screenshots: var/screenshots/audit-log.png,
+audit-event.png and audit-report.png."""
 
+import subprocess
+import sys
 from pathlib import Path
 
 from governance.audit.services import audit_record
@@ -9,9 +11,12 @@ from tests.browser import SCREENSHOTS, needs_browser
 from tests.imprimatur.tenancy.factories import PASSWORD
 
 pytestmark = [*needs_browser]
+REPO = Path(__file__).resolve().parents[3]
 
 
-def test_an_auditor_filters_and_reads_an_event(transactional_db, live_server, acme, browser_page):
+def test_an_auditor_filters_and_reads_an_event(
+    transactional_db, live_server, acme, browser_page, tmp_path
+):
     for index in range(5):
         audit_record(
             action="tenancy.project.update",
@@ -37,6 +42,17 @@ def test_an_auditor_filters_and_reads_an_event(transactional_db, live_server, ac
     page.get_by_text("change 3").first.wait_for()
     page.get_by_role("button", name="Verify the whole chain now").wait_for(state="detached")
     page.screenshot(path=SCREENSHOTS / "audit-event.png", full_page=True)
+    # The inclusion proof the browser downloads checks with the standalone verifier.
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download inclusion proof (JSON)").click()
+    proof = tmp_path / download.value.suggested_filename
+    download.value.save_as(proof)
+    checked = subprocess.run(
+        [sys.executable, str(REPO / "tools" / "audit_verify.py"), "--proof", str(proof)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert " is included in the log of " in checked.stdout
     # The event's user action: the list of its events (each record above was one action).
     page.get_by_role("link", name="every event of this user action").click()
     page.get_by_role("heading", name="Audit log").wait_for()
