@@ -74,6 +74,15 @@ def event_page(*, user, filters: EventFilter, before: int | None = None):
     return page[:PAGE_SIZE], following
 
 
+def event_neighbours(*, user, sequence: int) -> tuple[int | None, int | None]:
+    """The sequences of the user's events just before and after ``sequence`` (the events
+    between may be other organisations'), None at either end."""
+    events = event_list(user=user).values_list("sequence", flat=True)
+    before = events.filter(sequence__lt=sequence).order_by("-sequence").first()
+    after = events.filter(sequence__gt=sequence).order_by("sequence").first()
+    return before, after
+
+
 def event_get(*, user, sequence: int) -> AuditEvent:
     event = event_list(user=user).filter(sequence=sequence).first()
     if event is None:

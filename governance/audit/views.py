@@ -120,6 +120,7 @@ def event_detail(request, sequence: int):
     _may_audit(request.user)
     event = selectors.event_get(user=request.user, sequence=sequence)
     target_url, target_exists = _target_link(event)
+    previous, following = selectors.event_neighbours(user=request.user, sequence=sequence)
     return render(
         request,
         "audit/detail.html",
@@ -127,6 +128,8 @@ def event_detail(request, sequence: int):
             "event": event,
             "target_url": target_url,
             "target_exists": target_exists,
+            "previous": previous,
+            "following": following,
             "data_json": json.dumps(event.data, indent=2, ensure_ascii=False, sort_keys=True),
             "described": ACTIONS.get(event.action, ""),
             "canonical": canonical_json(event.hashed_fields()),

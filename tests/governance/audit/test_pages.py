@@ -181,3 +181,22 @@ def test_an_event_page_offers_its_inclusion_proof(client, acme, globex, events, 
     # Another organisation's auditor gets no proof of acme's event.
     client.force_login(globex.users["auditor"])
     assert client.get(f"/audit/events/{sequence}/proof.json").status_code == 404
+
+
+def test_previous_and_next_stay_in_the_auditors_organisations(client, acme, globex):
+    mine = [
+        audit_record(action="tenancy.project.update", organization=acme.organization)
+        for _ in range(2)
+    ]
+    theirs = audit_record(action="tenancy.project.update", organization=globex.organization)
+    last = audit_record(action="tenancy.project.update", organization=acme.organization)
+    assert mine[1].sequence < theirs.sequence < last.sequence
+    client.force_login(acme.users["auditor"])
+    page = client.get(f"/audit/events/{mine[1].sequence}/").content.decode()
+    assert f'href="/audit/events/{mine[0].sequence}/">previous' in page
+    assert f'href="/audit/events/{last.sequence}/">next' in page  # globex's event skipped
+    # After `last`, only the auditor's own sign-in (force_login) is acme's; after it, nothing.
+    login = AuditEvent.objects.get(action="auth.login")
+    assert client.get(f"/audit/events/{last.sequence}/").context["following"] == login.sequence
+    newest = client.get(f"/audit/events/{login.sequence}/")
+    assert newest.context["following"] is None and ">next<" not in newest.content.decode()
