@@ -64,6 +64,8 @@ def event_hash(event: dict) -> str:
     return hashlib.sha256(canonical_json(payload).encode("utf-8")).hexdigest()
 
 
+# The Merkle hashing of governance/audit/merkle.py, repeated here so that this file runs on
+# its own; tests/governance/audit/test_export.py checks proofs made by one with the other.
 def leaf_hash(event_hash_hex: str) -> bytes:
     return hashlib.sha256(b"\x00" + bytes.fromhex(event_hash_hex)).digest()
 

@@ -61,15 +61,16 @@ def _usable_frontier(checkpoint: AuditCheckpoint | None) -> Frontier:
     return frontier if frontier.root().hex() == checkpoint.tree_root else Frontier()
 
 
-def tree_at(sequence: int, using: str = "default") -> Frontier:
-    """The tree of events 1..sequence, grown from the latest checkpoint at or below it."""
-    latest = (
-        AuditCheckpoint.objects.using(using)
-        .filter(sequence__lte=sequence, tree_root__isnull=False)
-        .order_by("-sequence", "-id")
-        .first()
-    )
-    frontier = _usable_frontier(latest)
+def _with_tree(using: str):
+    return AuditCheckpoint.objects.using(using).filter(tree_root__isnull=False)
+
+
+def tree_at(sequence: int, using: str = "default", base: AuditCheckpoint | None = None) -> Frontier:
+    """The tree of events 1..sequence, grown from the latest checkpoint at or below it
+    (``base``, when the caller has it at hand; looked up when it has no tree)."""
+    if base is None or not base.tree_root or base.sequence > sequence:
+        base = _with_tree(using).filter(sequence__lte=sequence).order_by("-sequence", "-id").first()
+    frontier = _usable_frontier(base)
     frontier.extend(iter_leaves(after=frontier.size, until=sequence, using=using))
     return frontier
 
@@ -78,11 +79,7 @@ def tree_roots_check(last_sequence: int, using: str = "default") -> tuple[int, s
     """Recompute the tree over the chain once and compare each signed root with it: the
     first checkpoint whose root differs, as (sequence, detail); None when all agree. The
     chain up to ``last_sequence`` is already verified, so the leaves are the true ones."""
-    checkpoints = (
-        AuditCheckpoint.objects.using(using)
-        .filter(sequence__lte=last_sequence, tree_root__isnull=False)
-        .order_by("sequence", "id")
-    )
+    checkpoints = _with_tree(using).filter(sequence__lte=last_sequence).order_by("sequence", "id")
     frontier = Frontier()
     for checkpoint in checkpoints.iterator():
         if checkpoint.sequence > frontier.size:
@@ -97,19 +94,19 @@ def tree_roots_check(last_sequence: int, using: str = "default") -> tuple[int, s
     return None
 
 
-def inclusion_proof(sequence: int, using: str = "default") -> dict:
+def inclusion_proof(sequence: int, using: str = "default", *, sign: bool = False) -> dict:
     """The inclusion proof of event ``sequence`` in the latest signed checkpoint with a
-    tree root (see the module docstring). Raises AuditEvent.DoesNotExist, NoCheckpoint."""
-    from governance.audit.services import audit_event_fields
+    tree root (see the module docstring); with ``sign``, a checkpoint of the head is signed
+    first when none covers the event yet. Raises AuditEvent.DoesNotExist, NoCheckpoint."""
+    from governance.audit.services import audit_checkpoint, audit_event_fields
     from governance.audit.signing import checkpoint_signed_fields, load_or_create_key
 
     event = AuditEvent.objects.using(using).get(sequence=sequence)
-    checkpoint = (
-        AuditCheckpoint.objects.using(using)
-        .filter(sequence__gte=sequence, tree_root__isnull=False)
-        .order_by("-sequence", "-id")
-        .first()
-    )
+    covering = _with_tree(using).filter(sequence__gte=sequence).order_by("-sequence", "-id")
+    checkpoint = covering.first()
+    if checkpoint is None and sign:
+        audit_checkpoint()
+        checkpoint = covering.first()
     if checkpoint is None:
         raise NoCheckpoint(f"No signed checkpoint covers event {sequence} yet.")
     leaves = list(iter_leaves(after=0, until=checkpoint.sequence, using=using))

@@ -237,7 +237,7 @@ def audit_checkpoint() -> AuditCheckpoint | None:
             and last.tree_root
         ):
             return last
-        tree = tree_at(sequence, using)
+        tree = tree_at(sequence, using, base=last)
         checkpoint = AuditCheckpoint(
             sequence=sequence,
             hash=head_hash,

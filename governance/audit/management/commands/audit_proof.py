@@ -8,7 +8,6 @@ from django.core.management.base import BaseCommand, CommandError
 
 from governance.audit.models import AuditEvent
 from governance.audit.proofs import NoCheckpoint, inclusion_proof
-from governance.audit.services import audit_checkpoint
 
 
 class Command(BaseCommand):
@@ -25,13 +24,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, sequence, create, output, **options):
         try:
-            try:
-                proof = inclusion_proof(sequence)
-            except NoCheckpoint:
-                if not create:
-                    raise
-                audit_checkpoint()
-                proof = inclusion_proof(sequence)
+            proof = inclusion_proof(sequence, sign=create)
         except AuditEvent.DoesNotExist:
             raise CommandError(f"There is no audit event {sequence}.") from None
         except NoCheckpoint as error:
