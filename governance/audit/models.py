@@ -41,13 +41,28 @@ class AppendOnlyModel(models.Model):
         raise AuditLogImmutable("The audit log is append-only: rows cannot be deleted.")
 
 
-class AuditEvent(AppendOnlyModel):
-    # When audit_record was called (see AuditPending: concurrent events may be chained a
-    # few milliseconds out of time order; the sequence is the order).
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+class EventFields(models.Model):
+    """What an event says, the same in the chain (AuditEvent) and waiting for it
+    (AuditPending); each adds its time and organisation."""
+
     # The actor is kept as text so the event survives the user's deletion.
     actor_id = models.BigIntegerField(null=True, blank=True)
     actor_name = models.CharField(max_length=150, blank=True)
+    action = models.CharField(max_length=100)
+    target_type = models.CharField(max_length=100, blank=True)
+    target_id = models.CharField(max_length=64, blank=True)
+    target_repr = models.CharField(max_length=300, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    request_id = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class AuditEvent(AppendOnlyModel, EventFields):
+    # When audit_record was called (see AuditPending: concurrent events may be chained a
+    # few milliseconds out of time order; the sequence is the order).
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
     organization = models.ForeignKey(
         "tenancy.Organization",
         on_delete=models.PROTECT,
@@ -56,12 +71,6 @@ class AuditEvent(AppendOnlyModel):
         related_name="audit_events",
         db_index=False,  # auditevent_org_seq starts with it
     )
-    action = models.CharField(max_length=100)
-    target_type = models.CharField(max_length=100, blank=True)
-    target_id = models.CharField(max_length=64, blank=True)
-    target_repr = models.CharField(max_length=300, blank=True)
-    data = models.JSONField(default=dict, blank=True)
-    request_id = models.CharField(max_length=64, blank=True)
     # The chain: 1, 2, 3 … without gaps, each event naming the hash of the one before.
     sequence = models.BigIntegerField(unique=True)
     prev_hash = models.CharField(max_length=64)
@@ -109,7 +118,7 @@ class AuditEvent(AppendOnlyModel):
         )
 
 
-class AuditPending(models.Model):
+class AuditPending(EventFields):
     """An event recorded while another transaction held the chain (PostgreSQL only): it
     commits with its caller's transaction, and the next holder of the chain lock moves it
     into the chain (``pg_chain.py``), in id order, and deletes it here. Normally
@@ -117,17 +126,9 @@ class AuditPending(models.Model):
     picks up any a crashed process left behind. Not append-only: sealing deletes rows."""
 
     created_at = models.DateTimeField()
-    actor_id = models.BigIntegerField(null=True, blank=True)
-    actor_name = models.CharField(max_length=150, blank=True)
     organization = models.ForeignKey(
         "tenancy.Organization", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
-    action = models.CharField(max_length=100)
-    target_type = models.CharField(max_length=100, blank=True)
-    target_id = models.CharField(max_length=64, blank=True)
-    target_repr = models.CharField(max_length=300, blank=True)
-    data = models.JSONField(default=dict, blank=True)
-    request_id = models.CharField(max_length=64, blank=True)
     # The event's canonical JSON around its prev_hash and sequence (chain.event_hash_parts).
     hash_start = models.TextField()
     hash_middle = models.TextField()
