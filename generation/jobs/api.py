@@ -14,7 +14,8 @@ from rest_framework.views import APIView
 
 from generation.jobs import selectors, services
 from generation.jobs.models import Asset, GenerationRequest, ModelProfile
-from imprimatur.tenancy.models import Action, BrandProject, Organization
+from imprimatur.tenancy.models import BrandProject, Organization
+from imprimatur.tenancy.permissions import Action
 from imprimatur.tenancy.selectors import project_get
 
 

@@ -7,6 +7,11 @@ class JobsConfig(AppConfig):
     verbose_name = "Generation"
 
     def ready(self) -> None:
+        from generation.jobs.events import ACTIONS
+        from governance.audit.registry import register_actions
+
+        register_actions(self.label, ACTIONS)
+
         # Re-checks of a prompt policy run the new draft over past requests' prompts;
         # governance never imports generation, so generation hands them over.
         # Likewise, policy quotas count the images that requests asked for.

@@ -7,7 +7,8 @@ from django.conf import settings
 from django.db import models
 from django.urls import reverse
 
-from imprimatur.tenancy.models import BrandProject, RestrictedQuerySet
+from imprimatur.tenancy.models import BrandProject
+from imprimatur.tenancy.permissions import OrganizationScoped
 
 
 def request_upload_path(instance: "GenerationRequest", filename: str) -> str:
@@ -30,7 +31,7 @@ def default_sizes() -> list[int]:
     return [64]
 
 
-class ModelProfile(models.Model):
+class ModelProfile(OrganizationScoped):
     """A model of the catalog: a local checkpoint, what it can do and the limits of its use.
 
     Admins manage profiles per organisation and choose the projects that may use each one.
@@ -89,9 +90,6 @@ class ModelProfile(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    organization_path = "organization"
-    objects = RestrictedQuerySet.as_manager()
-
     class Meta:
         ordering = ["organization", "name"]
         constraints = [
@@ -115,7 +113,7 @@ class PolicyOutcome(models.TextChoices):
     BLOCK = "block", "Blocked"
 
 
-class GenerationRequest(models.Model):
+class GenerationRequest(OrganizationScoped):
     class Status(models.TextChoices):
         AWAITING_REVIEW = "awaiting_review", "Waiting for prompt review"
         QUEUED = "queued", "Queued"
@@ -198,7 +196,6 @@ class GenerationRequest(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
 
     organization_path = "project__organization"
-    objects = RestrictedQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -214,7 +211,7 @@ class GenerationRequest(models.Model):
         return self.status in self.FINISHED
 
 
-class GenerationJob(models.Model):
+class GenerationJob(OrganizationScoped):
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
         RUNNING = "running", "Running"
@@ -242,7 +239,6 @@ class GenerationJob(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
 
     organization_path = "request__project__organization"
-    objects = RestrictedQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -265,7 +261,7 @@ def asset_upload_path(instance: "Asset", filename: str) -> str:
     return f"assets/{request.project.organization_id}/{request.project_id}/{request.pk}/{filename}"
 
 
-class Asset(models.Model):
+class Asset(OrganizationScoped):
     class Status(models.TextChoices):
         GENERATED = "generated", "Generated"
         APPROVED = "approved", "Approved"
@@ -303,7 +299,6 @@ class Asset(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     organization_path = "request__project__organization"
-    objects = RestrictedQuerySet.as_manager()
 
     class Meta:
         ordering = ["request", "index"]
@@ -319,7 +314,7 @@ class Asset(models.Model):
         return reverse("jobs:request", args=[self.request_id])
 
 
-class AssetCheck(models.Model):
+class AssetCheck(OrganizationScoped):
     """One run of the output checks on an asset; the latest is the current one, earlier ones
     stay as history (after thresholds change, checks can be run again)."""
 
@@ -339,7 +334,6 @@ class AssetCheck(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     organization_path = "asset__request__project__organization"
-    objects = RestrictedQuerySet.as_manager()
 
     class Meta:
         ordering = ["asset", "-created_at", "-pk"]

@@ -4,7 +4,8 @@ from django.db.models import Sum
 from django.http import Http404
 
 from generation.jobs.models import Asset, GenerationRequest, ModelProfile
-from imprimatur.tenancy.models import Action, Membership, Role
+from imprimatur.tenancy.models import Membership
+from imprimatur.tenancy.permissions import Action, Role
 
 
 def generation_request_list(*, user, project=None):

@@ -31,7 +31,8 @@ from governance.reviews.models import Review
 from governance.reviews.selectors import reviews_of
 from governance.reviews.services import review_open, review_withdraw
 from imprimatur.errors import InvalidTransition, PolicyRefused
-from imprimatur.tenancy.models import Action, BrandProject, Organization
+from imprimatur.tenancy.models import BrandProject, Organization
+from imprimatur.tenancy.permissions import Action
 
 logger = logging.getLogger(__name__)
 

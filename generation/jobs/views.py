@@ -20,7 +20,8 @@ from governance.policies.display import highlight_matches
 from governance.policies.services import policy_evaluate, policy_quota_usage
 from governance.reviews.selectors import review_last_decision, reviews_of
 from imprimatur.errors import InvalidTransition
-from imprimatur.tenancy.models import Action, BrandProject, Organization
+from imprimatur.tenancy.models import BrandProject, Organization
+from imprimatur.tenancy.permissions import Action
 from imprimatur.tenancy.selectors import project_get
 
 

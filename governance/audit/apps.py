@@ -52,6 +52,11 @@ class AuditConfig(AppConfig):
     label = "audit"
 
     def ready(self) -> None:
+        from governance.audit.events import ACTIONS
+        from governance.audit.registry import register_actions
+
+        register_actions(self.label, ACTIONS)
+
         post_migrate.connect(_ensure_guard, sender=self, dispatch_uid="audit-guard")
         for signal in (user_logged_in, user_logged_out, user_login_failed):
             signal.connect(_sessions_audited, dispatch_uid=f"audit-{id(signal)}")

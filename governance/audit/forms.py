@@ -11,7 +11,8 @@ from governance.audit.reports import (
     ReportScope,
     period_for_days,
 )
-from imprimatur.tenancy.models import Action, BrandProject, Organization
+from imprimatur.tenancy.models import BrandProject, Organization
+from imprimatur.tenancy.permissions import Action
 
 
 class ReportForm(forms.Form):

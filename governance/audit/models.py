@@ -7,7 +7,7 @@ and database triggers (migration 0004, guard.py) refuse UPDATE and DELETE from a
 from django.db import models
 from django.utils import timezone
 
-from imprimatur.tenancy.models import RestrictedQuerySet
+from imprimatur.tenancy.permissions import RestrictedQuerySet
 
 
 class AuditLogImmutable(Exception):

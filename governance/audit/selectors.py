@@ -8,7 +8,8 @@ from django.db.models.functions import Cast
 from django.http import Http404
 
 from governance.audit.models import AuditEvent
-from imprimatur.tenancy.models import Action, Organization
+from imprimatur.tenancy.models import Organization
+from imprimatur.tenancy.permissions import Action
 
 PAGE_SIZE = 50
 

@@ -19,7 +19,8 @@ from governance.audit.forms import ReportForm
 from governance.audit.registry import ACTIONS
 from governance.audit.reports import Chart, report_build
 from governance.audit.services import audit_event_fields, audit_record, chain_head
-from imprimatur.tenancy.models import Action, Organization
+from imprimatur.tenancy.models import Organization
+from imprimatur.tenancy.permissions import Action
 
 
 def _may_audit(user) -> None:

@@ -9,8 +9,8 @@ from rest_framework.views import APIView
 from governance.policies import selectors, services
 from governance.policies.matching import MAX_PROMPT_CHARS, Action, Category, Outcome
 from governance.policies.models import Policy, PolicyVersion
-from imprimatur.tenancy.models import Action as TenancyAction
 from imprimatur.tenancy.models import BrandProject, Organization
+from imprimatur.tenancy.permissions import Action as TenancyAction
 
 OUTCOME_CHOICES = [outcome.value for outcome in Outcome]  # one enum in the schema: settings
 

@@ -11,10 +11,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from governance.policies.documents import document_clean, empty_document
-from imprimatur.tenancy.models import BrandProject, Organization, RestrictedQuerySet
+from imprimatur.tenancy.models import BrandProject, Organization
+from imprimatur.tenancy.permissions import OrganizationScoped, RestrictedQuerySet
 
 
-class Policy(models.Model):
+class Policy(OrganizationScoped):
     organization = models.ForeignKey(
         Organization, on_delete=models.PROTECT, related_name="policies"
     )
@@ -30,9 +31,6 @@ class Policy(models.Model):
     draft = models.JSONField(default=empty_document, help_text="The document being edited.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
-
-    organization_path = "organization"
-    objects = RestrictedQuerySet.as_manager()
 
     class Meta:
         ordering = ["organization", "project", "id"]
@@ -81,7 +79,7 @@ class PolicyVersionQuerySet(RestrictedQuerySet):
     delete.queryset_only = True
 
 
-class PolicyVersion(models.Model):
+class PolicyVersion(OrganizationScoped):
     policy = models.ForeignKey(Policy, on_delete=models.PROTECT, related_name="versions")
     number = models.PositiveIntegerField()
     content = models.JSONField()

@@ -4,7 +4,8 @@ from django.db.models import OuterRef, Subquery
 from django.http import Http404
 
 from governance.policies.models import Policy, PolicyVersion
-from imprimatur.tenancy.models import Action, BrandProject, Organization
+from imprimatur.tenancy.models import BrandProject, Organization
+from imprimatur.tenancy.permissions import Action
 
 
 def policy_list(*, user, action: str = Action.VIEW):

@@ -15,8 +15,8 @@ from governance.policies.documents import document_clean
 from governance.policies.editor import place_in_words
 from governance.policies.forms import PolicyCreateForm, PolicyDraftForm, PolicyTryForm, RecheckForm
 from governance.policies.matching import Action, Category, Outcome
-from imprimatur.tenancy.models import Action as TenancyAction
 from imprimatur.tenancy.models import BrandProject, Organization
+from imprimatur.tenancy.permissions import Action as TenancyAction
 
 OUTCOME_WORDS = {
     Outcome.ALLOW: "Allowed: images would be generated from this prompt.",

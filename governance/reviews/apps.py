@@ -6,6 +6,11 @@ class ReviewsConfig(AppConfig):
     label = "reviews"
 
     def ready(self) -> None:
+        from governance.audit.registry import register_actions
+        from governance.reviews.events import ACTIONS
+
+        register_actions(self.label, ACTIONS)
+
         from governance.audit.reports import register_report_section
         from governance.reviews.reports import reviews_section
 

@@ -15,10 +15,11 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.urls import reverse
 
-from imprimatur.tenancy.models import BrandProject, Organization, RestrictedQuerySet, Role
+from imprimatur.tenancy.models import BrandProject, Organization
+from imprimatur.tenancy.permissions import OrganizationScoped, Role
 
 
-class Workflow(models.Model):
+class Workflow(OrganizationScoped):
     """One version of a project's review stages (see ``stages.py`` for their format)."""
 
     project = models.ForeignKey(BrandProject, on_delete=models.PROTECT, related_name="workflows")
@@ -39,7 +40,6 @@ class Workflow(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     organization_path = "project__organization"
-    objects = RestrictedQuerySet.as_manager()
 
     class Meta:
         ordering = ["project", "version"]
@@ -54,7 +54,7 @@ class Workflow(models.Model):
         return reverse("reviews:workflow", args=[self.project.slug])
 
 
-class Review(models.Model):
+class Review(OrganizationScoped):
     """The review of one object: open until a stage rejects it or the last stage approves."""
 
     class Status(models.TextChoices):
@@ -81,9 +81,6 @@ class Review(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     decided_at = models.DateTimeField(null=True, blank=True)
 
-    organization_path = "organization"
-    objects = RestrictedQuerySet.as_manager()
-
     class Meta:
         ordering = ["-created_at", "-pk"]
         indexes = [models.Index(fields=["content_type", "object_id"])]
@@ -103,7 +100,7 @@ class Review(models.Model):
         return reviewable_label(self.kind)
 
 
-class ReviewTask(models.Model):
+class ReviewTask(OrganizationScoped):
     """One stage of a review, acted on by members of one role."""
 
     class Status(models.TextChoices):
@@ -135,7 +132,6 @@ class ReviewTask(models.Model):
     escalated_at = models.DateTimeField(null=True, blank=True)
 
     organization_path = "review__organization"
-    objects = RestrictedQuerySet.as_manager()
 
     class Meta:
         ordering = ["due_at", "pk"]
@@ -153,7 +149,7 @@ class ReviewTask(models.Model):
         return reverse("reviews:task", args=[self.pk])
 
 
-class ReviewDecision(models.Model):
+class ReviewDecision(OrganizationScoped):
     class Decision(models.TextChoices):
         APPROVE = "approve", "Approve"
         REJECT = "reject", "Reject"
@@ -169,7 +165,6 @@ class ReviewDecision(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     organization_path = "task__review__organization"
-    objects = RestrictedQuerySet.as_manager()
 
     class Meta:
         ordering = ["created_at", "pk"]

@@ -17,7 +17,8 @@ from django.utils import timezone
 from governance.audit.services import audit_record
 from governance.reviews.models import Notification, Review, ReviewTask
 from governance.reviews.registry import reviewable_type
-from imprimatur.tenancy.models import Membership, Role
+from imprimatur.tenancy.models import Membership
+from imprimatur.tenancy.permissions import Role
 
 logger = logging.getLogger(__name__)
 

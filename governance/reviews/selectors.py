@@ -5,7 +5,8 @@ from django.http import Http404
 from django.utils import timezone
 
 from governance.reviews.models import Review, ReviewTask
-from imprimatur.tenancy.models import BrandProject, Membership, Role
+from imprimatur.tenancy.models import BrandProject, Membership
+from imprimatur.tenancy.permissions import Role
 
 
 def task_list(*, user, status: str | None = ReviewTask.Status.OPEN):

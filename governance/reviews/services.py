@@ -20,7 +20,8 @@ from governance.reviews.models import Review, ReviewDecision, ReviewTask, Workfl
 from governance.reviews.registry import reviewable_type
 from governance.reviews.stages import DEFAULT_STAGES, stages_clean, stages_for
 from imprimatur.errors import AlreadyDecided
-from imprimatur.tenancy.models import BrandProject, Membership, Role
+from imprimatur.tenancy.models import BrandProject, Membership
+from imprimatur.tenancy.permissions import Role
 
 #: Sent when a review ends: ``review`` (approved, rejected, changes requested or withdrawn)
 #: and ``decision``

@@ -18,7 +18,7 @@ A workflow's ``stages`` is a list, in order, of::
 
 from django.core.exceptions import ValidationError
 
-from imprimatur.tenancy.models import Role
+from imprimatur.tenancy.permissions import Role
 
 STAGE_KEYS = ("name", "role", "approvals", "kinds", "when", "due_hours")
 STAGE_ROLES = (Role.REVIEWER, Role.COMPLIANCE, Role.ADMIN)

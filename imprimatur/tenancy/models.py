@@ -7,64 +7,17 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.urls import reverse
 
+from imprimatur.tenancy.permissions import OrganizationScoped, Role
+
 HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 
 
-class Role(models.TextChoices):
-    CREATOR = "creator", "Creator"
-    REVIEWER = "reviewer", "Reviewer"
-    COMPLIANCE = "compliance", "Compliance officer"
-    ADMIN = "admin", "Admin"
-    AUDITOR = "auditor", "Auditor"
-
-
-class Action(models.TextChoices):
-    """What a user wants to do with an object; `restrict()` maps it to the roles allowed."""
-
-    VIEW = "view"
-    GENERATE = "generate"
-    REVIEW = "review"
-    MANAGE = "manage"
-    AUDIT = "audit"
-    GOVERN = "govern"  # edit and publish the governance rules: prompt policies
-
-
-ACTION_ROLES: dict[str, frozenset[str]] = {
-    Action.VIEW: frozenset(Role.values),
-    Action.GENERATE: frozenset({Role.CREATOR}),
-    Action.REVIEW: frozenset({Role.REVIEWER, Role.COMPLIANCE}),
-    Action.MANAGE: frozenset({Role.ADMIN}),
-    Action.AUDIT: frozenset({Role.AUDITOR, Role.ADMIN}),
-    Action.GOVERN: frozenset({Role.COMPLIANCE, Role.ADMIN}),
-}
-
-
-class RestrictedQuerySet(models.QuerySet):
-    """A queryset that can be scoped to what one user may do (NetBox's `restrict()`).
-
-    Each model names the path from itself to its organisation in `organization_path`.
-    """
-
-    def restrict(self, user, action: str = Action.VIEW) -> "RestrictedQuerySet":
-        if user is None or not user.is_authenticated or not user.is_active:
-            return self.none()
-        if user.is_superuser:
-            return self
-        if action not in ACTION_ROLES:
-            raise ValueError(f"Unknown action {action!r}; known: {sorted(ACTION_ROLES)}")
-        organizations = Membership.objects.filter(user=user, role__in=ACTION_ROLES[action]).values(
-            "organization_id"
-        )
-        return self.filter(**{f"{self.model.organization_path}__in": organizations})
-
-
-class Organization(models.Model):
+class Organization(OrganizationScoped):
     name = models.CharField(max_length=200, unique=True)
     slug = models.SlugField(max_length=100, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     organization_path = "pk"
-    objects = RestrictedQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]
@@ -73,7 +26,7 @@ class Organization(models.Model):
         return self.name
 
 
-class Membership(models.Model):
+class Membership(OrganizationScoped):
     """One role of one user in one organisation; a user may hold several roles."""
 
     user = models.ForeignKey(
@@ -84,9 +37,6 @@ class Membership(models.Model):
     )
     role = models.CharField(max_length=20, choices=Role.choices)
     created_at = models.DateTimeField(auto_now_add=True)
-
-    organization_path = "organization"
-    objects = RestrictedQuerySet.as_manager()
 
     class Meta:
         ordering = ["organization", "user", "role"]
@@ -134,7 +84,7 @@ def validate_brand_thresholds(value) -> None:
             raise ValidationError(f"The {key} threshold is a number from 0 to {limit:g}.")
 
 
-class BrandProject(models.Model):
+class BrandProject(OrganizationScoped):
     """A brand project: where requests are made, with the brand kit they are checked against."""
 
     organization = models.ForeignKey(
@@ -185,9 +135,6 @@ class BrandProject(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    organization_path = "organization"
-    objects = RestrictedQuerySet.as_manager()
-
     class Meta:
         ordering = ["organization", "name"]
         constraints = [
@@ -207,7 +154,7 @@ def reference_image_path(instance: "BrandReferenceImage", filename: str) -> str:
     return f"brand/{instance.project.organization_id}/{instance.project_id}/{filename}"
 
 
-class BrandReferenceImage(models.Model):
+class BrandReferenceImage(OrganizationScoped):
     """An on-brand example image of a project's brand kit."""
 
     project = models.ForeignKey(
@@ -223,7 +170,6 @@ class BrandReferenceImage(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     organization_path = "project__organization"
-    objects = RestrictedQuerySet.as_manager()
 
     class Meta:
         ordering = ["project", "created_at"]

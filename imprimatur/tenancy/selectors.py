@@ -3,7 +3,8 @@
 from django.core.exceptions import ValidationError
 from django.http import Http404
 
-from imprimatur.tenancy.models import Action, BrandProject
+from imprimatur.tenancy.models import BrandProject
+from imprimatur.tenancy.permissions import Action
 
 
 def project_list(*, user, action: str = Action.VIEW):

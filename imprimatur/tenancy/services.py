@@ -14,14 +14,8 @@ from PIL import Image, ImageOps
 from rest_framework.authtoken.models import Token
 
 from governance.audit.services import audit_record
-from imprimatur.tenancy.models import (
-    Action,
-    BrandProject,
-    BrandReferenceImage,
-    Membership,
-    Organization,
-    Role,
-)
+from imprimatur.tenancy.models import BrandProject, BrandReferenceImage, Membership, Organization
+from imprimatur.tenancy.permissions import Action, Role
 
 User = get_user_model()
 

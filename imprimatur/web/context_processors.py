@@ -3,7 +3,8 @@
 from django.urls import reverse
 
 from governance.reviews.selectors import task_waiting_count, unread_count
-from imprimatur.tenancy.models import Membership, Role
+from imprimatur.tenancy.models import Membership
+from imprimatur.tenancy.permissions import Role
 
 NAVIGATION = [
     ("Dashboard", "web:dashboard", None),

@@ -10,7 +10,8 @@ from rest_framework.authtoken.models import Token
 
 from generation.jobs.selectors import generation_request_list, may_see_quarantined
 from imprimatur.api import error_response
-from imprimatur.tenancy.models import Action, BrandProject, BrandReferenceImage
+from imprimatur.tenancy.models import BrandProject, BrandReferenceImage
+from imprimatur.tenancy.permissions import Action
 from imprimatur.tenancy.selectors import project_get
 from imprimatur.tenancy.selectors import project_list as project_select
 from imprimatur.tenancy.services import (

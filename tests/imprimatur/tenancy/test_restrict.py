@@ -3,7 +3,8 @@
 import pytest
 from django.contrib.auth.models import AnonymousUser
 
-from imprimatur.tenancy.models import Action, BrandProject, Membership, Organization
+from imprimatur.tenancy.models import BrandProject, Membership, Organization
+from imprimatur.tenancy.permissions import Action
 from tests.imprimatur.tenancy.factories import UserFactory
 
 pytestmark = pytest.mark.django_db

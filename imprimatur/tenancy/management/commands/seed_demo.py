@@ -7,7 +7,8 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from imprimatur.tenancy.models import BrandProject, Organization, Role
+from imprimatur.tenancy.models import BrandProject, Organization
+from imprimatur.tenancy.permissions import Role
 from imprimatur.tenancy.services import membership_grant, organization_create, project_create
 
 DEMO_PROJECT = {
