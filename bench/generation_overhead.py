@@ -67,10 +67,10 @@ PROBED = [
     ("pipelines", "generate", "engine generate(): diffusers + progress callback", False),
     ("JobProgress", "__call__", "progress callback (cancel check, progress writes)", True),
     ("pipelines", "image_to_png_bytes", "PNG encoding", False),
-    ("services", "asset_store", "asset_store(): re-read PNG, SHA-256, file, row, audit", False),
-    ("services", "generation_job_transition", "job transitions (with audit rows)", False),
-    ("services", "generation_request_transition", "request transitions (with audit rows)", False),
-    ("services", "audit_record", "audit rows (inside the three above)", True),
+    ("worker", "asset_store", "asset_store(): re-read PNG, SHA-256, file, row, audit", False),
+    ("worker", "generation_job_transition", "job transitions (with audit rows)", False),
+    ("worker", "generation_request_transition", "request transitions (with audit rows)", False),
+    ("events", "audit_record", "audit rows (inside the three above)", True),
 ]
 
 
@@ -867,7 +867,7 @@ class Bench:
         self.worker.stop()
         self.services.remove(self.worker)
         try:
-            from generation.jobs import services
+            from generation.jobs import events, transitions, worker
             from generation.jobs.tasks import run_generation_job
         except ImportError as error:
             self.notes.append(f"In-process task probe skipped: {error}")
@@ -876,12 +876,16 @@ class Bench:
         pipelines = importlib.import_module("generation.engine.pipelines")
         for where, attribute, label, _ in PROBED:
             if where == "JobProgress":
-                owners = [getattr(services, "JobProgress", None)]
+                owners = [getattr(worker, "JobProgress", None)]
             elif where == "pipelines":
-                # Imported into services at call time, or once at import: wrap both names.
-                owners = [pipelines, services]
+                # Imported into the worker module at call time, or once at import: wrap both.
+                owners = [pipelines, worker]
+            elif where == "events":
+                owners = [events]
             else:
-                owners = [services]
+                # The worker calls the transitions by the names it imported; the end of a
+                # job calls them through the transitions module.
+                owners = [worker, transitions]
             wrapped = [timers.wrap(owner, attribute, label) for owner in owners if owner]
             if not any(wrapped):
                 self.notes.append(f"In-process probe: {where}.{attribute} not found, not timed.")

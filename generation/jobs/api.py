@@ -12,7 +12,7 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from generation.jobs import selectors, services
+from generation.jobs import catalog, selectors, services
 from generation.jobs.models import Asset, GenerationRequest, ModelProfile
 from imprimatur.tenancy.models import BrandProject, Organization
 from imprimatur.tenancy.permissions import Action
@@ -308,7 +308,7 @@ class ModelProfileSerializer(serializers.ModelSerializer):
             "id",
             "name",
             "organization",
-            *services.PROFILE_FIELDS,
+            *catalog.PROFILE_FIELDS,
             "pipeline_class",
             "model_capabilities",
             "projects",
@@ -323,7 +323,7 @@ class ModelProfileSerializer(serializers.ModelSerializer):
 
 
 class ModelProfileWriteSerializer(serializers.Serializer):
-    """Types only; `services.model_profile_save` checks the checkpoint and the limits."""
+    """Types only; `catalog.model_profile_save` checks the checkpoint and the limits."""
 
     name = serializers.SlugField(required=False)
     organization = serializers.SlugField(
@@ -384,8 +384,8 @@ def _save_profile(request, data: dict, profile: ModelProfile | None) -> ModelPro
                 {"projects": f"Unknown projects: {', '.join(unknown)}."}
             )
         projects = list(found.values())
-    fields = {key: value for key, value in data.items() if key in services.PROFILE_FIELDS}
-    return services.model_profile_save(
+    fields = {key: value for key, value in data.items() if key in catalog.PROFILE_FIELDS}
+    return catalog.model_profile_save(
         organization=organization,
         actor=request.user,
         name=data.get("name", profile.name if profile else ""),

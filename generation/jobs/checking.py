@@ -12,8 +12,8 @@ import logging
 from django.conf import settings
 from django.db import transaction
 
+from generation.jobs import dispatch, events
 from generation.jobs.models import Asset, AssetCheck, GenerationRequest
-from governance.audit.services import audit_record
 from imprimatur.tenancy.models import BrandProject, BrandReferenceImage
 
 logger = logging.getLogger(__name__)
@@ -51,6 +51,12 @@ def reference_embed(reference: BrandReferenceImage, clip=None) -> BrandReference
     reference.embedding_model = clip_model_name()
     reference.save(update_fields=["embedding", "embedding_model"])
     return reference
+
+
+def reference_image_saved(sender, instance, created, **kwargs) -> None:
+    """A new brand reference image: a worker embeds it once, so checks never pay for it."""
+    if created:
+        dispatch.send_on_commit(dispatch.EMBED_REFERENCE_IMAGE, args=[instance.pk])
 
 
 def project_reference_embeddings(project: BrandProject, clip) -> tuple[list[int], list]:
@@ -145,23 +151,7 @@ def asset_checks_record(
     asset.quarantined = result["verdict"] == Asset.Verdict.FAIL
     asset.has_face = bool(result.get("has_face"))
     asset.save(update_fields=["check_verdict", "quarantined", "has_face"])
-    brand = result.get("brand") or {}
-    audit_record(
-        action="generation.asset.check",
-        actor=user,
-        organization=asset.request.project.organization,
-        target=asset,
-        project=asset.request.project,
-        data={
-            "verdict": result["verdict"],
-            "trigger": trigger,
-            "suite_version": result["version"],
-            "quarantined": asset.quarantined,
-            "has_face": asset.has_face,
-            "brand_score": brand.get("score"),
-            "reasons": result["reasons"][:20],
-        },
-    )
+    events.asset_checked(asset=asset, result=result, trigger=trigger, user=user)
     return check
 
 

@@ -1,5 +1,10 @@
-"""The audit events this app records: their names and meanings, registered from
-``AppConfig.ready`` (see ``governance.audit.registry``)."""
+"""The audit events generation records: their names (registered from ``AppConfig.ready``, see
+``governance.audit.registry``) and one function per event, so every caller records the same
+fields. Call them inside the transaction that makes the change."""
+
+import hashlib
+
+from governance.audit.services import audit_record
 
 ACTIONS: dict[str, str] = {
     "generation.request.submit": "A generation request was submitted.",
@@ -10,7 +15,184 @@ ACTIONS: dict[str, str] = {
     "generation.asset.create": "A generated image was stored as an asset.",
     "generation.asset.check": "The output checks ran on an image: verdict, scores, quarantine.",
     "generation.asset.recheck": "Someone asked to run an image's checks again.",
+    "generation.asset.approve": "An image's review ended in approval.",
+    "generation.asset.reject": "An image's review ended in rejection.",
+    "generation.asset.request_changes": "An image's review ended asking for changes.",
     "generation.asset.publish": "An approved image was signed again, with its approval.",
     "generation.model.create": "An admin added a model to the catalog.",
     "generation.model.update": "An admin changed a model of the catalog.",
 }
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def request_blocked(*, project, user, prompt: str, decision) -> None:
+    """The policy refused a prompt: no request exists, so the project is the target."""
+    audit_record(
+        action="generation.request.blocked",
+        actor=user,
+        organization=project.organization,
+        target=project,
+        data={
+            "project": project.slug,
+            "outcome": str(decision.outcome),
+            "prompt_sha256": _sha256(prompt),
+            "policy_versions": list(decision.version_ids),
+            "rules": sorted({match.rule_id for match in decision.matches}),
+            "categories": sorted({str(match.category) for match in decision.matches}),
+        },
+    )
+
+
+def request_submitted(*, request, user, decision, job=None, review=None) -> None:
+    """A request was written, with its job (allowed) or its prompt review (sent to review)."""
+    project = request.project
+    audit_record(
+        action="generation.request.submit",
+        actor=user,
+        organization=project.organization,
+        target=request,
+        data={
+            "project": project.slug,
+            "prompt_sha256": _sha256(request.prompt),
+            "model": request.model_name,
+            "mode": request.mode,
+            **({"job": job.pk} if job else {"review": review.pk}),
+            "policy_outcome": request.policy_outcome,
+            "policy_versions": request.policy_versions,
+            **({"policy_warnings": len(decision.warnings)} if decision.warnings else {}),
+            **({"init_image_sha256": request.init_image_sha256} if request.init_image else {}),
+        },
+    )
+
+
+def request_transitioned(*, request, previous: str, to: str, error: str = "", actor=None) -> None:
+    audit_record(
+        action="generation.request.transition",
+        actor=actor,
+        organization=request.project.organization,
+        target=request,
+        project=request.project,
+        data={"from": previous, "to": to, **({"error": error} if error else {})},
+    )
+
+
+def request_cancel_asked(*, request, user) -> None:
+    audit_record(
+        action="generation.request.cancel",
+        actor=user,
+        organization=request.project.organization,
+        target=request,
+        project=request.project,
+        data={"status": request.status},
+    )
+
+
+def job_transitioned(*, job, previous: str, to: str, error: str = "", actor=None) -> None:
+    project = job.request.project
+    audit_record(
+        action="generation.job.transition",
+        actor=actor,
+        organization=project.organization,
+        target=job,
+        project=project,
+        data={
+            "from": previous,
+            "to": to,
+            "attempt": job.attempts,
+            **({"error": error} if error else {}),
+        },
+    )
+
+
+def asset_created(*, asset) -> None:
+    request = asset.request
+    audit_record(
+        action="generation.asset.create",
+        organization=request.project.organization,
+        target=asset,
+        project=request.project,
+        data={
+            "request": request.pk,
+            "index": asset.index,
+            "seed": asset.seed,
+            "sha256": asset.sha256,
+        },
+    )
+
+
+def asset_checked(*, asset, result: dict, trigger: str, user=None) -> None:
+    brand = result.get("brand") or {}
+    audit_record(
+        action="generation.asset.check",
+        actor=user,
+        organization=asset.request.project.organization,
+        target=asset,
+        project=asset.request.project,
+        data={
+            "verdict": result["verdict"],
+            "trigger": trigger,
+            "suite_version": result["version"],
+            "quarantined": asset.quarantined,
+            "has_face": asset.has_face,
+            "brand_score": brand.get("score"),
+            "reasons": result["reasons"][:20],
+        },
+    )
+
+
+def asset_recheck_asked(*, asset, user) -> None:
+    audit_record(
+        action="generation.asset.recheck",
+        actor=user,
+        organization=asset.request.project.organization,
+        target=asset,
+        project=asset.request.project,
+        data={"previous_verdict": asset.check_verdict},
+    )
+
+
+def asset_transitioned(*, asset, action: str, previous: str, actor=None, review=None) -> None:
+    """An image's review ended: ``action`` is one of the asset moves' events
+    (``generation.asset.approve`` …)."""
+    audit_record(
+        action=action,
+        actor=actor,
+        organization=asset.request.project.organization,
+        target=asset,
+        project=asset.request.project,
+        data={
+            "from": previous,
+            "to": asset.status,
+            "request": asset.request_id,
+            **({"review": review.pk} if review is not None else {}),
+        },
+    )
+
+
+def asset_published(*, asset, sha256: str, stages: list[str], approver_role: str) -> None:
+    project = asset.request.project
+    audit_record(
+        action="generation.asset.publish",
+        organization=project.organization,
+        target=asset,
+        project=project,
+        data={"sha256": sha256, "stages": list(stages), "approver_role": approver_role},
+    )
+
+
+def model_saved(*, profile, actor, created: bool, changed: dict, projects=None) -> None:
+    audit_record(
+        action="generation.model.create" if created else "generation.model.update",
+        actor=actor,
+        organization=profile.organization,
+        target=profile,
+        data={
+            "name": profile.name,
+            "changed": changed,
+            "pipeline_class": profile.pipeline_class,
+            **({"projects": sorted(p.slug for p in projects)} if projects is not None else {}),
+        },
+    )

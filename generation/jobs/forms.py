@@ -93,7 +93,7 @@ class GenerationRequestForm(forms.Form):
 
 
 class ModelProfileForm(forms.Form):
-    """Admin form for a model of the catalog; `services.model_profile_save` checks it."""
+    """Admin form for a model of the catalog; `catalog.model_profile_save` checks it."""
 
     name = forms.SlugField(help_text="What requests name as their model; cannot change later.")
     display_name = forms.CharField(required=False)

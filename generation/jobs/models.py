@@ -1,6 +1,6 @@
 """A request asks for images; its job runs on a GPU worker; each image becomes an asset.
 
-Statuses change only through the transition functions in `services.py`.
+Statuses change only through the transition functions in `transitions.py`.
 """
 
 from django.conf import settings
@@ -35,7 +35,7 @@ class ModelProfile(OrganizationScoped):
     """A model of the catalog: a local checkpoint, what it can do and the limits of its use.
 
     Admins manage profiles per organisation and choose the projects that may use each one.
-    Saving goes through `services.model_profile_save`, which reads the checkpoint's config
+    Saving goes through `catalog.model_profile_save`, which reads the checkpoint's config
     (never its weights) and refuses a broken path with the reason.
     """
 
@@ -122,8 +122,17 @@ class GenerationRequest(OrganizationScoped):
         FAILED = "failed", "Failed"
         CANCELLED = "cancelled", "Cancelled"
         REJECTED = "rejected", "Rejected in prompt review"
+        CHANGES_REQUESTED = "changes_requested", "Changes requested in prompt review"
 
-    FINISHED = frozenset({Status.SUCCEEDED, Status.FAILED, Status.CANCELLED, Status.REJECTED})
+    FINISHED = frozenset(
+        {
+            Status.SUCCEEDED,
+            Status.FAILED,
+            Status.CANCELLED,
+            Status.REJECTED,
+            Status.CHANGES_REQUESTED,
+        }
+    )
 
     project = models.ForeignKey(BrandProject, on_delete=models.PROTECT, related_name="requests")
     created_by = models.ForeignKey(

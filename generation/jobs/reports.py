@@ -122,6 +122,7 @@ def policy_section(scope: ReportScope) -> Section:
         reviewed.values("status").annotate(n=Count("pk")).values_list("status", "n")
     )
     rejected = reviewed_status.get(GenerationRequest.Status.REJECTED, 0)
+    sent_back = reviewed_status.get(GenerationRequest.Status.CHANGES_REQUESTED, 0)
     waiting = reviewed_status.get(GenerationRequest.Status.AWAITING_REVIEW, 0)
     return Section(
         key="policy",
@@ -132,7 +133,7 @@ def policy_section(scope: ReportScope) -> Section:
             Figure(
                 "Prompts sent to prompt review",
                 reviewed_count,
-                f"{rejected} rejected, {waiting} still waiting",
+                f"{rejected} rejected, {sent_back} sent back for changes, {waiting} still waiting",
             ),
             Figure("Prompts allowed with a warning", warned.count()),
         ],

@@ -4,8 +4,9 @@ from django.db.models import Sum
 from django.http import Http404
 
 from generation.jobs.models import Asset, GenerationRequest, ModelProfile
-from imprimatur.tenancy.models import Membership
-from imprimatur.tenancy.permissions import Action, Role
+from governance.reviews.selectors import review_decisions, reviews_of
+from imprimatur.tenancy.models import Organization
+from imprimatur.tenancy.permissions import Action, user_may
 
 
 def generation_request_list(*, user, project=None):
@@ -43,9 +44,12 @@ def asset_get(*, user, pk: int) -> Asset:
 
 def may_see_quarantined(*, user, organization_id: int) -> bool:
     """Quarantined images (failed the checks) are for compliance officers and admins only."""
-    return Membership.objects.filter(
-        user=user, organization_id=organization_id, role__in=[Role.COMPLIANCE, Role.ADMIN]
-    ).exists()
+    return user_may(user, Action.SEE_QUARANTINED, Organization(pk=organization_id))
+
+
+def may_act_on(*, request: GenerationRequest, user) -> bool:
+    """The request's creator, or an admin of its organisation (cancel, revise)."""
+    return request.created_by_id == user.pk or user_may(user, Action.MANAGE, request)
 
 
 def asset_file_get(*, user, pk: int) -> Asset:
@@ -93,7 +97,8 @@ def recent_prompts(
 
 def images_requested(*, organization_id: int, project_id, user_id, since) -> int:
     """Images asked for by requests since ``since`` in an organisation (or one project, or by
-    one user), failed, cancelled and rejected requests left out: what prompt-policy quotas count."""
+    one user), failed, cancelled, rejected and sent-back requests left out: what prompt-policy
+    quotas count."""
     requests = GenerationRequest.objects.filter(
         project__organization_id=organization_id, created_at__gte=since
     ).exclude(
@@ -101,6 +106,7 @@ def images_requested(*, organization_id: int, project_id, user_id, since) -> int
             GenerationRequest.Status.FAILED,
             GenerationRequest.Status.CANCELLED,
             GenerationRequest.Status.REJECTED,
+            GenerationRequest.Status.CHANGES_REQUESTED,
         ]
     )
     if project_id is not None:
@@ -108,3 +114,19 @@ def images_requested(*, organization_id: int, project_id, user_id, since) -> int
     if user_id is not None:
         requests = requests.filter(created_by_id=user_id)
     return requests.aggregate(images=Sum("num_images"))["images"] or 0
+
+
+def request_history(request: GenerationRequest, limit: int = 10) -> list[dict]:
+    """The earlier versions of a request (what it re-runs or revises), newest first, each
+    with the comments its reviews ended with: what a reviewer reads as history."""
+    history = []
+    current = request.rerun_of
+    while current is not None and len(history) < limit:
+        comments = []
+        targets = [current, *current.assets.all()]
+        for target in targets:
+            for review in reviews_of(target=target):
+                comments += [d for d in review_decisions(review) if d.comment]
+        history.append({"request": current, "comments": comments})
+        current = current.rerun_of
+    return history

@@ -186,9 +186,9 @@ def asset_publish(asset_id: int) -> None:
     from django.core.files.base import ContentFile
     from django.db import transaction
 
+    from generation.jobs import events
     from generation.jobs.models import Asset
     from generation.provenance import ApprovalClaim, sign_approved
-    from governance.audit.services import audit_record
     from governance.reviews.selectors import review_last_decision, reviews_of
 
     asset = Asset.objects.select_related("request__project").get(pk=asset_id)
@@ -217,16 +217,11 @@ def asset_publish(asset_id: int) -> None:
             f"asset{asset.pk}-approved.png", ContentFile(signed), save=False
         )
         locked.save(update_fields=["published_image"])
-        audit_record(
-            action="generation.asset.publish",
-            organization=project.organization,
-            target=locked,
-            project=project,
-            data={
-                "sha256": hashlib.sha256(signed).hexdigest(),
-                "stages": list(claim.stages),
-                "approver_role": claim.approver_role,
-            },
+        events.asset_published(
+            asset=locked,
+            sha256=hashlib.sha256(signed).hexdigest(),
+            stages=list(claim.stages),
+            approver_role=claim.approver_role,
         )
 
 

@@ -1,4 +1,5 @@
-"""Celery tasks for generation: thin, take ids, safe to run twice."""
+"""Celery tasks for generation: thin, take ids, safe to run twice. Nothing imports this module:
+the app sends its tasks by name (``dispatch.py``); the worker finds them by autodiscovery."""
 
 import logging
 import os
@@ -9,7 +10,8 @@ from celery import shared_task
 from celery.signals import worker_init, worker_process_init, worker_ready
 from django.conf import settings
 
-from generation.jobs.services import JobBusy, generation_job_run, generation_jobs_recover
+from generation.jobs import dispatch
+from generation.jobs.worker import JobBusy, generation_job_run, generation_jobs_recover
 
 logger = logging.getLogger(__name__)
 
@@ -107,7 +109,7 @@ def recover_orphaned_jobs(sender=None, **kwargs) -> None:
 
 @shared_task(
     bind=True,
-    name="generation.jobs.run_generation_job",
+    name=dispatch.RUN_GENERATION_JOB,
     acks_late=True,
     max_retries=None,
 )
@@ -120,13 +122,13 @@ def run_generation_job(self, job_id: int) -> None:
         raise self.retry(countdown=settings.IMPRIMATUR_JOB_LEASE_SECONDS, max_retries=20) from busy
 
 
-@shared_task(name="generation.recover_stale_jobs", acks_late=True)
+@shared_task(name=dispatch.RECOVER_STALE_JOBS, acks_late=True)
 def recover_stale_jobs() -> None:
     """Periodic (Celery beat): send again jobs whose worker went silent and never came back."""
     generation_jobs_recover()
 
 
-@shared_task(name="generation.checks.rerun_asset_checks", acks_late=True)
+@shared_task(name=dispatch.RERUN_ASSET_CHECKS, acks_late=True)
 def rerun_asset_checks(asset_id: int, user_id: int | None = None) -> None:
     """Run an asset's output checks again (queue "default"); its history keeps the old ones."""
     from generation.jobs.checking import asset_checks_rerun
@@ -134,7 +136,7 @@ def rerun_asset_checks(asset_id: int, user_id: int | None = None) -> None:
     asset_checks_rerun(asset_id=asset_id, user_id=user_id)
 
 
-@shared_task(name="generation.checks.embed_reference_image", acks_late=True)
+@shared_task(name=dispatch.EMBED_REFERENCE_IMAGE, acks_late=True)
 def embed_reference_image(reference_id: int) -> None:
     """Compute a brand reference image's CLIP embedding once, after its upload."""
     from generation.jobs.checking import reference_embed
@@ -145,7 +147,7 @@ def embed_reference_image(reference_id: int) -> None:
         reference_embed(reference)
 
 
-@shared_task(name="generation.provenance.publish_approved_asset", acks_late=True)
+@shared_task(name=dispatch.PUBLISH_APPROVED_ASSET, acks_late=True)
 def publish_approved_asset(asset_id: int) -> None:
     """Sign an approved image's published file with the approval in its manifest."""
     from generation.jobs.signing import asset_publish

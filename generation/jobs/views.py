@@ -9,14 +9,14 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from generation.jobs import selectors, services
+from generation.jobs import catalog, selectors, services
 from generation.jobs.forms import (
     POLICY_FEEDBACK_FIELDS,
     GenerationRequestForm,
     ModelProfileForm,
 )
 from generation.jobs.models import Asset, GenerationRequest
-from governance.policies.display import highlight_matches
+from governance.policies.display import highlight_matches, policy_matches_data
 from governance.policies.services import policy_evaluate, policy_quota_usage
 from governance.reviews.selectors import review_last_decision, reviews_of
 from imprimatur.errors import InvalidTransition
@@ -125,7 +125,7 @@ def policy_check(request, slug: str):
         except ValidationError as error:
             context["error"] = " ".join(error.messages)
         else:
-            matches = services.policy_matches_data(decision.matches)
+            matches = policy_matches_data(decision.matches)
             context.update(
                 outcome=str(decision.outcome),
                 outcome_words=OUTCOME_WORDS[decision.outcome],
@@ -163,7 +163,7 @@ def prompt_review_evidence(generation_request, user=None) -> dict:
         "prompt_highlighted": highlight_matches(
             generation_request.prompt, generation_request.policy_matches
         ),
-        "history": services.request_history(generation_request),
+        "history": selectors.request_history(generation_request),
     }
 
 
@@ -250,13 +250,13 @@ def _status_context(request, pk: int) -> dict:
         "asset_checks": [
             asset_evidence(asset, request.user, privileged=privileged) for asset in assets
         ],
-        "can_act": services.may_act_on(request=generation_request, user=request.user),
+        "can_act": selectors.may_act_on(request=generation_request, user=request.user),
         "can_generate": BrandProject.objects.restrict(request.user, Action.GENERATE)
         .filter(pk=generation_request.project_id)
         .exists(),
         "changes_requested": generation_request.created_by_id == request.user.pk
         and (
-            generation_request.error.startswith("Changes requested")
+            generation_request.status == GenerationRequest.Status.CHANGES_REQUESTED
             or any(asset.status == Asset.Status.CHANGES_REQUESTED for asset in assets)
         ),
     }
@@ -462,7 +462,7 @@ def model_edit(request, pk: int | None = None):
         raise PermissionDenied("Only admins manage the model catalog.")
     initial = None
     if profile is not None:
-        initial = {field: getattr(profile, field) for field in (*services.PROFILE_FIELDS, "name")}
+        initial = {field: getattr(profile, field) for field in (*catalog.PROFILE_FIELDS, "name")}
         initial["sizes"] = ",".join(str(size) for size in profile.sizes)
         initial["projects"] = [project.slug for project in profile.projects.all()]
     form = ModelProfileForm(
@@ -477,7 +477,7 @@ def model_edit(request, pk: int | None = None):
             fields, slugs = _profile_form_values(form)
             projects = list(organization.projects.filter(slug__in=slugs))
             try:
-                saved = services.model_profile_save(
+                saved = catalog.model_profile_save(
                     organization=organization,
                     actor=request.user,
                     name=profile.name if profile else form.cleaned_data["name"],

@@ -1,4 +1,5 @@
-"""Show a policy's judgement of a prompt: the prompt with each matched span highlighted.
+"""Show a policy's judgement of a prompt: the prompt with each matched span highlighted, the
+matches as stored and sent to clients, and the refusal in plain words.
 
 Why: creators (live feedback, request page) and policy editors (test console) must see which
 words a rule caught, in their own spelling; one function keeps both views alike and escaped.
@@ -12,7 +13,8 @@ from typing import Any
 from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 
-from governance.policies.matching import Action
+from governance.policies.matching import Action, Outcome
+from governance.policies.services import PolicyDecision
 
 ACTION_STRENGTH = {Action.WARN.value: 1, Action.REVIEW.value: 2, Action.BLOCK.value: 3}
 
@@ -58,3 +60,36 @@ def highlight_matches(prompt: str, matches: Iterable[Any]) -> SafeString:
         position = end
     parts.append(conditional_escape(prompt[position:]))
     return mark_safe("".join(str(part) for part in parts))  # every part was escaped above
+
+
+def policy_matches_data(matches) -> list[dict]:
+    """Policy matches as stored on a request and sent to API clients."""
+    return [
+        {
+            "rule": match.rule_id,
+            "category": str(match.category),
+            "action": str(match.action),
+            "term": match.term,
+            "text": match.matched_text,
+            "start": match.start,
+            "end": match.end,
+            "explanation": match.explanation,
+        }
+        for match in matches
+    ]
+
+
+def policy_refusal_message(decision: PolicyDecision) -> str:
+    """Why a prompt is refused, in plain words: the matched words, categories and reasons."""
+    stopping = [match for match in decision.matches if match.action != Action.WARN]
+    reasons = "; ".join(
+        f"\u201c{match.matched_text}\u201d matched a {match.category.replace('_', ' ')} rule: "
+        f"{match.explanation}"
+        for match in stopping
+    )
+    if decision.outcome == Outcome.BLOCK:
+        return f"The prompt policy blocks this prompt. {reasons}"
+    return (
+        "This prompt needs a reviewer's approval, but the project's review workflow has no "
+        f"prompt review stage: ask an admin to add one. {reasons}"
+    )

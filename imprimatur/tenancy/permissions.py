@@ -7,6 +7,7 @@ it, so ``Model.objects.restrict(user, action)`` scopes any query and ``user_may`
 for one object. Nothing else in the tree reads memberships to decide a permission.
 """
 
+from django.apps import apps
 from django.db import models
 
 
@@ -42,9 +43,8 @@ ACTION_ROLES: dict[str, frozenset[str]] = {
 
 
 def _memberships():
-    from imprimatur.tenancy.models import Membership
-
-    return Membership.objects
+    # Looked up by name: the models import this module, so it cannot import them.
+    return apps.get_model("tenancy", "Membership").objects
 
 
 def _is_active_user(user) -> bool:

@@ -3,7 +3,7 @@
 import pytest
 from django.utils import timezone
 
-from generation.jobs import services
+from generation.jobs import worker
 from generation.jobs.models import Asset, GenerationJob, GenerationRequest
 from governance.audit.models import AuditEvent
 from tests.conftest import wait_for
@@ -26,14 +26,14 @@ def test_cancelling_a_queued_request_ends_it_at_once(acme, queued_job):
     assert queued_job.status == "cancelled"
     assert "Cancelled by acme-creator" in queued_job.error
     # The message still in the broker finds nothing to run.
-    assert services.generation_job_run(job_id=queued_job.pk) is None
+    assert worker.generation_job_run(job_id=queued_job.pk) is None
     assert AuditEvent.objects.filter(action="generation.request.cancel").count() == 1
 
 
 @pytest.mark.django_db
 def test_a_cancel_flag_stops_the_engine_at_the_next_step(acme, queued_job, tiny_model_path):
     GenerationJob.objects.filter(pk=queued_job.pk).update(cancel_requested_at=timezone.now())
-    job = services.generation_job_run(job_id=queued_job.pk)
+    job = worker.generation_job_run(job_id=queued_job.pk)
     assert job.status == "cancelled"
     assert job.error == "Cancelled by a user after step 1 of 2."
     assert not Asset.objects.filter(job=job).exists()

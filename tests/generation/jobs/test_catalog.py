@@ -185,7 +185,7 @@ def test_creators_have_no_models_navigation_entry(client, acme):
 def test_a_single_file_checkpoint_needs_its_config_directory_and_then_generates(
     acme, tiny_model_path, tmp_path
 ):
-    from generation.jobs import services
+    from generation.jobs import services, worker
     from tests.generation.engine.ldm_checkpoint import copy_configs, write_ldm_checkpoint
 
     checkpoint = write_ldm_checkpoint(tiny_model_path, tmp_path / "tiny.safetensors")
@@ -205,6 +205,6 @@ def test_a_single_file_checkpoint_needs_its_config_directory_and_then_generates(
         prompt="a red star",
         params={"model": "tiny-file", "steps": 2},
     )
-    job = services.generation_job_run(job_id=request.jobs.get().pk, worker="t:1:1")
+    job = worker.generation_job_run(job_id=request.jobs.get().pk, worker="t:1:1")
     assert job.status == "succeeded", job.error
     assert job.assets.count() == 1

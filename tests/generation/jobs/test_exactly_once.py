@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from generation.jobs import services
+from generation.jobs import transitions, worker
 from generation.jobs.models import Asset, GenerationJob
 from governance.audit.models import AuditEvent
 from tests.conftest import wait_for
@@ -14,7 +14,7 @@ from tests.generation.jobs.factories import GenerationJobFactory
 
 def held_job(acme, *, holder: str, heartbeat_age: float):
     job = GenerationJobFactory(request__project=acme.project, request__steps=2)
-    services.generation_job_transition(job=job, to=GenerationJob.Status.RUNNING, worker=holder)
+    transitions.generation_job_transition(job=job, to=GenerationJob.Status.RUNNING, worker=holder)
     GenerationJob.objects.filter(pk=job.pk).update(
         heartbeat_at=timezone.now() - timedelta(seconds=heartbeat_age)
     )
@@ -24,11 +24,11 @@ def held_job(acme, *, holder: str, heartbeat_age: float):
 @pytest.mark.django_db
 def test_a_duplicate_message_leaves_a_live_job_to_its_holder(acme):
     job = held_job(acme, holder="w1@a:100:101", heartbeat_age=1)
-    with pytest.raises(services.JobBusy, match="w1@a:100:101"):
-        services.generation_job_run(job_id=job.pk, worker="w2@b:200:201")
+    with pytest.raises(worker.JobBusy, match="w1@a:100:101"):
+        worker.generation_job_run(job_id=job.pk, worker="w2@b:200:201")
     # The pool's other process of the same live worker does not take it either.
-    with pytest.raises(services.JobBusy):
-        services.generation_job_run(job_id=job.pk, worker="w1@a:100:102")
+    with pytest.raises(worker.JobBusy):
+        worker.generation_job_run(job_id=job.pk, worker="w1@a:100:102")
     job.refresh_from_db()
     assert (job.worker, job.attempts) == ("w1@a:100:101", 1)
 
@@ -37,7 +37,7 @@ def test_a_duplicate_message_leaves_a_live_job_to_its_holder(acme):
 def test_a_silent_job_is_taken_over(acme, settings, tiny_model_path):
     settings.IMPRIMATUR_JOB_LEASE_SECONDS = 30
     job = held_job(acme, holder="w1@a:100:101", heartbeat_age=31)
-    finished = services.generation_job_run(job_id=job.pk, worker="w2@b:200:201")
+    finished = worker.generation_job_run(job_id=job.pk, worker="w2@b:200:201")
     assert (finished.status, finished.attempts, finished.worker) == (
         "succeeded",
         2,
@@ -48,7 +48,7 @@ def test_a_silent_job_is_taken_over(acme, settings, tiny_model_path):
 @pytest.mark.django_db
 def test_the_same_worker_restarted_takes_its_job_back_at_once(acme, tiny_model_path):
     job = held_job(acme, holder="w1@a:100:101", heartbeat_age=1)
-    finished = services.generation_job_run(job_id=job.pk, worker="w1@a:300:301")
+    finished = worker.generation_job_run(job_id=job.pk, worker="w1@a:300:301")
     assert (finished.status, finished.attempts) == ("succeeded", 2)
 
 
@@ -64,7 +64,7 @@ def test_recovery_sends_again_the_jobs_of_dead_workers_only(
 
     # A queue nobody consumes, so the recovered messages are only counted here.
     ModelProfile.objects.filter(pk=acme.model.pk).update(queue="recovery-test")
-    assert sorted(services.generation_jobs_recover(worker_name="w1@a")) == sorted(
+    assert sorted(worker.generation_jobs_recover(worker_name="w1@a")) == sorted(
         [restarted.pk, silent.pk]
     )
 
@@ -110,7 +110,7 @@ def test_a_job_whose_worker_is_sigkilled_completes_exactly_once(acme, start_work
 @pytest.mark.django_db(transaction=True)  # the heartbeat thread has its own connection
 def test_the_heartbeat_keeps_the_lease_of_its_own_worker_only(acme):
     job = held_job(acme, holder="w1@a:100:101", heartbeat_age=500)
-    with services.JobHeartbeat(job_id=job.pk, worker="w1@a:100:101", every=0.05):
+    with worker.JobHeartbeat(job_id=job.pk, worker="w1@a:100:101", every=0.05):
         wait_for(
             lambda: (
                 GenerationJob.objects.get(pk=job.pk).heartbeat_at
@@ -120,7 +120,7 @@ def test_the_heartbeat_keeps_the_lease_of_its_own_worker_only(acme):
             what="a heartbeat",
         )
     other = held_job(acme, holder="w2@b:200:201", heartbeat_age=500)
-    with services.JobHeartbeat(job_id=other.pk, worker="w1@a:100:101", every=0.05):
+    with worker.JobHeartbeat(job_id=other.pk, worker="w1@a:100:101", every=0.05):
         import time
 
         time.sleep(0.3)
@@ -134,9 +134,7 @@ def test_a_run_that_lost_its_job_drops_its_result(acme):
     # Another worker took the job over while this one looked dead.
     GenerationJob.objects.filter(pk=job.pk).update(worker="w2@b:200:201")
     assert (
-        services._job_end(
-            job=job, to=GenerationJob.Status.FAILED, reason="x", worker="w1@a:100:101"
-        )
+        worker._job_end(job=job, to=GenerationJob.Status.FAILED, reason="x", worker="w1@a:100:101")
         is None
     )
     job.refresh_from_db()
@@ -151,4 +149,4 @@ def test_the_periodic_sweep_recovers_silent_jobs_only(acme, settings):
     ModelProfile.objects.filter(pk=acme.model.pk).update(queue="recovery-test")
     silent = held_job(acme, holder="w9@z:900:901", heartbeat_age=60)
     held_job(acme, holder="w1@a:100:101", heartbeat_age=1)
-    assert services.generation_jobs_recover() == [silent.pk]
+    assert worker.generation_jobs_recover() == [silent.pk]

@@ -8,7 +8,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
-from generation.jobs import services
+from generation.jobs import services, worker
 from generation.jobs.models import Asset, GenerationRequest
 from tests.generation.jobs.factories import GenerationJobFactory
 
@@ -83,7 +83,7 @@ def test_image_modes_run_in_the_worker_path(acme, tiny_model_path, mode):
         project=acme.project, user=acme.users["creator"], prompt="a red star", params=params
     )
     job = request.jobs.get()
-    finished = services.generation_job_run(job_id=job.pk, worker="test:1:1")
+    finished = worker.generation_job_run(job_id=job.pk, worker="test:1:1")
     assert finished.status == "succeeded", finished.error
     assert finished.total_steps == 2  # 4 steps x strength 0.5
     assets = Asset.objects.filter(job=job).order_by("index")

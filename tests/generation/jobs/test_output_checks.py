@@ -11,7 +11,7 @@ import pytest
 from django.core.files.base import ContentFile
 from PIL import Image
 
-from generation.jobs import checking, services
+from generation.jobs import checking, worker
 from generation.jobs.models import Asset, AssetCheck, GenerationJob
 from governance.audit.models import AuditEvent
 from governance.reviews.models import Review
@@ -30,7 +30,7 @@ def run_job(tenant, *, concepts=(), num_images=2):
         request__steps=2,
         request__policy_output_concepts=list(concepts),
     )
-    finished = services.generation_job_run(job_id=job.pk)
+    finished = worker.generation_job_run(job_id=job.pk)
     return finished, list(Asset.objects.filter(job=job).order_by("index"))
 
 
@@ -106,7 +106,7 @@ def test_checks_run_again_keep_the_history_and_see_a_real_face(acme, settings):
     job = GenerationJobFactory(
         request__project=acme.project, request__created_by=acme.users["creator"]
     )
-    asset = services.asset_store(
+    asset = worker.asset_store(
         job=job, index=0, seed=1, png=png_of(Image.fromarray(skimage_data.astronaut()))
     )
     first = checking.asset_checks_rerun(asset_id=asset.pk, user_id=acme.users["compliance"].pk)
@@ -219,7 +219,7 @@ def test_the_policy_sets_nudenet_rules_per_class(acme):
         request__created_by=acme.users["creator"],
         request__policy_safety_classes={"FACE_FEMALE": {"threshold": 0.3, "action": "fail"}},
     )
-    asset = services.asset_store(
+    asset = worker.asset_store(
         job=job, index=0, seed=1, png=png_of(Image.fromarray(skimage_data.astronaut()))
     )
     check = checking.asset_checks_rerun(asset_id=asset.pk)

@@ -7,7 +7,7 @@ import threading
 import pytest
 from django.db import connection
 
-from generation.jobs import services
+from generation.jobs import dispatch, services
 from generation.jobs.models import GenerationRequest
 from governance.policies.services import policy_create, policy_publish
 from imprimatur.errors import PolicyRefused
@@ -171,7 +171,7 @@ def test_two_concurrent_requests_cannot_both_take_the_last_images(acme, other_cr
     publish(acme, limits={"quotas": {"project_day": 1}})
     enqueued = []
     # A fake: jobs are recorded instead of sent to a broker, since no worker runs here.
-    monkeypatch.setattr(services, "_enqueue", lambda job_id, queue: enqueued.append(job_id))
+    monkeypatch.setattr(dispatch, "job_send", lambda job_id, queue: enqueued.append(job_id))
     barrier = threading.Barrier(2)
     outcomes = []
 

@@ -8,7 +8,7 @@ import threading
 import pytest
 from django.db import connection
 
-from generation.jobs import services
+from generation.jobs import dispatch
 from generation.jobs.models import GenerationJob, GenerationRequest
 from governance.audit.models import AuditEvent
 from governance.policies.services import policy_create, policy_publish
@@ -26,7 +26,7 @@ pytestmark = pytest.mark.django_db
 def enqueued(monkeypatch):
     """A fake broker: the job ids that would have been sent to the workers."""
     sent = []
-    monkeypatch.setattr(services, "_enqueue", lambda job_id, queue: sent.append(job_id))
+    monkeypatch.setattr(dispatch, "job_send", lambda job_id, queue: sent.append(job_id))
     return sent
 
 

@@ -10,7 +10,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
-from generation.jobs import services, signing
+from generation.jobs import dispatch, signing, worker
 from generation.jobs.models import Asset
 from generation.provenance import verify
 from governance.reviews.models import Review
@@ -27,7 +27,7 @@ def generated(tenant, **request):
         request__steps=2,
         **{f"request__{key}": value for key, value in request.items()},
     )
-    services.generation_job_run(job_id=job.pk)
+    worker.generation_job_run(job_id=job.pk)
     return Asset.objects.get(job=job)
 
 
@@ -83,16 +83,20 @@ def test_the_prompt_goes_in_only_when_the_project_allows(acme, tiny_model_path):
     assert report["parameters"]["prompt"] == asset.request.prompt
 
 
-def test_approval_signs_a_published_file(acme, tiny_model_path, django_capture_on_commit_callbacks):
+def test_approval_signs_a_published_file(
+    acme, tiny_model_path, django_capture_on_commit_callbacks, monkeypatch
+):
     asset = generated(acme)
     review = Review.objects.get(kind="asset", object_id=asset.pk)
-    with django_capture_on_commit_callbacks() as callbacks:
+    sent = []  # a fake broker: what would be sent, by task name
+    monkeypatch.setattr(dispatch, "send_now", lambda name, **message: sent.append((name, message)))
+    with django_capture_on_commit_callbacks(execute=True):
         for stage in range(len(review.stages)):
             task = review.tasks.get(stage_index=stage)
             user = acme.users["reviewer"] if task.role == "reviewer" else acme.users["compliance"]
             task_decide(task=task, user=user, decision="approve")
     # The approval sends the publishing task once the decision commits.
-    assert [c.__qualname__ for c in callbacks].count("on_asset_review_decided.<locals>.send") == 1
+    assert sent == [(dispatch.PUBLISH_APPROVED_ASSET, {"args": [asset.pk], "queue": "default"})]
     signing.asset_publish(asset.pk)  # what the worker's task runs
     asset.refresh_from_db()
     report = verify(read(asset, "published_image"), trust_anchors_pem=signing.trust_anchors())

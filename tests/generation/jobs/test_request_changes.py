@@ -4,7 +4,7 @@ new one sees the earlier version with the comment."""
 
 import pytest
 
-from generation.jobs import services
+from generation.jobs import dispatch, selectors, worker
 from generation.jobs.models import Asset, GenerationRequest
 from governance.reviews.models import Notification, Review, ReviewTask
 from governance.reviews.services import task_decide
@@ -13,7 +13,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_changes_need_a_comment_and_the_creator_revises(client, acme, tiny_model_path, monkeypatch):
-    monkeypatch.setattr(services, "_enqueue", lambda job_id, queue: None)  # a fake broker
+    monkeypatch.setattr(dispatch, "job_send", lambda job_id, queue: None)  # a fake broker
     from tests.generation.jobs.factories import GenerationJobFactory
 
     job = GenerationJobFactory(
@@ -21,7 +21,7 @@ def test_changes_need_a_comment_and_the_creator_revises(client, acme, tiny_model
         request__created_by=acme.users["creator"],
         request__prompt="a blue star on a yellow background",
     )
-    services.generation_job_run(job_id=job.pk)
+    worker.generation_job_run(job_id=job.pk)
     asset = Asset.objects.get(job=job)
     task = ReviewTask.objects.get(review__kind="asset", review__object_id=asset.pk, stage_index=0)
     with pytest.raises(Exception, match="Say what to change"):
@@ -46,7 +46,7 @@ def test_changes_need_a_comment_and_the_creator_revises(client, acme, tiny_model
     assert response.status_code == 302 and response["Location"] == f"/requests/{revised.pk}/"
     assert revised.rerun_of_id == job.request_id and revised.seed == job.request.seed
     assert revised.prompt == "a red star on a navy background"
-    history = services.request_history(revised)
+    history = selectors.request_history(revised)
     assert history[0]["request"].pk == job.request_id
     assert [d.comment for d in history[0]["comments"]] == ["Make it red on navy."]
     # Someone else may not revise the creator's request.
@@ -58,13 +58,13 @@ def test_changes_need_a_comment_and_the_creator_revises(client, acme, tiny_model
 def test_a_derivative_of_an_approved_image_needs_its_own_approval(
     client, acme, tiny_model_path, monkeypatch
 ):
-    monkeypatch.setattr(services, "_enqueue", lambda job_id, queue: None)  # a fake broker
+    monkeypatch.setattr(dispatch, "job_send", lambda job_id, queue: None)  # a fake broker
     from tests.generation.jobs.factories import GenerationJobFactory
 
     job = GenerationJobFactory(
         request__project=acme.project, request__created_by=acme.users["creator"]
     )
-    services.generation_job_run(job_id=job.pk)
+    worker.generation_job_run(job_id=job.pk)
     asset = Asset.objects.get(job=job)
     client.force_login(acme.users["creator"])
     url = f"/projects/{acme.project.slug}/"
@@ -91,7 +91,7 @@ def test_a_derivative_of_an_approved_image_needs_its_own_approval(
     derived = GenerationRequest.objects.exclude(pk=job.request_id).get()
     assert derived.parent_asset_id == asset.pk and derived.mode == "image-to-image"
     assert derived.init_image
-    services.generation_job_run(job_id=derived.jobs.get().pk)
+    worker.generation_job_run(job_id=derived.jobs.get().pk)
     new_asset = Asset.objects.get(request=derived)
     assert Review.objects.filter(kind="asset", object_id=new_asset.pk).exists()
     page = client.get(f"/requests/{derived.pk}/").content.decode()

@@ -8,7 +8,7 @@ import io
 import pytest
 from PIL import Image
 
-from generation.jobs import checking, services
+from generation.jobs import checking, reviewing, worker
 from generation.jobs.models import Asset
 from governance.reviews.models import Review
 from tests.browser import SCREENSHOTS, needs_browser
@@ -38,10 +38,10 @@ def test_compliance_reviews_an_image_with_its_evidence(
     )
     buffer = io.BytesIO()
     Image.fromarray(skimage_data.astronaut()).resize((256, 256)).save(buffer, format="PNG")
-    asset = services.asset_store(job=job, index=0, seed=1, png=buffer.getvalue())
+    asset = worker.asset_store(job=job, index=0, seed=1, png=buffer.getvalue())
     [result] = checking.images_check(job.request, [Image.open(io.BytesIO(buffer.getvalue()))])
     checking.asset_checks_record(asset=asset, result=result)
-    services._asset_review_open(asset, result)
+    reviewing.asset_review_open(asset, result)
     job.request.status = "succeeded"  # stored here directly, as the worker would have
     job.request.save(update_fields=["status"])
     review = Review.objects.get(kind="asset")
@@ -98,8 +98,8 @@ def test_a_reviewer_clears_a_queue_of_50_images_with_the_keyboard(
     for index in range(50):
         buffer = io.BytesIO()
         Image.new("RGB", (64, 64), (215, 35 + index, 35)).save(buffer, format="PNG")
-        asset = services.asset_store(job=job, index=index, seed=index, png=buffer.getvalue())
-        services._asset_review_open(asset, {"verdict": "pass", "reasons": [], "brand": None})
+        asset = worker.asset_store(job=job, index=index, seed=index, png=buffer.getvalue())
+        reviewing.asset_review_open(asset, {"verdict": "pass", "reasons": [], "brand": None})
     page = browser_page
     log_in(page, live_server, "acme-reviewer")
     page.get_by_role("link", name="Reviews").click()

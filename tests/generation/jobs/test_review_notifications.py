@@ -29,10 +29,10 @@ def review_policy(acme):
 
 @pytest.fixture
 def task(acme, review_policy, django_capture_on_commit_callbacks, monkeypatch):
-    from generation.jobs import services
+    from generation.jobs import dispatch
 
     # A fake broker: nothing is sent to workers from these tests.
-    monkeypatch.setattr(services, "_enqueue", lambda job_id, queue: None)
+    monkeypatch.setattr(dispatch, "job_send", lambda job_id, queue: None)
     for user in acme.users.values():
         user.email = f"{user.username}@acme.example"
         user.save()

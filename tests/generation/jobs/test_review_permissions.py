@@ -6,7 +6,7 @@ import io
 import pytest
 from PIL import Image
 
-from generation.jobs import services
+from generation.jobs import reviewing, worker
 from governance.reviews.models import ReviewTask
 from tests.generation.jobs.factories import GenerationJobFactory
 
@@ -22,8 +22,8 @@ def task(acme):
     )
     buffer = io.BytesIO()
     Image.new("RGB", (64, 64), (215, 35, 35)).save(buffer, format="PNG")
-    asset = services.asset_store(job=job, index=0, seed=1, png=buffer.getvalue())
-    services._asset_review_open(asset, {"verdict": "pass", "reasons": [], "brand": None})
+    asset = worker.asset_store(job=job, index=0, seed=1, png=buffer.getvalue())
+    reviewing.asset_review_open(asset, {"verdict": "pass", "reasons": [], "brand": None})
     return ReviewTask.objects.get(review__object_id=asset.pk, stage_index=0)
 
 

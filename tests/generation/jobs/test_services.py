@@ -3,7 +3,7 @@
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
-from generation.jobs import services
+from generation.jobs import services, transitions, worker
 from generation.jobs.models import Asset, GenerationJob, GenerationRequest
 from generation.jobs.params import generation_params_clean
 from governance.audit.models import AuditEvent
@@ -46,7 +46,7 @@ def test_params_clean_rejects_booleans_as_sizes(acme):
 def test_a_finished_job_cannot_start_again(acme):
     job = GenerationJobFactory(request__project=acme.project, status="succeeded")
     with pytest.raises(services.InvalidTransition, match="'succeeded' to 'running'"):
-        services.generation_job_transition(job=job, to=GenerationJob.Status.RUNNING)
+        transitions.generation_job_transition(job=job, to=GenerationJob.Status.RUNNING)
     job.refresh_from_db()
     assert job.status == "succeeded"
 
@@ -54,7 +54,7 @@ def test_a_finished_job_cannot_start_again(acme):
 def test_a_queued_request_cannot_jump_to_succeeded(acme):
     job = GenerationJobFactory(request__project=acme.project)
     with pytest.raises(services.InvalidTransition):
-        services.generation_request_transition(
+        transitions.generation_request_transition(
             request=job.request, to=GenerationRequest.Status.SUCCEEDED
         )
 
@@ -62,7 +62,7 @@ def test_a_queued_request_cannot_jump_to_succeeded(acme):
 def test_each_transition_writes_one_audit_event(acme):
     job = GenerationJobFactory(request__project=acme.project)
     before = AuditEvent.objects.count()
-    services.generation_job_transition(job=job, to=GenerationJob.Status.RUNNING, worker="w1")
+    transitions.generation_job_transition(job=job, to=GenerationJob.Status.RUNNING, worker="w1")
     event = AuditEvent.objects.order_by("-id").first()
     assert AuditEvent.objects.count() == before + 1
     assert event.action == "generation.job.transition"
@@ -79,7 +79,7 @@ def test_running_a_job_in_process_stores_assets(acme, tiny_model_path):
     job = GenerationJobFactory(
         request__project=acme.project, request__num_images=2, request__steps=3, request__seed=9
     )
-    finished = services.generation_job_run(job_id=job.pk)
+    finished = worker.generation_job_run(job_id=job.pk)
     assert finished.status == GenerationJob.Status.SUCCEEDED
     assert finished.current_step == 3
     job.request.refresh_from_db()
@@ -92,9 +92,9 @@ def test_running_a_job_in_process_stores_assets(acme, tiny_model_path):
 
 def test_a_redelivered_message_for_a_finished_job_does_nothing(acme, tiny_model_path):
     job = GenerationJobFactory(request__project=acme.project, request__steps=2)
-    services.generation_job_run(job_id=job.pk)
+    worker.generation_job_run(job_id=job.pk)
     events = AuditEvent.objects.count()
-    assert services.generation_job_run(job_id=job.pk) is None
+    assert worker.generation_job_run(job_id=job.pk) is None
     assert Asset.objects.filter(job=job).count() == 1
     assert AuditEvent.objects.count() == events
 
@@ -104,7 +104,7 @@ def test_a_missing_model_fails_the_job_with_a_clear_reason(acme, tmp_path):
     acme.model.path = str(tmp_path / "no-such-model")
     acme.model.save()
     job = GenerationJobFactory(request__project=acme.project)
-    failed = services.generation_job_run(job_id=job.pk)
+    failed = worker.generation_job_run(job_id=job.pk)
     assert failed.status == GenerationJob.Status.FAILED
     job.request.refresh_from_db()
     assert job.request.status == GenerationRequest.Status.FAILED
@@ -120,18 +120,20 @@ def test_storing_the_same_asset_twice_keeps_the_first(acme, tiny_model_path):
 
     job = GenerationJobFactory(request__project=acme.project)
     png = image_to_png_bytes(Image.new("RGB", (64, 64), "navy"))
-    first = services.asset_store(job=job, index=0, seed=1, png=png)
-    second = services.asset_store(job=job, index=0, seed=1, png=png)
+    first = worker.asset_store(job=job, index=0, seed=1, png=png)
+    second = worker.asset_store(job=job, index=0, seed=1, png=png)
     assert first.pk == second.pk
     assert Asset.objects.filter(job=job).count() == 1
 
 
 def test_a_job_redelivered_after_its_worker_died_runs_again(acme, tiny_model_path):
     job = GenerationJobFactory(request__project=acme.project, request__steps=2)
-    services.generation_job_transition(job=job, to=GenerationJob.Status.RUNNING)
-    services.generation_request_transition(request=job.request, to=GenerationRequest.Status.RUNNING)
+    transitions.generation_job_transition(job=job, to=GenerationJob.Status.RUNNING)
+    transitions.generation_request_transition(
+        request=job.request, to=GenerationRequest.Status.RUNNING
+    )
     # The worker died here; the broker redelivers the message.
-    finished = services.generation_job_run(job_id=job.pk)
+    finished = worker.generation_job_run(job_id=job.pk)
     assert (finished.status, finished.attempts) == ("succeeded", 2)
     assert Asset.objects.filter(job=job).count() == 1
 
@@ -139,10 +141,12 @@ def test_a_job_redelivered_after_its_worker_died_runs_again(acme, tiny_model_pat
 def test_a_job_whose_worker_keeps_dying_fails_after_the_attempt_limit(acme, settings):
     settings.IMPRIMATUR_MAX_JOB_ATTEMPTS = 3
     job = GenerationJobFactory(request__project=acme.project)
-    services.generation_request_transition(request=job.request, to=GenerationRequest.Status.RUNNING)
+    transitions.generation_request_transition(
+        request=job.request, to=GenerationRequest.Status.RUNNING
+    )
     for _ in range(3):
-        services.generation_job_transition(job=job, to=GenerationJob.Status.RUNNING)
-    failed = services.generation_job_run(job_id=job.pk)
+        transitions.generation_job_transition(job=job, to=GenerationJob.Status.RUNNING)
+    failed = worker.generation_job_run(job_id=job.pk)
     assert (failed.status, failed.attempts) == ("failed", 3)
     assert "started 3 times" in failed.error
     job.request.refresh_from_db()

@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 from PIL import Image
 
-from generation.jobs import services
+from generation.jobs import dispatch, worker
 from generation.jobs.models import Asset, GenerationRequest
 from governance.policies.services import policy_create, policy_publish
 from governance.reviews.models import Review, ReviewTask
@@ -22,7 +22,7 @@ from tests.imprimatur.tenancy.factories import BrandProjectFactory, UserFactory
 def enqueued(monkeypatch):
     """A fake broker: the job ids that would have been sent to the workers."""
     sent = []
-    monkeypatch.setattr(services, "_enqueue", lambda job_id, queue: sent.append(job_id))
+    monkeypatch.setattr(dispatch, "job_send", lambda job_id, queue: sent.append(job_id))
     return sent
 
 
@@ -52,7 +52,7 @@ def asset_with_verdict(tenant, verdict):
     )
     buffer = io.BytesIO()
     Image.new("RGB", (64, 64), (215, 35, 35)).save(buffer, format="PNG")
-    asset = services.asset_store(job=job, index=0, seed=1, png=buffer.getvalue())
+    asset = worker.asset_store(job=job, index=0, seed=1, png=buffer.getvalue())
     Asset.objects.filter(pk=asset.pk).update(check_verdict=verdict, quarantined=verdict == "fail")
     return asset
 

@@ -6,8 +6,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
+from generation.jobs.catalog import model_profile_save
 from generation.jobs.models import Mode, ModelProfile
-from generation.jobs.services import model_profile_save
 from imprimatur.tenancy.models import BrandProject, Organization
 
 
