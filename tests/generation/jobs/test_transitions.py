@@ -113,9 +113,7 @@ def test_the_migration_gives_requests_sent_back_their_own_status(acme):
 
     from django.apps import apps
 
-    migration = importlib.import_module(
-        "generation.jobs.migrations.0014_request_changes_requested"
-    )
+    migration = importlib.import_module("generation.jobs.migrations.0014_request_changes_requested")
     sent_back, rejected = (
         GenerationJobFactory(
             request__project=acme.project, request__status="rejected", request__error=error
