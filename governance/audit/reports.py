@@ -138,8 +138,8 @@ def register_report_section(key: str, compute: Callable[[ReportScope], Section],
 
 
 def report_build(scope: ReportScope) -> Report:
+    from governance.audit.head import chain_head
     from governance.audit.models import AuditCheckpoint
-    from governance.audit.services import chain_head
 
     sections = [entry.compute(scope) for entry in sorted(_SECTIONS.values(), key=_order)]
     checkpoint = AuditCheckpoint.objects.order_by("-sequence", "-id").first()

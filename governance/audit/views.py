@@ -16,9 +16,10 @@ from django.views.decorators.http import require_POST
 from governance.audit import selectors
 from governance.audit.chain import canonical_json
 from governance.audit.forms import ReportForm
+from governance.audit.head import chain_head
 from governance.audit.registry import ACTIONS
 from governance.audit.reports import Chart, report_build
-from governance.audit.services import audit_event_fields, audit_record, chain_head
+from governance.audit.services import audit_record
 from imprimatur.tenancy.models import Organization
 from imprimatur.tenancy.permissions import Action
 
@@ -201,12 +202,12 @@ def event_export(request, fmt: str):
             writer = csv.writer(_Echo())
             yield writer.writerow(CSV_COLUMNS)
             for event in events.iterator(chunk_size=2000):
-                fields = audit_event_fields(event)
+                fields = event.exported_fields()
                 fields["data"] = json.dumps(event.data, sort_keys=True, ensure_ascii=False)
                 yield writer.writerow([fields.get(column, "") for column in CSV_COLUMNS])
         else:
             for event in events.iterator(chunk_size=2000):
-                yield canonical_json(audit_event_fields(event)) + "\n"
+                yield canonical_json(event.exported_fields()) + "\n"
 
     content_type = "text/csv" if fmt == "csv" else "application/x-ndjson"
     response = StreamingHttpResponse(rows(), content_type=f"{content_type}; charset=utf-8")

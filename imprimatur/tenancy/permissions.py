@@ -41,10 +41,8 @@ ACTION_ROLES: dict[str, frozenset[str]] = {
 }
 
 
-def _memberships():
-    from imprimatur.tenancy.models import Membership
-
-    return Membership.objects
+# A user's memberships are read through the reverse relation ``user.memberships`` (from
+# tenancy's Membership model), so this module, which the models import, imports no model.
 
 
 def _is_active_user(user) -> bool:
@@ -64,7 +62,7 @@ class RestrictedQuerySet(models.QuerySet):
             return self
         if action not in ACTION_ROLES:
             raise ValueError(f"Unknown action {action!r}; known: {sorted(ACTION_ROLES)}")
-        organizations = _memberships().filter(user=user, role__in=ACTION_ROLES[action])
+        organizations = user.memberships.filter(role__in=ACTION_ROLES[action])
         return self.filter(
             **{f"{self.model.organization_path}__in": organizations.values("organization_id")}
         )
@@ -88,9 +86,7 @@ def user_roles(user, organization_id: int) -> set[str]:
     if not _is_active_user(user):
         return set()
     return set(
-        _memberships()
-        .filter(user=user, organization_id=organization_id)
-        .values_list("role", flat=True)
+        user.memberships.filter(organization_id=organization_id).values_list("role", flat=True)
     )
 
 
@@ -106,6 +102,4 @@ def user_may_anywhere(user, action: str) -> bool:
         return False
     if action not in ACTION_ROLES:
         raise ValueError(f"Unknown action {action!r}; known: {sorted(ACTION_ROLES)}")
-    return user.is_superuser or (
-        _memberships().filter(user=user, role__in=ACTION_ROLES[action]).exists()
-    )
+    return user.is_superuser or user.memberships.filter(role__in=ACTION_ROLES[action]).exists()
