@@ -27,24 +27,29 @@ def _sessions_audited(sender=None, **kwargs) -> None:
     from django.contrib.auth import get_user_model
     from django.db import transaction
 
-    from governance.audit.services import audit_record
+    from governance.audit import events
     from imprimatur.tenancy.models import Organization
 
     signal = kwargs["signal"]
     if signal is user_login_failed:
         username = (kwargs.get("credentials") or {}).get("username", "")
         user = get_user_model().objects.filter(username=username).first()
-        action, actor, data = "auth.login.failed", None, {"username": username[:150]}
+
+        def record(organization):
+            events.sign_in_failed(username=username, organization=organization)
     else:
         user = kwargs.get("user")
-        action = "auth.login" if signal is user_logged_in else "auth.logout"
-        actor, data = user, {}
+        signed = events.signed_in if signal is user_logged_in else events.signed_out
+
+        def record(organization):
+            signed(user=user, organization=organization)
+
     if user is None:
         return
     organizations = Organization.objects.filter(memberships__user=user).distinct().order_by("pk")
     with transaction.atomic():
         for organization in organizations:
-            audit_record(action=action, actor=actor, organization=organization, data=data)
+            record(organization)
 
 
 class AuditConfig(AppConfig):
