@@ -27,11 +27,11 @@ from governance.audit.head import chain_head
 from governance.audit.registry import ACTIONS
 from governance.audit.reports import Chart, report_build
 from imprimatur.tenancy.models import Organization
-from imprimatur.tenancy.permissions import Action
+from imprimatur.tenancy.permissions import Action, user_may_anywhere
 
 
 def _may_audit(user) -> None:
-    if not Organization.objects.restrict(user, Action.AUDIT).exists():
+    if not user_may_anywhere(user, Action.AUDIT):
         raise PermissionDenied("Only auditors and admins read the audit log.")
 
 

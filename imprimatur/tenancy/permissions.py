@@ -90,6 +90,14 @@ def user_roles(user, organization_id: int) -> set[str]:
     )
 
 
+def user_roles_anywhere(user) -> set[str]:
+    """The roles ``user`` holds in any organisation (what the navigation shows); none for an
+    inactive or anonymous user. Not a permission: ask ``user_may`` for one object."""
+    if not _is_active_user(user):
+        return set()
+    return set(user.memberships.values_list("role", flat=True))
+
+
 def user_may(user, action: str, obj: OrganizationScoped) -> bool:
     """Whether ``user`` may take ``action`` on ``obj``: the same answer as
     ``restrict(user, action)`` gives for a query that contains ``obj``."""

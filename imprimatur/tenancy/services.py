@@ -15,7 +15,7 @@ from rest_framework.authtoken.models import Token
 
 from imprimatur.tenancy import events
 from imprimatur.tenancy.models import BrandProject, BrandReferenceImage, Membership, Organization
-from imprimatur.tenancy.permissions import Action, Role
+from imprimatur.tenancy.permissions import Action, Role, user_may
 
 User = get_user_model()
 
@@ -106,7 +106,7 @@ BRAND_KIT_FIELDS = (
 
 
 def _ensure_may_manage(*, user, project: BrandProject) -> None:
-    if not BrandProject.objects.restrict(user, Action.MANAGE).filter(pk=project.pk).exists():
+    if not user_may(user, Action.MANAGE, project):
         raise PermissionDenied("Only admins of the project's organisation edit its brand kit.")
 
 
