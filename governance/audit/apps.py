@@ -1,3 +1,5 @@
+from functools import partial
+
 from django.apps import AppConfig
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.db.models.signals import post_migrate
@@ -34,22 +36,17 @@ def _sessions_audited(sender=None, **kwargs) -> None:
     if signal is user_login_failed:
         username = (kwargs.get("credentials") or {}).get("username", "")
         user = get_user_model().objects.filter(username=username).first()
-
-        def record(organization):
-            events.sign_in_failed(username=username, organization=organization)
+        record = partial(events.sign_in_failed, username=username)
     else:
         user = kwargs.get("user")
         signed = events.signed_in if signal is user_logged_in else events.signed_out
-
-        def record(organization):
-            signed(user=user, organization=organization)
-
+        record = partial(signed, user=user)
     if user is None:
         return
     organizations = Organization.objects.filter(memberships__user=user).distinct().order_by("pk")
     with transaction.atomic():
         for organization in organizations:
-            record(organization)
+            record(organization=organization)
 
 
 class AuditConfig(AppConfig):

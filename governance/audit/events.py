@@ -74,12 +74,12 @@ def sign_in_failed(*, username: str, organization):
 # --- Reading the log (views.py) -------------------------------------------------------------
 
 
-def audit_exported(*, actor, organization, format: str, filters: dict):
+def audit_exported(*, actor, organization, file_format: str, filters: dict):
     return audit_record(
         action="audit.export",
         actor=actor,
         organization=organization,
-        data={"format": format, "filters": filters},
+        data={"format": file_format, "filters": filters},
     )
 
 

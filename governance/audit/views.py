@@ -201,7 +201,7 @@ def event_export(request, fmt: str):
     _record_for_audited(
         request.user,
         lambda organization: audit_exported(
-            actor=request.user, organization=organization, format=fmt, filters=used
+            actor=request.user, organization=organization, file_format=fmt, filters=used
         ),
     )
 
