@@ -55,14 +55,10 @@ from django.core.management import call_command  # noqa: E402
 from django.db import connection, connections, transaction  # noqa: E402
 
 from governance.audit.chain import FIELDS, format_timestamp  # noqa: E402
+from governance.audit.head import chain_head  # noqa: E402
 from governance.audit.models import AuditEvent, AuditPending  # noqa: E402
-from governance.audit.proofs import inclusion_proof  # noqa: E402
-from governance.audit.services import (  # noqa: E402
-    audit_checkpoint,
-    audit_flush,
-    audit_record,
-    chain_head,
-)
+from governance.audit.proofs import audit_checkpoint, inclusion_proof  # noqa: E402
+from governance.audit.services import audit_flush, audit_record  # noqa: E402
 from governance.audit.verify import audit_verify  # noqa: E402
 
 ACTIONS = ("generation.request.submit", "generation.job.transition", "reviews.task.decide")

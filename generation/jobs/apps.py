@@ -79,3 +79,14 @@ class JobsConfig(AppConfig):
         post_save.connect(
             reference_image_saved, sender=BrandReferenceImage, dispatch_uid="generation.embed"
         )
+
+        # The audit report's activity table: requests, blocked prompts, this app's events.
+        from governance.audit.reports import register_activity_column
+
+        register_activity_column(
+            "requests", "Requests", actions=["generation.request.submit"], order=10
+        )
+        register_activity_column(
+            "blocked", "Prompts blocked", actions=["generation.request.blocked"], order=20
+        )
+        register_activity_column("generation", "Generation events", prefix="generation.", order=30)

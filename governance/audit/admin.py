@@ -2,22 +2,26 @@ import json
 
 from django.contrib import admin
 
+from governance.audit import events
 from governance.audit.models import AuditCheckpoint, AuditEvent
 
 
 def _organization_of(obj):
+    """The organisation an object belongs to, by the path its model names
+    (``OrganizationScoped.organization_path``); None for an object of no organisation."""
     from imprimatur.tenancy.models import Organization
 
     if isinstance(obj, Organization):
         return obj
-    for path in ("organization", "project", "request", "job"):
-        related = getattr(obj, path, None)
+    path = getattr(type(obj), "organization_path", None)
+    if not path:
+        return None
+    related = obj
+    for name in path.split("__"):
+        related = getattr(related, name, None)
         if related is None:
-            continue
-        if isinstance(related, Organization):
-            return related
-        return _organization_of(related)
-    return None
+            return None
+    return related if isinstance(related, Organization) else None
 
 
 class AuditedAdmin(admin.ModelAdmin):
@@ -25,30 +29,35 @@ class AuditedAdmin(admin.ModelAdmin):
     change and deletion made in /admin/ is an ``admin.object.*`` event with Django's own
     description of the change."""
 
-    def _audit(self, request, action: str, obj, message) -> None:
-        from governance.audit.services import audit_record
-
+    @staticmethod
+    def _change(message) -> str:
         if isinstance(message, list):  # Django's structured change message
             message = json.dumps(message, sort_keys=True)
-        audit_record(
-            action=action,
-            actor=request.user,
-            organization=_organization_of(obj),
-            target=obj,
-            data={"model": obj._meta.label_lower, "change": message or ""},
-        )
+        return message or ""
 
     def log_addition(self, request, obj, message):
-        self._audit(request, "admin.object.add", obj, message)
+        events.admin_object_added(
+            actor=request.user,
+            obj=obj,
+            organization=_organization_of(obj),
+            change=self._change(message),
+        )
         return super().log_addition(request, obj, message)
 
     def log_change(self, request, obj, message):
-        self._audit(request, "admin.object.change", obj, message)
+        events.admin_object_changed(
+            actor=request.user,
+            obj=obj,
+            organization=_organization_of(obj),
+            change=self._change(message),
+        )
         return super().log_change(request, obj, message)
 
     def log_deletions(self, request, queryset):
         for obj in queryset:
-            self._audit(request, "admin.object.delete", obj, "")
+            events.admin_object_deleted(
+                actor=request.user, obj=obj, organization=_organization_of(obj)
+            )
         return super().log_deletions(request, queryset)
 
 

@@ -1,3 +1,5 @@
+from functools import partial
+
 from django.apps import AppConfig
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.db.models.signals import post_migrate
@@ -27,24 +29,24 @@ def _sessions_audited(sender=None, **kwargs) -> None:
     from django.contrib.auth import get_user_model
     from django.db import transaction
 
-    from governance.audit.services import audit_record
+    from governance.audit import events
     from imprimatur.tenancy.models import Organization
 
     signal = kwargs["signal"]
     if signal is user_login_failed:
         username = (kwargs.get("credentials") or {}).get("username", "")
         user = get_user_model().objects.filter(username=username).first()
-        action, actor, data = "auth.login.failed", None, {"username": username[:150]}
+        record = partial(events.sign_in_failed, username=username)
     else:
         user = kwargs.get("user")
-        action = "auth.login" if signal is user_logged_in else "auth.logout"
-        actor, data = user, {}
+        signed = events.signed_in if signal is user_logged_in else events.signed_out
+        record = partial(signed, user=user)
     if user is None:
         return
     organizations = Organization.objects.filter(memberships__user=user).distinct().order_by("pk")
     with transaction.atomic():
         for organization in organizations:
-            audit_record(action=action, actor=actor, organization=organization, data=data)
+            record(organization=organization)
 
 
 class AuditConfig(AppConfig):

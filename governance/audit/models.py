@@ -117,6 +117,11 @@ class AuditEvent(AppendOnlyModel, EventFields):
             prev_hash=self.prev_hash,
         )
 
+    def exported_fields(self) -> dict:
+        """One exported line (CSV, JSON Lines, an inclusion proof): the hashed fields plus
+        the hash."""
+        return self.hashed_fields() | {"hash": self.hash}
+
 
 class AuditPending(EventFields):
     """An event recorded while another transaction held the chain (PostgreSQL only): it

@@ -1,5 +1,6 @@
-"""The Merkle tree of the audit log (merkle.py) in the database: a checkpoint's tree root,
-the check of every signed root, and inclusion proofs of single events.
+"""The Merkle tree of the audit log (merkle.py) in the database: signed checkpoints with
+their tree root (``audit_checkpoint``), the check of every signed root, and inclusion proofs
+of single events.
 
 An inclusion proof is a JSON document an auditor can hand over instead of the log: one
 event with its hashed fields, the audit path from its leaf to the root of the tree of
@@ -13,10 +14,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from django.db import connections
+from django.db import connections, router, transaction
+from django.utils import timezone
 
+from governance.audit.head import chain_head, chain_pending, lock_chain
 from governance.audit.merkle import Frontier, event_leaf, inclusion_path
 from governance.audit.models import AuditCheckpoint, AuditEvent
+from governance.audit.signing import (
+    checkpoint_message,
+    checkpoint_signed_fields,
+    load_or_create_key,
+)
+from governance.audit.signing import sign as sign_with
 
 PROOF_FORMAT = "imprimatur-audit-inclusion/1"
 BATCH_SIZE = 50_000
@@ -75,6 +84,44 @@ def tree_at(sequence: int, using: str = "default", base: AuditCheckpoint | None 
     return frontier
 
 
+def audit_checkpoint() -> AuditCheckpoint | None:
+    """Sign the chain's current head, with the root of the Merkle tree of events up to it,
+    with the platform key; None while the log is empty.
+
+    Idempotent: when the head has not moved since the last checkpoint (and that one has a
+    tree root), that one is returned. The tree grows from the last checkpoint's frontier:
+    the cost is the events since, except for the first checkpoint with a tree.
+    """
+    key = load_or_create_key()
+    using = router.db_for_write(AuditCheckpoint)
+    with transaction.atomic(using=using):
+        lock_chain(using)  # the head cannot move while it is being signed
+        chain_pending(using)
+        sequence, head_hash = chain_head(using)
+        if sequence == 0:
+            return None
+        last = AuditCheckpoint.objects.using(using).order_by("-sequence", "-id").first()
+        if (
+            last is not None
+            and last.sequence == sequence
+            and last.hash == head_hash
+            and last.tree_root
+        ):
+            return last
+        tree = tree_at(sequence, using, base=last)
+        checkpoint = AuditCheckpoint(
+            sequence=sequence,
+            hash=head_hash,
+            created_at=timezone.now(),
+            tree_root=tree.root().hex(),
+            tree_frontier=tree.to_json(),
+        )
+        checkpoint.key_id = key.key_id
+        checkpoint.signature = sign_with(key, checkpoint_message(checkpoint))
+        checkpoint.save(using=using, force_insert=True)
+    return checkpoint
+
+
 def tree_roots_check(last_sequence: int, using: str = "default") -> tuple[int, str] | None:
     """Recompute the tree over the chain once and compare each signed root with it: the
     first checkpoint whose root differs, as (sequence, detail); None when all agree. The
@@ -98,9 +145,6 @@ def inclusion_proof(sequence: int, using: str = "default", *, sign: bool = False
     """The inclusion proof of event ``sequence`` in the latest signed checkpoint with a
     tree root (see the module docstring); with ``sign``, a checkpoint of the head is signed
     first when none covers the event yet. Raises AuditEvent.DoesNotExist, NoCheckpoint."""
-    from governance.audit.services import audit_checkpoint, audit_event_fields
-    from governance.audit.signing import checkpoint_signed_fields, load_or_create_key
-
     event = AuditEvent.objects.using(using).get(sequence=sequence)
     covering = _with_tree(using).filter(sequence__gte=sequence).order_by("-sequence", "-id")
     checkpoint = covering.first()
@@ -114,7 +158,7 @@ def inclusion_proof(sequence: int, using: str = "default", *, sign: bool = False
     key = load_or_create_key()
     return {
         "format": PROOF_FORMAT,
-        "event": audit_event_fields(event),
+        "event": event.exported_fields(),
         "leaf_index": sequence - 1,
         "tree_size": checkpoint.sequence,
         "audit_path": [node.hex() for node in path],

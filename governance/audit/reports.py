@@ -4,7 +4,8 @@ charts, shown in the UI (``/audit/reports/``), given as JSON by the API and draw
 Each app contributes its own sections (``register_report_section``), so the audit app
 imports nothing from the apps it reports on: generation reports requests, prompt policy
 outcomes, images, checks and models; reviews reports approvals, time to approve and
-overrides; the audit app reports activity per user from the log itself.
+overrides; the audit app reports activity per user from the log itself, in the columns the
+apps register for their own actions (``register_activity_column``).
 
 Sections compute with database aggregation (``COUNT``/``SUM`` grouped in SQL, percentiles
 by ``ORDER BY … OFFSET`` in the database, JSON arrays unnested by the database): no section
@@ -14,7 +15,7 @@ loads the rows it counts.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time, timedelta
 
@@ -137,9 +138,59 @@ def register_report_section(key: str, compute: Callable[[ReportScope], Section],
     _SECTIONS[key] = _Registered(key=key, order=order, compute=compute)
 
 
+@dataclass(frozen=True)
+class ActivityColumn:
+    """A column of the activity section's "Activity per user" table: per user, the events
+    whose action starts with ``prefix``, or is one of ``actions``."""
+
+    key: str
+    label: str
+    order: int
+    prefix: str | None = None
+    actions: tuple[str, ...] = ()
+
+    def condition(self):
+        from django.db.models import Q
+
+        if self.prefix is not None:
+            return Q(action__startswith=self.prefix)
+        return Q(action__in=self.actions)
+
+
+_ACTIVITY_COLUMNS: dict[str, ActivityColumn] = {}
+
+
+def register_activity_column(
+    key: str,
+    label: str,
+    *,
+    prefix: str | None = None,
+    actions: Iterable[str] | None = None,
+    order: int,
+) -> None:
+    """Add a column to the activity table, between "User" and "All events", in ``order``:
+    an app counts its own actions there (by ``prefix``, such as "reviews.", or by a list of
+    ``actions``), so the audit app names none of them. Re-registering a key replaces it."""
+    if (prefix is None) == (actions is None):
+        raise ValueError("Give either a prefix or a list of actions.")
+    if not key.isidentifier():
+        raise ValueError(f"An activity column's key is an identifier, not {key!r}.")
+    _ACTIVITY_COLUMNS[key] = ActivityColumn(
+        key=key,
+        label=label,
+        order=order,
+        prefix=prefix,
+        actions=tuple(actions) if actions is not None else (),
+    )
+
+
+def activity_columns() -> list[ActivityColumn]:
+    return sorted(_ACTIVITY_COLUMNS.values(), key=lambda column: (column.order, column.key))
+
+
 def report_build(scope: ReportScope) -> Report:
+    from governance.audit.head import chain_head
     from governance.audit.models import AuditCheckpoint
-    from governance.audit.services import chain_head
 
     sections = [entry.compute(scope) for entry in sorted(_SECTIONS.values(), key=_order)]
     checkpoint = AuditCheckpoint.objects.order_by("-sequence", "-id").first()
@@ -258,8 +309,6 @@ def percent(part: int, whole: int) -> str:
 
 
 def activity_section(scope: ReportScope) -> Section:
-    from django.db.models import Q
-
     from governance.audit.models import AuditEvent
 
     events = AuditEvent.objects.filter(
@@ -267,17 +316,14 @@ def activity_section(scope: ReportScope) -> Section:
     )
     if scope.project is not None:
         events = events.filter(data__project=scope.project.slug)
-    namespaces = ("generation.", "reviews.", "policies.")
+    columns = activity_columns()
     per_user = list(
         events.values("actor_name")
         .annotate(
             total=Count("pk"),
             **{
-                name.rstrip("."): Count("pk", filter=Q(action__startswith=name))
-                for name in namespaces
+                f"column_{column.key}": Count("pk", filter=column.condition()) for column in columns
             },
-            submitted=Count("pk", filter=Q(action="generation.request.submit")),
-            blocked=Count("pk", filter=Q(action="generation.request.blocked")),
         )
         .order_by("-total", "actor_name")
     )
@@ -300,23 +346,11 @@ def activity_section(scope: ReportScope) -> Section:
         tables=[
             Table(
                 "Activity per user",
-                [
-                    "User",
-                    "Requests",
-                    "Prompts blocked",
-                    "Generation events",
-                    "Review events",
-                    "Policy events",
-                    "All events",
-                ],
+                ["User", *(column.label for column in columns), "All events"],
                 [
                     [
                         row["actor_name"],
-                        row["submitted"],
-                        row["blocked"],
-                        row["generation"],
-                        row["reviews"],
-                        row["policies"],
+                        *(row[f"column_{column.key}"] for column in columns),
                         row["total"],
                     ]
                     for row in per_user

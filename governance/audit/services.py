@@ -1,4 +1,4 @@
-"""Recording audit events and checkpoints. Call ``audit_record`` inside the transaction that
+"""Recording audit events. Call ``audit_record`` inside the transaction that
 makes the change: the event commits or rolls back with it.
 
 Appends form one linear chain (``chain.py``, CHAIN.md). Whoever holds the chain lock
@@ -31,17 +31,13 @@ from django.db import connections, models, router, transaction
 from django.utils import timezone
 from psycopg.types.json import Jsonb
 
-from governance.audit.chain import GENESIS_HASH, event_hash, event_hash_parts, normalise_data
-from governance.audit.models import AuditCheckpoint, AuditEvent
+from governance.audit.chain import event_hash, event_hash_parts, normalise_data
+from governance.audit.head import CHAIN_LOCK, SEAL_WAITER, chain_head, chain_pending, lock_chain
+from governance.audit.models import AuditEvent
 from governance.audit.registry import ensure_registered
 
 # Groups the events of one user action (one HTTP request or one task run).
 current_request_id: ContextVar[str] = ContextVar("audit_request_id", default="")
-
-# The key of pg_advisory_xact_lock that serialises appends ("IMPRAUDT" as an integer).
-CHAIN_LOCK = int.from_bytes(b"IMPRAUDT", "big") - 2**63
-# The session-level advisory lock held by the one sealer allowed to wait for CHAIN_LOCK.
-SEAL_WAITER = CHAIN_LOCK + 1
 
 
 def new_request_id() -> str:
@@ -55,30 +51,14 @@ _FIELDS = ("created_at", "actor_id", "actor_name", "organization_id", "action", 
 _APPEND = "SELECT * FROM audit_append(" + ", ".join(["%s"] * (len(_FIELDS) + 4)) + ")"
 
 
-def _lock_chain(using: str) -> None:
-    connection = connections[using]
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CHAIN_LOCK])
-
-
-def _chain_pending(using: str) -> int:
-    """Chain the pending events this transaction sees (the lock is held); how many."""
-    if connections[using].vendor != "postgresql":
-        return 0
-    with connections[using].cursor() as cursor:
-        cursor.execute("SELECT chained FROM audit_chain_pending()")
-        return cursor.fetchone()[0]
-
-
 def audit_seal() -> int:
     """Chain every committed pending event; the number chained. Waits for the chain lock.
     The beat task runs it (for events whose process died between commit and sealing), and
     so do checkpoints."""
     using = router.db_for_write(AuditEvent)
     with transaction.atomic(using=using):
-        _lock_chain(using)
-        return _chain_pending(using)
+        lock_chain(using)
+        return chain_pending(using)
 
 
 def _seal_after_commit(using: str) -> None:
@@ -148,14 +128,6 @@ def audit_flush(timeout: float = 30.0) -> bool:
     return _sealer.flush(timeout)
 
 
-def chain_head(using: str = "default") -> tuple[int, str]:
-    """(sequence, hash) of the last event; (0, 64 zeros) for an empty log."""
-    with connections[using].cursor() as cursor:
-        cursor.execute("SELECT sequence, hash FROM audit_auditevent ORDER BY sequence DESC LIMIT 1")
-        head = cursor.fetchone()
-    return tuple(head) if head else (0, GENESIS_HASH)
-
-
 def audit_record(
     *,
     action: str,
@@ -208,49 +180,3 @@ def audit_record(
         else:
             event._state.adding = False
     return event
-
-
-def audit_checkpoint() -> AuditCheckpoint | None:
-    """Sign the chain's current head, with the root of the Merkle tree of events up to it
-    (proofs.py), with the platform key; None while the log is empty.
-
-    Idempotent: when the head has not moved since the last checkpoint (and that one has a
-    tree root), that one is returned. The tree grows from the last checkpoint's frontier:
-    the cost is the events since, except for the first checkpoint with a tree.
-    """
-    from governance.audit.proofs import tree_at
-    from governance.audit.signing import checkpoint_message, load_or_create_key, sign
-
-    key = load_or_create_key()
-    using = router.db_for_write(AuditCheckpoint)
-    with transaction.atomic(using=using):
-        _lock_chain(using)  # the head cannot move while it is being signed
-        _chain_pending(using)
-        sequence, head_hash = chain_head(using)
-        if sequence == 0:
-            return None
-        last = AuditCheckpoint.objects.using(using).order_by("-sequence", "-id").first()
-        if (
-            last is not None
-            and last.sequence == sequence
-            and last.hash == head_hash
-            and last.tree_root
-        ):
-            return last
-        tree = tree_at(sequence, using, base=last)
-        checkpoint = AuditCheckpoint(
-            sequence=sequence,
-            hash=head_hash,
-            created_at=timezone.now(),
-            tree_root=tree.root().hex(),
-            tree_frontier=tree.to_json(),
-        )
-        checkpoint.key_id = key.key_id
-        checkpoint.signature = sign(key, checkpoint_message(checkpoint))
-        checkpoint.save(using=using, force_insert=True)
-    return checkpoint
-
-
-def audit_event_fields(event: AuditEvent) -> dict:
-    """One exported line: the hashed fields plus the hash."""
-    return event.hashed_fields() | {"hash": event.hash}

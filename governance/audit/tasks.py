@@ -4,7 +4,8 @@ chaining; see services.py)."""
 
 from celery import shared_task
 
-from governance.audit.services import audit_checkpoint, audit_seal
+from governance.audit.proofs import audit_checkpoint
+from governance.audit.services import audit_seal
 
 
 # Queue "default": the task_default_queue (only generation.jobs.* is routed to "gpu").

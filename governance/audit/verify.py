@@ -218,7 +218,7 @@ def audit_verify(
     answer is the same, first break by sequence included."""
     from django.db import connections as django_connections
 
-    from governance.audit.services import chain_head
+    from governance.audit.head import chain_head
 
     head = chain_head(using)[0]
     ranges = _ranges(head, jobs, batch_size)

@@ -2,6 +2,7 @@
 
 import csv
 import json
+from collections.abc import Callable
 from urllib.parse import urlencode
 
 from django.apps import apps
@@ -15,27 +16,33 @@ from django.views.decorators.http import require_POST
 
 from governance.audit import selectors
 from governance.audit.chain import canonical_json
+from governance.audit.events import (
+    audit_exported,
+    audit_proof_downloaded,
+    audit_report_downloaded,
+    audit_verified,
+)
 from governance.audit.forms import ReportForm
+from governance.audit.head import chain_head
 from governance.audit.registry import ACTIONS
 from governance.audit.reports import Chart, report_build
-from governance.audit.services import audit_event_fields, audit_record, chain_head
 from imprimatur.tenancy.models import Organization
-from imprimatur.tenancy.permissions import Action
+from imprimatur.tenancy.permissions import Action, user_may_anywhere
 
 
 def _may_audit(user) -> None:
-    if not Organization.objects.restrict(user, Action.AUDIT).exists():
+    if not user_may_anywhere(user, Action.AUDIT):
         raise PermissionDenied("Only auditors and admins read the audit log.")
 
 
-def _record_for_audited(user, action: str, data: dict) -> None:
-    """An event about reading the log, in each organisation whose log the user reads (so
-    each organisation's auditors see it)."""
+def _record_for_audited(user, record: Callable[[Organization], object]) -> None:
+    """``record(organization)``: an event about reading the log, in each organisation whose
+    log the user reads (so each organisation's auditors see it)."""
     from django.db import transaction
 
     with transaction.atomic():
         for organization in Organization.objects.restrict(user, Action.AUDIT).order_by("pk"):
-            audit_record(action=action, actor=user, organization=organization, data=data)
+            record(organization)
 
 
 def _moment(value: str, *, end: bool = False):
@@ -148,11 +155,11 @@ def event_proof(request, sequence: int):
     _may_audit(request.user)
     event = selectors.event_get(user=request.user, sequence=sequence)
     proof = inclusion_proof(sequence, sign=True)
-    audit_record(
-        action="audit.proof",
+    audit_proof_downloaded(
         actor=request.user,
         organization=event.organization,
-        data={"sequence": sequence, "tree_size": proof["tree_size"]},
+        sequence=sequence,
+        tree_size=proof["tree_size"],
     )
     response = HttpResponse(
         json.dumps(proof, indent=2, ensure_ascii=False) + "\n",
@@ -190,10 +197,12 @@ def event_export(request, fmt: str):
         .filter(sequence__lte=head)
         .order_by("sequence")
     )
+    used = {k: v for k, v in query.items() if v}
     _record_for_audited(
         request.user,
-        "audit.export",
-        {"format": fmt, "filters": {k: v for k, v in query.items() if v}},
+        lambda organization: audit_exported(
+            actor=request.user, organization=organization, file_format=fmt, filters=used
+        ),
     )
 
     def rows():
@@ -201,12 +210,12 @@ def event_export(request, fmt: str):
             writer = csv.writer(_Echo())
             yield writer.writerow(CSV_COLUMNS)
             for event in events.iterator(chunk_size=2000):
-                fields = audit_event_fields(event)
+                fields = event.exported_fields()
                 fields["data"] = json.dumps(event.data, sort_keys=True, ensure_ascii=False)
                 yield writer.writerow([fields.get(column, "") for column in CSV_COLUMNS])
         else:
             for event in events.iterator(chunk_size=2000):
-                yield canonical_json(audit_event_fields(event)) + "\n"
+                yield canonical_json(event.exported_fields()) + "\n"
 
     content_type = "text/csv" if fmt == "csv" else "application/x-ndjson"
     response = StreamingHttpResponse(rows(), content_type=f"{content_type}; charset=utf-8")
@@ -223,7 +232,13 @@ def chain_verify(request):
     _may_audit(request.user)
     result = audit_verify()
     _record_for_audited(
-        request.user, "audit.verify", {"intact": result.intact, "result": str(result)}
+        request.user,
+        lambda organization: audit_verified(
+            actor=request.user,
+            organization=organization,
+            intact=result.intact,
+            result=str(result),
+        ),
     )
     if result.intact:
         messages.success(request, f"The audit log is {result}.")
@@ -303,13 +318,7 @@ def report_pdf(request):
     if not form.is_valid():
         return render(request, "audit/report.html", _report_form_context(form), status=400)
     scope = form.scope()
-    audit_record(
-        action="audit.report.pdf",
-        actor=request.user,
-        organization=scope.organization,
-        project=scope.project,
-        data={"since": scope.since.isoformat(), "until": scope.until.isoformat()},
-    )
+    audit_report_downloaded(actor=request.user, scope=scope)
     built = report_build(scope)
     response = HttpResponse(draw(built), content_type="application/pdf")
     name = scope.organization.slug + (f"-{scope.project.slug}" if scope.project else "")

@@ -10,3 +10,7 @@ class PoliciesConfig(AppConfig):
         from governance.policies.events import ACTIONS
 
         register_actions(self.label, ACTIONS)
+
+        from governance.audit.reports import register_activity_column
+
+        register_activity_column("policies", "Policy events", prefix="policies.", order=50)

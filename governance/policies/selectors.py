@@ -5,7 +5,7 @@ from django.http import Http404
 
 from governance.policies.models import Policy, PolicyVersion
 from imprimatur.tenancy.models import BrandProject, Organization
-from imprimatur.tenancy.permissions import Action
+from imprimatur.tenancy.permissions import Action, user_may
 
 
 def policy_list(*, user, action: str = Action.VIEW):
@@ -22,7 +22,7 @@ def policy_get(*, user, pk: int, action: str = Action.VIEW) -> Policy:
 
 def policy_can_govern(*, user, organization: Organization) -> bool:
     """Whether the user may edit and publish the organisation's policies."""
-    return Organization.objects.restrict(user, Action.GOVERN).filter(pk=organization.pk).exists()
+    return user_may(user, Action.GOVERN, organization)
 
 
 def policy_version_list(*, policy: Policy):

@@ -16,8 +16,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from governance.audit.services import audit_record
-from governance.policies import selectors
+from governance.policies import events, selectors
 from governance.policies.documents import (
     document_clean,
     document_diff,
@@ -364,16 +363,7 @@ def policy_create(
     )
     policy.full_clean()
     policy.save()
-    audit_record(
-        action="policies.policy.create",
-        actor=user,
-        organization=organization,
-        target=policy,
-        data={
-            "project": project.slug if project else None,
-            "draft_sha256": document_sha256(policy.draft),
-        },
-    )
+    events.policy_created(policy=policy, actor=user, draft_sha256=document_sha256(policy.draft))
     return policy
 
 
@@ -392,17 +382,8 @@ def policy_draft_update(
         policy.name = name
     policy.full_clean()
     policy.save()
-    audit_record(
-        action="policies.draft.update",
-        actor=user,
-        organization=policy.organization,
-        target=policy,
-        project=policy.project,
-        data={
-            "draft_sha256": document_sha256(policy.draft),
-            "rules": len(policy.draft["rules"]),
-            **({"name": name} if name is not None else {}),
-        },
+    events.policy_draft_updated(
+        policy=policy, actor=user, draft_sha256=document_sha256(policy.draft), name=name
     )
     return policy
 
@@ -450,19 +431,7 @@ def policy_publish(*, policy: Policy, user) -> PolicyVersion:
         diff=document_diff(latest.content if latest else empty_document(), content),
         published_by=user,
     )
-    audit_record(
-        action="policies.version.publish",
-        actor=user,
-        organization=policy.organization,
-        target=version,
-        project=policy.project,
-        data={
-            "policy": policy.pk,
-            "number": version.number,
-            "content_sha256": content_sha256,
-            "summary": version.diff["summary"],
-        },
-    )
+    events.policy_version_published(version=version, actor=user)
     return version
 
 

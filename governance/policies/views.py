@@ -17,6 +17,7 @@ from governance.policies.forms import PolicyCreateForm, PolicyDraftForm, PolicyT
 from governance.policies.matching import Action, Category, Outcome
 from imprimatur.tenancy.models import BrandProject, Organization
 from imprimatur.tenancy.permissions import Action as TenancyAction
+from imprimatur.tenancy.permissions import user_may_anywhere
 
 OUTCOME_WORDS = {
     Outcome.ALLOW: "Allowed: images would be generated from this prompt.",
@@ -89,7 +90,7 @@ def policy_list(request):
     policies = list(selectors.policy_list(user=request.user))
     for policy in policies:
         policy.latest, policy.unpublished = _latest_and_unpublished(policy)
-    can_create = Organization.objects.restrict(request.user, TenancyAction.GOVERN).exists()
+    can_create = user_may_anywhere(request.user, TenancyAction.GOVERN)
     return render(request, "policies/list.html", {"policies": policies, "can_create": can_create})
 
 

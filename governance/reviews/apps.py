@@ -15,3 +15,8 @@ class ReviewsConfig(AppConfig):
         from governance.reviews.reports import reviews_section
 
         register_report_section("reviews", reviews_section, order=50)
+
+        # The audit report's activity table: a column for this app's events.
+        from governance.audit.reports import register_activity_column
+
+        register_activity_column("reviews", "Review events", prefix="reviews.", order=40)

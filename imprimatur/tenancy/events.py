@@ -1,5 +1,8 @@
 """The audit events this app records: their names and meanings, registered from
-``AppConfig.ready`` (see ``governance.audit.registry``)."""
+``AppConfig.ready`` (see ``governance.audit.registry``), and one function per event that
+records it with its data. Call them inside the transaction that makes the change."""
+
+from governance.audit.services import audit_record
 
 ACTIONS: dict[str, str] = {
     "tenancy.organization.create": "An organisation was created.",
@@ -11,3 +14,77 @@ ACTIONS: dict[str, str] = {
     "auth.token.create": "A user created an API token.",
     "auth.token.revoke": "A user revoked their API token.",
 }
+
+
+def organization_created(*, organization, actor=None):
+    return audit_record(
+        action="tenancy.organization.create",
+        actor=actor,
+        organization=organization,
+        target=organization,
+    )
+
+
+def membership_granted(*, membership, actor=None):
+    return audit_record(
+        action="tenancy.membership.grant",
+        actor=actor,
+        organization=membership.organization,
+        target=membership,
+        data={"user": membership.user.get_username(), "role": membership.role},
+    )
+
+
+def project_created(*, project, actor=None):
+    return audit_record(
+        action="tenancy.project.create",
+        actor=actor,
+        organization=project.organization,
+        target=project,
+        project=project,
+        data={"slug": project.slug},
+    )
+
+
+def project_updated(*, project, actor, fields: list[str], changes: dict):
+    """``fields``: the names that changed; ``changes``: {name: {"before", "after"}} for those
+    whose values the event keeps."""
+    return audit_record(
+        action="tenancy.project.update",
+        actor=actor,
+        organization=project.organization,
+        target=project,
+        project=project,
+        data={"fields": fields, **changes},
+    )
+
+
+def reference_added(*, reference, actor):
+    project = reference.project
+    return audit_record(
+        action="tenancy.reference.add",
+        actor=actor,
+        organization=project.organization,
+        target=reference,
+        data={"project": project.slug, "caption": reference.caption, "file": reference.image.name},
+    )
+
+
+def reference_removed(*, reference, actor):
+    """Record before deleting: the event names the file the reference had."""
+    project = reference.project
+    return audit_record(
+        action="tenancy.reference.remove",
+        actor=actor,
+        organization=project.organization,
+        target=reference,
+        data={"project": project.slug, "caption": reference.caption, "file": reference.image.name},
+    )
+
+
+def api_token_created(*, user):
+    return audit_record(action="auth.token.create", actor=user, target=user)
+
+
+def api_token_revoked(*, user):
+    return audit_record(action="auth.token.revoke", actor=user, target=user)

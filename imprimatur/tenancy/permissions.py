@@ -7,7 +7,6 @@ it, so ``Model.objects.restrict(user, action)`` scopes any query and ``user_may`
 for one object. Nothing else in the tree reads memberships to decide a permission.
 """
 
-from django.apps import apps
 from django.db import models
 
 
@@ -42,9 +41,8 @@ ACTION_ROLES: dict[str, frozenset[str]] = {
 }
 
 
-def _memberships():
-    # Looked up by name: the models import this module, so it cannot import them.
-    return apps.get_model("tenancy", "Membership").objects
+# A user's memberships are read through the reverse relation ``user.memberships`` (from
+# tenancy's Membership model), so this module, which the models import, imports no model.
 
 
 def _is_active_user(user) -> bool:
@@ -64,7 +62,7 @@ class RestrictedQuerySet(models.QuerySet):
             return self
         if action not in ACTION_ROLES:
             raise ValueError(f"Unknown action {action!r}; known: {sorted(ACTION_ROLES)}")
-        organizations = _memberships().filter(user=user, role__in=ACTION_ROLES[action])
+        organizations = user.memberships.filter(role__in=ACTION_ROLES[action])
         return self.filter(
             **{f"{self.model.organization_path}__in": organizations.values("organization_id")}
         )
@@ -88,10 +86,16 @@ def user_roles(user, organization_id: int) -> set[str]:
     if not _is_active_user(user):
         return set()
     return set(
-        _memberships()
-        .filter(user=user, organization_id=organization_id)
-        .values_list("role", flat=True)
+        user.memberships.filter(organization_id=organization_id).values_list("role", flat=True)
     )
+
+
+def user_roles_anywhere(user) -> set[str]:
+    """The roles ``user`` holds in any organisation (what the navigation shows); none for an
+    inactive or anonymous user. Not a permission: ask ``user_may`` for one object."""
+    if not _is_active_user(user):
+        return set()
+    return set(user.memberships.values_list("role", flat=True))
 
 
 def user_may(user, action: str, obj: OrganizationScoped) -> bool:
@@ -106,6 +110,4 @@ def user_may_anywhere(user, action: str) -> bool:
         return False
     if action not in ACTION_ROLES:
         raise ValueError(f"Unknown action {action!r}; known: {sorted(ACTION_ROLES)}")
-    return user.is_superuser or (
-        _memberships().filter(user=user, role__in=ACTION_ROLES[action]).exists()
-    )
+    return user.is_superuser or user.memberships.filter(role__in=ACTION_ROLES[action]).exists()

@@ -13,9 +13,9 @@ from django.utils.text import slugify
 from PIL import Image, ImageOps
 from rest_framework.authtoken.models import Token
 
-from governance.audit.services import audit_record
+from imprimatur.tenancy import events
 from imprimatur.tenancy.models import BrandProject, BrandReferenceImage, Membership, Organization
-from imprimatur.tenancy.permissions import Action, Role
+from imprimatur.tenancy.permissions import Action, Role, user_may
 
 User = get_user_model()
 
@@ -25,12 +25,7 @@ def organization_create(*, name: str, slug: str = "", actor=None) -> Organizatio
     organization = Organization(name=name, slug=slug or slugify(name))
     organization.full_clean()
     organization.save()
-    audit_record(
-        action="tenancy.organization.create",
-        actor=actor,
-        organization=organization,
-        target=organization,
-    )
+    events.organization_created(organization=organization, actor=actor)
     return organization
 
 
@@ -43,13 +38,7 @@ def membership_grant(*, organization: Organization, user, role: str, actor=None)
         user=user, organization=organization, role=role
     )
     if created:
-        audit_record(
-            action="tenancy.membership.grant",
-            actor=actor,
-            organization=organization,
-            target=membership,
-            data={"user": user.get_username(), "role": role},
-        )
+        events.membership_granted(membership=membership, actor=actor)
     return membership
 
 
@@ -76,14 +65,7 @@ def project_create(
     )
     project.full_clean()
     project.save()
-    audit_record(
-        action="tenancy.project.create",
-        actor=actor,
-        organization=organization,
-        target=project,
-        project=project,
-        data={"slug": project.slug},
-    )
+    events.project_created(project=project, actor=actor)
     return project
 
 
@@ -92,7 +74,7 @@ def api_token_create(*, user) -> Token:
     """A new API token for `user`, replacing any earlier one (one token per user)."""
     Token.objects.filter(user=user).delete()
     token = Token.objects.create(user=user)
-    audit_record(action="auth.token.create", actor=user, target=user)
+    events.api_token_created(user=user)
     return token
 
 
@@ -100,7 +82,7 @@ def api_token_create(*, user) -> Token:
 def api_token_revoke(*, user) -> bool:
     deleted, _ = Token.objects.filter(user=user).delete()
     if deleted:
-        audit_record(action="auth.token.revoke", actor=user, target=user)
+        events.api_token_revoked(user=user)
     return bool(deleted)
 
 
@@ -124,7 +106,7 @@ BRAND_KIT_FIELDS = (
 
 
 def _ensure_may_manage(*, user, project: BrandProject) -> None:
-    if not BrandProject.objects.restrict(user, Action.MANAGE).filter(pk=project.pk).exists():
+    if not user_may(user, Action.MANAGE, project):
         raise PermissionDenied("Only admins of the project's organisation edit its brand kit.")
 
 
@@ -174,18 +156,12 @@ def project_brand_update(
             }
         )
     project.save()
-    data: dict = {"fields": changed}
-    for name in ("brand_thresholds", "likeness_review"):
-        if name in changed:
-            data[name] = {"before": before[name], "after": getattr(project, name)}
-    audit_record(
-        action="tenancy.project.update",
-        actor=user,
-        organization=project.organization,
-        target=project,
-        project=project,
-        data=data,
-    )
+    changes = {
+        name: {"before": before[name], "after": getattr(project, name)}
+        for name in ("brand_thresholds", "likeness_review")
+        if name in changed
+    }
+    events.project_updated(project=project, actor=user, fields=changed, changes=changes)
     return project
 
 
@@ -252,13 +228,7 @@ def reference_image_add(
         reference.image.delete(save=False)
         raise
     reference.save()
-    audit_record(
-        action="tenancy.reference.add",
-        actor=user,
-        organization=project.organization,
-        target=reference,
-        data={"project": project.slug, "caption": reference.caption, "file": reference.image.name},
-    )
+    events.reference_added(reference=reference, actor=user)
     return reference
 
 
@@ -269,12 +239,6 @@ def reference_image_remove(*, reference: BrandReferenceImage, user) -> None:
     _ensure_may_manage(user=user, project=project)
     name = reference.image.name
     storage = reference.image.storage
-    audit_record(
-        action="tenancy.reference.remove",
-        actor=user,
-        organization=project.organization,
-        target=reference,
-        data={"project": project.slug, "caption": reference.caption, "file": name},
-    )
+    events.reference_removed(reference=reference, actor=user)
     reference.delete()
     transaction.on_commit(lambda: storage.delete(name))

@@ -3,8 +3,7 @@
 from django.urls import reverse
 
 from governance.reviews.selectors import task_waiting_count, unread_count
-from imprimatur.tenancy.models import Membership
-from imprimatur.tenancy.permissions import Role
+from imprimatur.tenancy.permissions import Role, user_roles_anywhere
 
 NAVIGATION = [
     ("Dashboard", "web:dashboard", None),
@@ -25,7 +24,7 @@ def navigation(request) -> dict:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {"navigation": [], "user_roles": []}
-    roles = set(Membership.objects.filter(user=user).values_list("role", flat=True))
+    roles = user_roles_anywhere(user)
     entries = [
         {"label": label, "url": reverse(url_name), "active": request.path == reverse(url_name)}
         for label, url_name, allowed in NAVIGATION

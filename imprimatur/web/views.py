@@ -11,7 +11,7 @@ from rest_framework.authtoken.models import Token
 from generation.jobs.selectors import generation_request_list, may_see_quarantined
 from imprimatur.api import error_response
 from imprimatur.tenancy.models import BrandProject, BrandReferenceImage
-from imprimatur.tenancy.permissions import Action
+from imprimatur.tenancy.permissions import Action, user_may
 from imprimatur.tenancy.selectors import project_get
 from imprimatur.tenancy.selectors import project_list as project_select
 from imprimatur.tenancy.services import (
@@ -49,7 +49,7 @@ def project_list(request):
 
 
 def _may_manage(user, project: BrandProject) -> bool:
-    return BrandProject.objects.restrict(user, Action.MANAGE).filter(pk=project.pk).exists()
+    return user_may(user, Action.MANAGE, project)
 
 
 def _brand_kit_page(request, project, *, form=None, upload_form=None, status=200):

@@ -20,8 +20,10 @@ from governance.audit.chain import (
     parts_hash,
 )
 from governance.audit.guard import install_guard, remove_guard
+from governance.audit.head import CHAIN_LOCK
 from governance.audit.models import AuditCheckpoint, AuditEvent, AuditLogImmutable, AuditPending
-from governance.audit.services import CHAIN_LOCK, audit_checkpoint, audit_flush, audit_record
+from governance.audit.proofs import audit_checkpoint
+from governance.audit.services import audit_flush, audit_record
 from governance.audit.signing import checkpoints_export, load_or_create_key
 from governance.audit.tasks import audit_checkpoint_task
 from governance.audit.verify import audit_verify

@@ -8,7 +8,8 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from governance.audit.services import audit_checkpoint, audit_record
+from governance.audit.proofs import audit_checkpoint
+from governance.audit.services import audit_record
 
 REPO = Path(__file__).resolve().parents[3]
 TOOL = REPO / "tools" / "audit_verify.py"

@@ -13,7 +13,13 @@ from django.utils import timezone
 from pypdf import PdfReader
 
 from governance.audit.models import AuditEvent
-from governance.audit.reports import ReportScope, json_array_counts, report_build
+from governance.audit.reports import (
+    ReportScope,
+    activity_columns,
+    json_array_counts,
+    register_activity_column,
+    report_build,
+)
 from tests.governance.audit.conftest import asset_with_verdict, publish_policy, submit
 
 pytestmark = pytest.mark.django_db
@@ -172,3 +178,64 @@ def test_the_api_gives_the_report_as_json(acme, globex, history):
     bad = acme.client("auditor").get("/api/v1/audit/report/", {"since": "yesterday"})
     assert bad.status_code == 400 and "since" in bad.json()["errors"]
     assert acme.client("creator").get("/api/v1/audit/report/").status_code == 403
+
+
+def test_the_activity_columns_are_the_apps_own_in_their_order(acme, history):
+    """Generation, reviews and policies each register their columns from their ready(); the
+    audit app names none of their actions, and the table keeps its titles and order."""
+    activity = table(section(report_build(last_30_days(acme)), "activity"), "Activity per user")
+    assert activity.columns == [
+        "User",
+        "Requests",
+        "Prompts blocked",
+        "Generation events",
+        "Review events",
+        "Policy events",
+        "All events",
+    ]
+    assert {column.key: OWNERS_OF[column.key] for column in activity_columns()} == OWNERS_OF
+    for row in activity.rows:
+        assert row[3] >= row[1] + row[2]  # requests and blocked prompts are generation events
+        assert row[-1] >= sum(row[3:-1])  # the three app columns do not overlap
+
+
+OWNERS_OF = {
+    "requests": "jobs",
+    "blocked": "jobs",
+    "generation": "jobs",
+    "reviews": "reviews",
+    "policies": "policies",
+}
+
+
+@pytest.fixture
+def restore_columns():
+    from governance.audit import reports
+
+    saved = dict(reports._ACTIVITY_COLUMNS)
+    yield
+    reports._ACTIVITY_COLUMNS.clear()
+    reports._ACTIVITY_COLUMNS.update(saved)
+
+
+def test_a_registered_activity_column_counts_its_actions(client, acme, restore_columns):
+    """A column registered with a list of actions counts, per user, exactly those events."""
+    auditor = acme.users["auditor"]
+    client.force_login(auditor)
+    assert client.get("/audit/export.jsonl").status_code == 200
+    assert client.get("/audit/export.csv").status_code == 200
+    register_activity_column("exports", "Exports", actions=["audit.export"], order=55)
+
+    activity = table(section(report_build(last_30_days(acme)), "activity"), "Activity per user")
+    assert activity.columns[-3:] == ["Policy events", "Exports", "All events"]
+    row = next(row for row in activity.rows if row[0] == auditor.username)
+    assert row[-2] == 2
+
+
+def test_an_activity_column_takes_a_prefix_or_actions():
+    with pytest.raises(ValueError):
+        register_activity_column("both", "Both", prefix="x.", actions=["x.y"], order=1)
+    with pytest.raises(ValueError):
+        register_activity_column("neither", "Neither", order=1)
+    with pytest.raises(ValueError):
+        register_activity_column("not a key", "Spaces", prefix="x.", order=1)

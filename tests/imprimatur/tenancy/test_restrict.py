@@ -4,7 +4,12 @@ import pytest
 from django.contrib.auth.models import AnonymousUser
 
 from imprimatur.tenancy.models import BrandProject, Membership, Organization
-from imprimatur.tenancy.permissions import Action
+from imprimatur.tenancy.permissions import (
+    Action,
+    user_may,
+    user_may_anywhere,
+    user_roles_anywhere,
+)
 from tests.imprimatur.tenancy.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -51,3 +56,20 @@ def test_superusers_see_everything(acme, globex):
 def test_unknown_action_is_an_error(acme):
     with pytest.raises(ValueError, match="Unknown action"):
         BrandProject.objects.restrict(acme.users["admin"], "delete-everything")
+
+
+def test_user_may_and_the_roles_the_navigation_shows(acme, globex):
+    """``user_may`` answers as ``restrict`` does for one object; ``user_roles_anywhere``
+    gathers a user's roles over all organisations, and none for inactive or anonymous users."""
+    admin = acme.users["admin"]
+    assert user_may(admin, Action.MANAGE, acme.project)
+    assert not user_may(admin, Action.MANAGE, globex.project)
+    assert not user_may(acme.users["creator"], Action.MANAGE, acme.project)
+    assert user_may_anywhere(acme.users["auditor"], Action.AUDIT)
+    assert not user_may_anywhere(acme.users["creator"], Action.AUDIT)
+
+    Membership.objects.create(user=admin, organization=globex.organization, role="auditor")
+    assert user_roles_anywhere(admin) == {"admin", "auditor"}
+    assert user_roles_anywhere(AnonymousUser()) == set()
+    admin.is_active = False
+    assert user_roles_anywhere(admin) == set()

@@ -5,7 +5,7 @@ import json
 from django.core.management.base import BaseCommand
 
 from governance.audit.models import AuditCheckpoint
-from governance.audit.services import audit_checkpoint
+from governance.audit.proofs import audit_checkpoint
 from governance.audit.signing import checkpoints_export
 
 

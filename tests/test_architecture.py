@@ -1,0 +1,199 @@
+"""The import rules of the design, checked on the source (no Django, no database).
+
+Every module of imprimatur/, governance/ and generation/ (migrations excepted) is parsed;
+every import counts, also one inside a function (tools/import_rules.py). The rules:
+
+(a) each package imports only the packages its row of ``ALLOWED`` names;
+(b) the plain-Python packages import no Django, DRF or Celery and no app of the project;
+(c) no import cycle among the project's modules;
+(d) no module over ``MAX_LINES`` lines unless ``LONG_MODULES`` says why.
+
+The checkers are functions of a root directory; the last tests run them on a small tree
+with one broken rule of each kind, so the rules are shown to fail when broken.
+"""
+
+from pathlib import Path
+
+import pytest
+
+from tools.import_rules import (
+    all_imports,
+    forbidden_imports,
+    foreign_imports,
+    import_cycles,
+    import_graph,
+    module_lines,
+    oversized_modules,
+    project_modules,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+
+ANY = None  # the row of a package that may import every other
+
+# What each package may import besides itself. A module belongs to the longest package (or
+# module) of this table that contains it; every module of the project must belong to one.
+ALLOWED: dict[str, set[str] | None] = {
+    # The site puts the apps together: pages, URLs, the API's shared views.
+    "imprimatur.web": ANY,
+    "imprimatur.urls": ANY,
+    "imprimatur.api": ANY,
+    # The project's wiring (settings, the Celery app, ASGI/WSGI): names apps as strings only.
+    "imprimatur": set(),
+    # The errors every interface answers the same way: any app raises them; they import none.
+    "imprimatur.errors": set(),
+    # The foundation (organisations, roles, permissions): it records and registers its audit
+    # events, and imports nothing else of governance or generation.
+    "imprimatur.tenancy": {"imprimatur.errors", "governance.audit"},
+    # The audit log depends on no app it audits: apps register their actions and report
+    # columns with it (every app may record audit events, so every app may import it).
+    "governance.audit": {"imprimatur.tenancy"},
+    # Governance never imports generation, nor another governance app except the audit log;
+    # generation hands over what governance needs (prompt and usage sources, reviewables).
+    "governance.policies": {"imprimatur.tenancy", "imprimatur.errors", "governance.audit"},
+    "governance.reviews": {"imprimatur.tenancy", "imprimatur.errors", "governance.audit"},
+    "governance": set(),  # the package's __init__
+    # Generation's Django app drives the plain-Python packages and is governed.
+    "generation.jobs": {
+        "generation.engine",
+        "generation.checks",
+        "generation.provenance",
+        "generation.demo",  # management commands train the demo pack, draw demo images
+        "governance.audit",
+        "governance.policies",
+        "governance.reviews",
+        "imprimatur.tenancy",
+        "imprimatur.errors",
+    },
+    # Plain Python that the GPU workers run: no Django, no app (rule b).
+    "generation.engine": set(),
+    "generation.checks": set(),
+    "generation.provenance": set(),
+    # The demo model pack's dataset, training and evaluation: plain Python too, it trains
+    # and evaluates the tiny models through the engine's own loaders and pipelines.
+    "generation.demo": {"generation.engine"},
+    "generation": set(),  # the package's __init__
+}
+
+PLAIN_PACKAGES = ("generation.engine", "generation.checks", "generation.provenance",
+                  "generation.demo")  # fmt: skip
+FRAMEWORKS = ("django", "rest_framework", "celery")
+
+MAX_LINES = 500
+# Modules allowed over MAX_LINES, with the reason. Split one and remove its entry (the last
+# test fails while an entry names a module that is no longer long).
+LONG_MODULES: dict[str, str] = {
+    # Removed when generation/jobs is split (in progress on another branch).
+    "generation/jobs/services.py": "the jobs' services, being split into modules",
+    "generation/jobs/views.py": "every page of requests, jobs, assets and models; split next",
+    "governance/policies/services.py": "evaluation, quotas, writes and recheck of policies; "
+    "split next (the sources registered by generation are imported from it)",
+    "generation/checks/brand.py": "the brand check: palette, concepts and references scored "
+    "together; one algorithm, kept in one place",
+    "generation/engine/pipelines.py": "loading and running every pipeline kind (text, image, "
+    "inpaint) with their shared components",
+    "generation/provenance/credentials.py": "C2PA signing credentials: keys, certificates and "
+    "their checks, one standard's details",
+    "generation/provenance/manifests.py": "C2PA manifests: building, embedding and reading "
+    "them, one standard's details",
+    "generation/demo/training.py": "the demo pack's training recipe, an offline script run "
+    "by train_demo_models",
+}
+
+# The cycles known on this branch; this dict's entry and the xfail below are removed when
+# generation/jobs is split (services <-> tasks, on another branch).
+KNOWN_CYCLES = [["generation.jobs.services", "generation.jobs.tasks"]]
+
+
+def test_every_package_imports_only_what_the_rules_allow():
+    assert forbidden_imports(import_graph(ROOT), ALLOWED) == []
+
+
+def test_the_plain_python_packages_import_no_framework_and_no_app():
+    imports = all_imports(ROOT)
+    assert foreign_imports(imports, PLAIN_PACKAGES, FRAMEWORKS) == []
+    for package in PLAIN_PACKAGES:  # and their rows allow only plain packages
+        assert ALLOWED[package] <= set(PLAIN_PACKAGES), package
+    assert any(module.startswith(PLAIN_PACKAGES) for module in imports)  # they were parsed
+
+
+def test_no_import_cycle_but_the_known_one():
+    cycles = import_cycles(import_graph(ROOT))
+    assert [cycle for cycle in cycles if cycle not in KNOWN_CYCLES] == []
+
+
+@pytest.mark.xfail(
+    strict=True, reason="generation.jobs services <-> tasks; removed when generation/jobs is split"
+)
+def test_no_import_cycle_at_all():
+    assert import_cycles(import_graph(ROOT)) == []
+
+
+def test_no_module_is_too_long_unless_allowed():
+    assert oversized_modules(ROOT, MAX_LINES, LONG_MODULES) == []
+
+
+def test_the_allowlist_names_only_long_modules():
+    lines = module_lines(ROOT)
+    assert [path for path in LONG_MODULES if lines.get(path, 0) <= MAX_LINES] == []
+
+
+# --- The checkers on a synthetic tree: each broken rule is reported ----------------------
+
+
+def _write(root: Path, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+
+
+@pytest.fixture
+def broken_tree(tmp_path) -> Path:
+    _write(
+        tmp_path,
+        {
+            "imprimatur/__init__.py": "",
+            "governance/__init__.py": "",
+            "governance/audit/__init__.py": "",
+            # A forbidden import: governance imports generation.
+            "governance/audit/x.py": "from generation.jobs import models\n",
+            # A cycle: a relative import one way, one inside a function the other way.
+            "governance/audit/a.py": "from . import b\n",
+            "governance/audit/b.py": "def f():\n    from governance.audit import a\n",
+            "governance/audit/migrations/0001_initial.py": "from generation.jobs import models\n",
+            "generation/__init__.py": "",
+            "generation/jobs/__init__.py": "",
+            "generation/jobs/models.py": "from ..engine import run\n",  # allowed
+            "generation/engine/__init__.py": "def run():\n    import django.db\n",
+            "generation/engine/long.py": "x = 1\n" * (MAX_LINES + 1),
+        },
+    )
+    return tmp_path
+
+
+def test_the_checkers_report_each_broken_rule(broken_tree):
+    modules = project_modules(broken_tree)
+    assert "governance.audit.migrations.0001_initial" not in modules
+    graph = import_graph(broken_tree)
+    assert graph["generation.jobs.models"] == {"generation.engine"}  # relative, resolved
+
+    # ``from generation.jobs import models`` imports the package and its module.
+    assert forbidden_imports(graph, ALLOWED) == [
+        "governance.audit.x imports generation.jobs (governance.audit -> generation.jobs)",
+        "governance.audit.x imports generation.jobs.models (governance.audit -> generation.jobs)",
+    ]
+    assert import_cycles(graph) == [["governance.audit.a", "governance.audit.b"]]
+    assert foreign_imports(all_imports(broken_tree), PLAIN_PACKAGES, FRAMEWORKS) == [
+        "generation.engine imports django.db"
+    ]
+    assert oversized_modules(broken_tree, MAX_LINES, {}) == [
+        f"generation/engine/long.py: {MAX_LINES + 1} lines"
+    ]
+    assert oversized_modules(broken_tree, MAX_LINES, {"generation/engine/long.py": "why"}) == []
+
+
+def test_a_module_outside_every_rule_is_reported(broken_tree):
+    _write(broken_tree, {"generation/newpkg/__init__.py": "from generation.jobs import models\n"})
+    problems = forbidden_imports(import_graph(broken_tree), {"generation.jobs": ANY})
+    assert "generation.newpkg: in no unit of the import rules" in problems
