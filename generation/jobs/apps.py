@@ -33,9 +33,9 @@ class JobsConfig(AppConfig):
         # Requests are reviewable (prompt review); reviews tell generation when one ends.
         from django.urls import reverse
 
+        from generation.jobs.evidence import prompt_review_evidence
         from generation.jobs.models import GenerationRequest
         from generation.jobs.services import PROMPT_REVIEW, on_review_decided
-        from generation.jobs.views import prompt_review_evidence
         from governance.reviews.registry import ReviewableType, register_reviewable
         from governance.reviews.services import review_decided
 
@@ -55,13 +55,13 @@ class JobsConfig(AppConfig):
         # Generated images are reviewable too (asset review), with their checks as evidence.
         from django.db.models.signals import post_save
 
+        from generation.jobs.evidence import asset_review_evidence
         from generation.jobs.models import Asset
         from generation.jobs.services import (
             ASSET_REVIEW,
             on_asset_review_decided,
             reference_image_saved,
         )
-        from generation.jobs.views import asset_review_evidence
         from imprimatur.tenancy.models import BrandReferenceImage
 
         register_reviewable(
