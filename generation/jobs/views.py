@@ -7,9 +7,10 @@ from django.db import transaction
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_POST
 
-from generation.jobs import selectors, services
+from generation.jobs import exports, selectors, services
 from generation.jobs.evidence import asset_evidence, prompt_review_evidence
 from generation.jobs.forms import (
     POLICY_FEEDBACK_FIELDS,
@@ -301,31 +302,17 @@ def asset_published(request, pk: int):
     )
 
 
-EXPORT_FORMATS = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
-
-
 @login_required
 def asset_export(request, pk: int, fmt: str):
     """The image (its approved version once approved) as PNG, JPEG or WebP, signed after the
     re-encoding: the signed source is the parent ingredient of the export's manifest."""
-    from generation.jobs.signing import signer_load
-    from generation.provenance import export_signed
-
-    if fmt not in EXPORT_FORMATS:
-        raise Http404("Export as png, jpeg or webp.")
     asset = selectors.asset_file_get(user=request.user, pk=pk)
-    stored = asset.published_image or asset.image
-    with stored.open("rb") as handle:
-        exported = export_signed(
-            handle.read(),
-            fmt,
-            signer=signer_load(),
-            title=f"imprimatur-request{asset.request_id}-{asset.index + 1}.{fmt}",
-        )
-    response = HttpResponse(exported, content_type=EXPORT_FORMATS[fmt])
-    name = f"imprimatur-request{asset.request_id}-{asset.index + 1}"
-    suffix = "-approved" if asset.published_image else ""
-    response["Content-Disposition"] = f'attachment; filename="{name}{suffix}.{fmt}"'
+    try:
+        exported = exports.asset_export(asset=asset, user=request.user, fmt=fmt)
+    except ValidationError:
+        raise Http404("Export as png, jpeg or webp.") from None
+    response = HttpResponse(exported.content, content_type=exported.content_type)
+    response["Content-Disposition"] = content_disposition_header(True, exported.filename)
     return response
 
 
