@@ -47,6 +47,7 @@ api_patterns = [
     path("models/<int:pk>/", jobs_api.ModelProfileDetailView.as_view(), name="model-detail"),
     path("assets/<int:pk>/", jobs_api.AssetDetailView.as_view(), name="asset-detail"),
     path("assets/<int:pk>/file/", jobs_api.AssetFileView.as_view(), name="asset-file"),
+    path("assets/<int:pk>/export/", jobs_api.AssetExportView.as_view(), name="asset-export"),
     path("provenance/verify/", jobs_api.VerifyView.as_view(), name="provenance-verify"),
     path("policies/", policies_api.PolicyListView.as_view(), name="policy-list"),
     path("policies/<int:pk>/", policies_api.PolicyDetailView.as_view(), name="policy-detail"),

@@ -2,17 +2,20 @@
 
 import django_filters
 from django.core.exceptions import PermissionDenied
-from django.http import FileResponse
+from django.http import FileResponse, HttpResponse
 from django.urls import reverse
+from django.utils.http import content_disposition_header
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import Throttled
 from rest_framework.exceptions import ValidationError as DRFValidationError
+from rest_framework.negotiation import BaseContentNegotiation, DefaultContentNegotiation
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from generation.jobs import selectors, services
+from generation.jobs import exports, selectors, services
 from generation.jobs.models import Asset, GenerationRequest, ModelProfile
 from imprimatur.tenancy.models import BrandProject, Organization
 from imprimatur.tenancy.permissions import Action
@@ -293,6 +296,56 @@ class AssetFileView(APIView):
             content_type="image/png",
             filename=f"imprimatur-request{asset.request_id}-{asset.index + 1}.png",
         )
+
+
+class AssetExportInputSerializer(serializers.Serializer):
+    format = serializers.ChoiceField(
+        choices=exports.REENCODED_FORMATS, help_text="The format of the signed file."
+    )
+
+
+class _AnswerInOneType(BaseContentNegotiation):
+    """The file in its own type, errors as JSON, whatever the client accepts: a client asking
+    for ``image/jpeg`` is answered, not refused with 406."""
+
+    def select_parser(self, request, parsers):
+        return DefaultContentNegotiation().select_parser(request, parsers)
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
+class AssetExportView(APIView):
+    """The image (its approved version once approved) as a JPEG or WebP file, signed after the
+    re-encoding with the stored image as parent ingredient. For users who may have the image's
+    file (quarantined images: compliance officers and admins); each export is audited."""
+
+    content_negotiation_class = _AnswerInOneType
+
+    @extend_schema(
+        request=AssetExportInputSerializer,
+        responses={
+            **{
+                (200, exports.EXPORT_FORMATS[fmt]): OpenApiResponse(
+                    response=OpenApiTypes.BINARY,
+                    description="The signed file, named in Content-Disposition.",
+                )
+                for fmt in exports.REENCODED_FORMATS
+            },
+            400: OpenApiResponse(description="An unknown format, named under errors.format."),
+            404: OpenApiResponse(description="No such image, or one you may not have."),
+        },
+    )
+    def post(self, request, pk: int):
+        asset = selectors.asset_file_get(user=request.user, pk=pk)
+        serializer = AssetExportInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        exported = exports.asset_export(
+            asset=asset, user=request.user, fmt=serializer.validated_data["format"]
+        )
+        response = HttpResponse(exported.content, content_type=exported.content_type)
+        response["Content-Disposition"] = content_disposition_header(True, exported.filename)
+        return response
 
 
 # --- The model catalog -------------------------------------------------------------------------
