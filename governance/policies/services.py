@@ -34,6 +34,7 @@ from governance.policies.matching import (
     Match,
     Outcome,
     outcome_for,
+    prompt_length_error,
 )
 from governance.policies.models import Policy, PolicyVersion
 from imprimatur.errors import PolicyRefused
@@ -117,14 +118,8 @@ class _Layer:
 
 
 def _check_prompt_length(prompt: str) -> None:
-    if len(prompt) > MAX_PROMPT_CHARS:
-        raise ValidationError(
-            {
-                "prompt": (
-                    f"The prompt is {len(prompt)} characters long; the limit is {MAX_PROMPT_CHARS}."
-                )
-            }
-        )
+    if error := prompt_length_error(prompt):
+        raise ValidationError({"prompt": error})
 
 
 def with_negative_additions(negative_prompt: str, additions) -> tuple[str, tuple[str, ...]]:
