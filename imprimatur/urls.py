@@ -6,6 +6,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from generation.jobs import api as jobs_api
+from generation.jobs import catalog_api
 from governance.audit import api as audit_api
 from governance.policies import api as policies_api
 from governance.reviews import api as reviews_api
@@ -43,10 +44,11 @@ api_patterns = [
     path("requests/<int:pk>/", jobs_api.RequestDetailView.as_view(), name="request-detail"),
     path("requests/<int:pk>/cancel/", jobs_api.RequestCancelView.as_view(), name="request-cancel"),
     path("requests/<int:pk>/rerun/", jobs_api.RequestRerunView.as_view(), name="request-rerun"),
-    path("models/", jobs_api.ModelProfileListView.as_view(), name="model-list"),
-    path("models/<int:pk>/", jobs_api.ModelProfileDetailView.as_view(), name="model-detail"),
+    path("models/", catalog_api.ModelProfileListView.as_view(), name="model-list"),
+    path("models/<int:pk>/", catalog_api.ModelProfileDetailView.as_view(), name="model-detail"),
     path("assets/<int:pk>/", jobs_api.AssetDetailView.as_view(), name="asset-detail"),
     path("assets/<int:pk>/file/", jobs_api.AssetFileView.as_view(), name="asset-file"),
+    path("assets/<int:pk>/export/", jobs_api.AssetExportView.as_view(), name="asset-export"),
     path("provenance/verify/", jobs_api.VerifyView.as_view(), name="provenance-verify"),
     path("policies/", policies_api.PolicyListView.as_view(), name="policy-list"),
     path("policies/<int:pk>/", policies_api.PolicyDetailView.as_view(), name="policy-detail"),

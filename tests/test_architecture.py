@@ -83,11 +83,6 @@ MAX_LINES = 500
 # Modules allowed over MAX_LINES, with the reason. Split one and remove its entry (the last
 # test fails while an entry names a module that is no longer long).
 LONG_MODULES: dict[str, str] = {
-    # Removed when generation/jobs is split (in progress on another branch).
-    "generation/jobs/services.py": "the jobs' services, being split into modules",
-    "generation/jobs/views.py": "every page of requests, jobs, assets and models; split next",
-    "governance/policies/services.py": "evaluation, quotas, writes and recheck of policies; "
-    "split next (the sources registered by generation are imported from it)",
     "generation/checks/brand.py": "the brand check: palette, concepts and references scored "
     "together; one algorithm, kept in one place",
     "generation/engine/pipelines.py": "loading and running every pipeline kind (text, image, "
@@ -99,10 +94,6 @@ LONG_MODULES: dict[str, str] = {
     "generation/demo/training.py": "the demo pack's training recipe, an offline script run "
     "by train_demo_models",
 }
-
-# The cycles known on this branch; this dict's entry and the xfail below are removed when
-# generation/jobs is split (services <-> tasks, on another branch).
-KNOWN_CYCLES = [["generation.jobs.services", "generation.jobs.tasks"]]
 
 
 def test_every_package_imports_only_what_the_rules_allow():
@@ -117,15 +108,7 @@ def test_the_plain_python_packages_import_no_framework_and_no_app():
     assert any(module.startswith(PLAIN_PACKAGES) for module in imports)  # they were parsed
 
 
-def test_no_import_cycle_but_the_known_one():
-    cycles = import_cycles(import_graph(ROOT))
-    assert [cycle for cycle in cycles if cycle not in KNOWN_CYCLES] == []
-
-
-@pytest.mark.xfail(
-    strict=True, reason="generation.jobs services <-> tasks; removed when generation/jobs is split"
-)
-def test_no_import_cycle_at_all():
+def test_no_import_cycle():
     assert import_cycles(import_graph(ROOT)) == []
 
 

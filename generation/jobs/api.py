@@ -1,20 +1,22 @@
 """Generation in the API: submit requests, follow them, fetch their images."""
 
 import django_filters
-from django.core.exceptions import PermissionDenied
-from django.http import FileResponse
+from django.http import FileResponse, HttpResponse
 from django.urls import reverse
+from django.utils.http import content_disposition_header
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import Throttled
 from rest_framework.exceptions import ValidationError as DRFValidationError
+from rest_framework.negotiation import BaseContentNegotiation, DefaultContentNegotiation
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from generation.jobs import catalog, selectors, services
-from generation.jobs.models import Asset, GenerationRequest, ModelProfile
-from imprimatur.tenancy.models import BrandProject, Organization
+from generation.jobs import exports, selectors, services
+from generation.jobs.models import Asset, GenerationRequest
+from imprimatur.tenancy.models import BrandProject
 from imprimatur.tenancy.permissions import Action
 from imprimatur.tenancy.selectors import project_get
 
@@ -295,156 +297,54 @@ class AssetFileView(APIView):
         )
 
 
-# --- The model catalog -------------------------------------------------------------------------
-
-
-class ModelProfileSerializer(serializers.ModelSerializer):
-    organization = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    projects = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
-
-    class Meta:
-        model = ModelProfile
-        fields = [
-            "id",
-            "name",
-            "organization",
-            *catalog.PROFILE_FIELDS,
-            "pipeline_class",
-            "model_capabilities",
-            "projects",
-        ]
-
-    def to_representation(self, profile):
-        data = super().to_representation(profile)
-        if not self.context.get("is_admin"):
-            # Where checkpoints live on the workers is for admins only.
-            data.pop("path")
-        return data
-
-
-class ModelProfileWriteSerializer(serializers.Serializer):
-    """Types only; `catalog.model_profile_save` checks the checkpoint and the limits."""
-
-    name = serializers.SlugField(required=False)
-    organization = serializers.SlugField(
-        required=False, help_text="Needed only if you administer several organisations."
-    )
-    display_name = serializers.CharField(required=False, allow_blank=True)
-    path = serializers.CharField(required=False)
-    single_file_config = serializers.CharField(required=False, allow_blank=True)
-    capabilities = serializers.ListField(child=serializers.CharField(), required=False)
-    queue = serializers.CharField(required=False)
-    scheduler = serializers.CharField(required=False, allow_blank=True)
-    sizes = serializers.ListField(child=serializers.IntegerField(), required=False)
-    default_size = serializers.IntegerField(required=False)
-    default_steps = serializers.IntegerField(required=False)
-    max_steps = serializers.IntegerField(required=False)
-    default_guidance = serializers.FloatField(required=False)
-    max_guidance = serializers.FloatField(required=False)
-    max_images = serializers.IntegerField(required=False)
-    licence_note = serializers.CharField(required=False, allow_blank=True)
-    enabled = serializers.BooleanField(required=False)
-    projects = serializers.ListField(child=serializers.SlugField(), required=False)
-
-
-def _admin_organizations(user):
-    return Organization.objects.restrict(user, Action.MANAGE)
-
-
-def _save_profile(request, data: dict, profile: ModelProfile | None) -> ModelProfile:
-    if profile is not None:
-        organization = profile.organization
-    else:
-        if "name" not in data:
-            raise serializers.ValidationError({"name": "This field is required."})
-        if "path" not in data:
-            raise serializers.ValidationError({"path": "This field is required."})
-        choices = _admin_organizations(request.user)
-        if "organization" in data:
-            choices = choices.filter(slug=data["organization"])
-        choices = list(choices[:2])
-        if not choices:
-            raise PermissionDenied("Only admins of an organisation add models to it.")
-        if len(choices) > 1:
-            raise serializers.ValidationError(
-                {"organization": "You administer several organisations: name one."}
-            )
-        organization = choices[0]
-    projects = None
-    if "projects" in data:
-        found = {
-            project.slug: project
-            for project in BrandProject.objects.filter(
-                organization=organization, slug__in=data["projects"]
-            )
-        }
-        unknown = [slug for slug in data["projects"] if slug not in found]
-        if unknown:
-            raise serializers.ValidationError(
-                {"projects": f"Unknown projects: {', '.join(unknown)}."}
-            )
-        projects = list(found.values())
-    fields = {key: value for key, value in data.items() if key in catalog.PROFILE_FIELDS}
-    return catalog.model_profile_save(
-        organization=organization,
-        actor=request.user,
-        name=data.get("name", profile.name if profile else ""),
-        fields=fields,
-        projects=projects,
-        profile=profile,
+class AssetExportInputSerializer(serializers.Serializer):
+    format = serializers.ChoiceField(
+        choices=exports.REENCODED_FORMATS, help_text="The format of the signed file."
     )
 
 
-class ModelProfileListView(generics.ListCreateAPIView):
-    """The model catalog of your organisations; admins add models with POST."""
+class _AnswerInOneType(BaseContentNegotiation):
+    """The file in its own type, errors as JSON, whatever the client accepts: a client asking
+    for ``image/jpeg`` is answered, not refused with 406."""
 
-    filterset_fields = ["enabled", "queue"]
+    def select_parser(self, request, parsers):
+        return DefaultContentNegotiation().select_parser(request, parsers)
 
-    def get_serializer_class(self):
-        if self.request.method == "POST":
-            return ModelProfileWriteSerializer
-        return ModelProfileSerializer
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
 
-    def get_serializer_context(self):
-        context = super().get_serializer_context()
-        context["is_admin"] = _admin_organizations(self.request.user).exists()
-        return context
 
-    def get_queryset(self):
-        return selectors.model_profile_list(user=self.request.user).prefetch_related("projects")
+class AssetExportView(APIView):
+    """The image (its approved version once approved) as a JPEG or WebP file, signed after the
+    re-encoding with the stored image as parent ingredient. For users who may have the image's
+    file (quarantined images: compliance officers and admins); each export is audited."""
 
-    @extend_schema(responses={201: ModelProfileSerializer})
-    def post(self, request):
-        serializer = ModelProfileWriteSerializer(data=request.data)
+    content_negotiation_class = _AnswerInOneType
+
+    @extend_schema(
+        request=AssetExportInputSerializer,
+        responses={
+            **{
+                (200, exports.EXPORT_FORMATS[fmt]): OpenApiResponse(
+                    response=OpenApiTypes.BINARY,
+                    description="The signed file, named in Content-Disposition.",
+                )
+                for fmt in exports.REENCODED_FORMATS
+            },
+            400: OpenApiResponse(description="An unknown format, named under errors.format."),
+            404: OpenApiResponse(description="No such image, or one you may not have."),
+        },
+    )
+    def post(self, request, pk: int):
+        asset = selectors.asset_file_get(user=request.user, pk=pk)
+        serializer = AssetExportInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        profile = _save_profile(request, serializer.validated_data, None)
-        body = ModelProfileSerializer(profile, context={"is_admin": True}).data
-        return Response(body, status=status.HTTP_201_CREATED)
-
-
-class ModelProfileDetailView(generics.RetrieveAPIView):
-    """One model; admins change it with PATCH."""
-
-    serializer_class = ModelProfileSerializer
-
-    def get_object(self):
-        return selectors.model_profile_get(user=self.request.user, pk=self.kwargs["pk"])
-
-    def get_serializer_context(self):
-        context = super().get_serializer_context()
-        context["is_admin"] = _admin_organizations(self.request.user).exists()
-        return context
-
-    @extend_schema(request=ModelProfileWriteSerializer, responses={200: ModelProfileSerializer})
-    def patch(self, request, pk: int):
-        profile = self.get_object()
-        serializer = ModelProfileWriteSerializer(data=request.data, partial=True)
-        serializer.is_valid(raise_exception=True)
-        data = dict(serializer.validated_data)
-        data.pop("name", None)
-        data.pop("organization", None)
-        profile = _save_profile(request, data, profile)
-        return Response(ModelProfileSerializer(profile, context={"is_admin": True}).data)
+        exported = exports.asset_export(
+            asset=asset, user=request.user, fmt=serializer.validated_data["format"]
+        )
+        response = HttpResponse(exported.content, content_type=exported.content_type)
+        response["Content-Disposition"] = content_disposition_header(True, exported.filename)
+        return response
 
 
 # --- Provenance --------------------------------------------------------------------------------

@@ -16,7 +16,8 @@ class JobsConfig(AppConfig):
         # governance never imports generation, so generation hands them over.
         # Likewise, policy quotas count the images that requests asked for.
         from generation.jobs.selectors import images_requested, recent_prompts
-        from governance.policies.services import register_prompt_source, register_usage_source
+        from governance.policies.quotas import register_usage_source
+        from governance.policies.services import register_prompt_source
 
         register_prompt_source(recent_prompts)
         register_usage_source(images_requested)
@@ -33,9 +34,9 @@ class JobsConfig(AppConfig):
         # Requests are reviewable (prompt review); reviews tell generation when one ends.
         from django.urls import reverse
 
+        from generation.jobs.evidence import prompt_review_evidence
         from generation.jobs.models import GenerationRequest
         from generation.jobs.reviewing import PROMPT_REVIEW, on_review_decided
-        from generation.jobs.views import prompt_review_evidence
         from governance.reviews.registry import ReviewableType, register_reviewable
         from governance.reviews.services import review_decided
 
@@ -56,9 +57,9 @@ class JobsConfig(AppConfig):
         from django.db.models.signals import post_save
 
         from generation.jobs.checking import reference_image_saved
+        from generation.jobs.evidence import asset_review_evidence
         from generation.jobs.models import Asset
         from generation.jobs.reviewing import ASSET_REVIEW, on_asset_review_decided
-        from generation.jobs.views import asset_review_evidence
         from imprimatur.tenancy.models import BrandReferenceImage
 
         register_reviewable(

@@ -19,6 +19,7 @@ ACTIONS: dict[str, str] = {
     "generation.asset.reject": "An image's review ended in rejection.",
     "generation.asset.request_changes": "An image's review ended asking for changes.",
     "generation.asset.publish": "An approved image was signed again, with its approval.",
+    "generation.asset.export": "An image was exported as a signed PNG, JPEG or WebP file.",
     "generation.model.create": "An admin added a model to the catalog.",
     "generation.model.update": "An admin changed a model of the catalog.",
 }
@@ -194,5 +195,25 @@ def model_saved(*, profile, actor, created: bool, changed: dict, projects=None) 
             "changed": changed,
             "pipeline_class": profile.pipeline_class,
             **({"projects": sorted(p.slug for p in projects)} if projects is not None else {}),
+        },
+    )
+
+
+def asset_exported(*, asset, user, fmt: str, sha256: str, size: int, approved: bool) -> None:
+    """A signed export left the platform: its format, size and SHA-256, and the image it was
+    made from (the asset's SHA-256; ``approved``: from its approved, published version)."""
+    project = asset.request.project
+    audit_record(
+        action="generation.asset.export",
+        actor=user,
+        organization=project.organization,
+        target=asset,
+        project=project,
+        data={
+            "format": fmt,
+            "size": size,
+            "sha256": sha256,
+            "asset_sha256": asset.sha256,
+            "approved": approved,
         },
     )

@@ -5,6 +5,7 @@ from django.urls import reverse
 
 from generation.jobs.models import Mode
 from generation.jobs.params import models_for_project
+from governance.policies.matching import MAX_PROMPT_CHARS
 
 #: What the live policy feedback sends: the prompts, then the parameters a policy may limit.
 POLICY_FEEDBACK_FIELDS = (
@@ -20,12 +21,19 @@ POLICY_FEEDBACK_FIELDS = (
 
 
 class GenerationRequestForm(forms.Form):
+    # The length limit is checked with the others (the same message as the API); the browser
+    # is only told it, as maxlength.
     prompt = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 3, "placeholder": "a red star on a navy background"}),
-        max_length=1000,
+        widget=forms.Textarea(
+            attrs={
+                "rows": 3,
+                "placeholder": "a red star on a navy background",
+                "maxlength": MAX_PROMPT_CHARS,
+            }
+        ),
     )
     negative_prompt = forms.CharField(
-        required=False, widget=forms.Textarea(attrs={"rows": 2}), max_length=1000
+        required=False, widget=forms.Textarea(attrs={"rows": 2, "maxlength": MAX_PROMPT_CHARS})
     )
     model = forms.ChoiceField()
     mode = forms.ChoiceField(choices=Mode.choices, initial=Mode.TEXT_TO_IMAGE)

@@ -11,9 +11,9 @@ import secrets
 from django.core.exceptions import ValidationError
 
 from generation.jobs.models import Mode, ModelProfile
+from governance.policies.matching import prompt_length_error
 from imprimatur.tenancy.models import BrandProject
 
-MAX_PROMPT_LENGTH = 1000
 MAX_SEED = 2**32 - 1
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 MAX_UPLOAD_SIDE = 4096
@@ -103,10 +103,10 @@ def generation_params_clean(*, project: BrandProject, prompt: str, params: dict)
     prompt = (prompt or "").strip()
     if not prompt:
         reject("prompt", "Write a prompt: it may not be empty.")
-    elif len(prompt) > MAX_PROMPT_LENGTH:
-        reject("prompt", f"Keep the prompt under {MAX_PROMPT_LENGTH} characters.")
-    if len(values["negative_prompt"]) > MAX_PROMPT_LENGTH:
-        reject("negative_prompt", f"Keep it under {MAX_PROMPT_LENGTH} characters.")
+    elif too_long := prompt_length_error(prompt):
+        reject("prompt", too_long)
+    if too_long := prompt_length_error(values["negative_prompt"], what="negative prompt"):
+        reject("negative_prompt", too_long)
 
     sizes = sorted(profile.sizes)
     for field in ("width", "height"):

@@ -19,7 +19,8 @@ from generation.jobs.selectors import may_act_on, may_see_quarantined
 from generation.jobs.transitions import generation_job_end, generation_request_transition
 from governance.policies.display import policy_matches_data, policy_refusal_message
 from governance.policies.matching import Outcome
-from governance.policies.services import PolicyDecision, policy_evaluate, policy_quota_check
+from governance.policies.quotas import policy_quota_check
+from governance.policies.services import PolicyDecision, policy_evaluate
 from governance.reviews.selectors import reviews_of
 from governance.reviews.services import review_withdraw
 from imprimatur.errors import InvalidTransition, PolicyRefused

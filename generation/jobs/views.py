@@ -7,9 +7,11 @@ from django.db import transaction
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_POST
 
-from generation.jobs import catalog, selectors, services
+from generation.jobs import catalog, exports, selectors, services
+from generation.jobs.evidence import asset_evidence, prompt_review_evidence
 from generation.jobs.forms import (
     POLICY_FEEDBACK_FIELDS,
     GenerationRequestForm,
@@ -17,8 +19,9 @@ from generation.jobs.forms import (
 )
 from generation.jobs.models import Asset, GenerationRequest
 from governance.policies.display import highlight_matches, policy_matches_data
-from governance.policies.services import policy_evaluate, policy_quota_usage
-from governance.reviews.selectors import review_last_decision, reviews_of
+from governance.policies.quotas import policy_quota_usage
+from governance.policies.services import policy_evaluate
+from governance.reviews.selectors import reviews_of
 from imprimatur.errors import InvalidTransition
 from imprimatur.tenancy.models import BrandProject, Organization
 from imprimatur.tenancy.permissions import Action
@@ -154,84 +157,6 @@ def _feedback_params(data) -> dict:
             except ValueError:
                 continue
     return params
-
-
-def prompt_review_evidence(generation_request, user=None) -> dict:
-    """What the review and request pages show of a request besides the request itself: the
-    prompt with the policy's matches, and its earlier versions with reviewers' comments."""
-    return {
-        "prompt_highlighted": highlight_matches(
-            generation_request.prompt, generation_request.policy_matches
-        ),
-        "history": selectors.request_history(generation_request),
-    }
-
-
-def asset_review_evidence(asset, user) -> dict:
-    """What the image review page shows: the request's prompt and the asset's checks."""
-    privileged = selectors.may_see_quarantined(
-        user=user, organization_id=asset.request.project.organization_id
-    )
-    return {
-        "item": asset_evidence(asset, user, privileged=privileged),
-        "req": asset.request,
-        # The other images of the request, to compare the variants side by side.
-        "variants": [
-            asset_evidence(other, user, privileged=privileged)
-            for other in asset.request.assets.exclude(pk=asset.pk).order_by("index")
-        ],
-        **prompt_review_evidence(asset.request),
-    }
-
-
-def asset_evidence(asset, user, *, privileged: bool | None = None) -> dict:
-    """What the pages show of an asset's checks: the latest result, readable at a glance,
-    the image only to those who may see it, NudeNet boxes only to compliance and admins."""
-    checks = sorted(asset.checks.all(), key=lambda check: check.pk, reverse=True)
-    if privileged is None:  # callers with several assets of one project pass it in
-        privileged = selectors.may_see_quarantined(
-            user=user, organization_id=asset.request.project.organization_id
-        )
-    latest = checks[0].result if checks else None
-    review = next(iter(reviews_of(target=asset)), None)
-    return {
-        "asset": asset,
-        "review": review,
-        "review_decision": review_last_decision(review),
-        "result": latest,
-        "history": checks[1:],
-        "show_image": privileged or not asset.quarantined,
-        "show_boxes": privileged,
-        "may_recheck": privileged,
-        "boxes": _boxes(latest) if latest and privileged else [],
-        "brand_parts": _brand_parts(latest),
-    }
-
-
-def _boxes(result: dict) -> list[dict]:
-    nudenet = result["safety"]["nudenet"]
-    return [
-        {**detection, "x": detection["box"][0], "y": detection["box"][1],
-         "w": detection["box"][2], "h": detection["box"][3]}
-        for detection in nudenet["detections"]
-        if detection["action"] != "ignore"
-    ]  # fmt: skip
-
-
-BRAND_PART_LABELS = {
-    "reference": "Like the reference images",
-    "descriptors": "On-brand rather than off-brand",
-    "palette": "Brand colours",
-    "alignment": "Matches the prompt",
-}
-
-
-def _brand_parts(result: dict | None) -> list[dict]:
-    brand = (result or {}).get("brand") or {}
-    return [
-        {"name": name, "label": BRAND_PART_LABELS.get(name, name), **part}
-        for name, part in (brand.get("parts") or {}).items()
-    ]
 
 
 def _status_context(request, pk: int) -> dict:
@@ -378,31 +303,17 @@ def asset_published(request, pk: int):
     )
 
 
-EXPORT_FORMATS = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
-
-
 @login_required
 def asset_export(request, pk: int, fmt: str):
     """The image (its approved version once approved) as PNG, JPEG or WebP, signed after the
     re-encoding: the signed source is the parent ingredient of the export's manifest."""
-    from generation.jobs.signing import signer_load
-    from generation.provenance import export_signed
-
-    if fmt not in EXPORT_FORMATS:
-        raise Http404("Export as png, jpeg or webp.")
     asset = selectors.asset_file_get(user=request.user, pk=pk)
-    stored = asset.published_image or asset.image
-    with stored.open("rb") as handle:
-        exported = export_signed(
-            handle.read(),
-            fmt,
-            signer=signer_load(),
-            title=f"imprimatur-request{asset.request_id}-{asset.index + 1}.{fmt}",
-        )
-    response = HttpResponse(exported, content_type=EXPORT_FORMATS[fmt])
-    name = f"imprimatur-request{asset.request_id}-{asset.index + 1}"
-    suffix = "-approved" if asset.published_image else ""
-    response["Content-Disposition"] = f'attachment; filename="{name}{suffix}.{fmt}"'
+    try:
+        exported = exports.asset_export(asset=asset, user=request.user, fmt=fmt)
+    except ValidationError:
+        raise Http404("Export as png, jpeg or webp.") from None
+    response = HttpResponse(exported.content, content_type=exported.content_type)
+    response["Content-Disposition"] = content_disposition_header(True, exported.filename)
     return response
 
 

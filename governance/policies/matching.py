@@ -28,6 +28,9 @@ from governance.policies.normalize import (
     reads_as_i_or_l,
 )
 
+#: The longest prompt (and negative prompt) anyone may submit or have judged, in characters:
+#: the one limit of the request form, the API, live feedback and policy evaluation. The API
+#: schema states it (policy evaluation's maxLength), so changing it changes the schema.
 MAX_PROMPT_CHARS = 4000
 MAX_PATTERN_CHARS = 2000
 
@@ -72,6 +75,14 @@ class PromptTooLong(ValueError):
         self.length = length
         self.limit = limit
         super().__init__(f"prompt is {length} characters long; the limit is {limit}")
+
+
+def prompt_length_error(text: str, *, what: str = "prompt") -> str | None:
+    """Why ``text`` is refused for its length (None if it fits): one wording wherever a prompt
+    or negative prompt over ``MAX_PROMPT_CHARS`` is refused."""
+    if len(text) <= MAX_PROMPT_CHARS:
+        return None
+    return f"The {what} is {len(text)} characters long; the limit is {MAX_PROMPT_CHARS}."
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,5 @@
-"""Writes for prompt policies (create, edit the draft, publish) and their evaluation.
+"""Writes for prompt policies (create, edit the draft, publish) and their evaluation (quotas:
+``quotas.py``).
 
 A project is judged by two layers: the latest published version of its organisation's
 policy and the latest published version of its own policy (its additions). A prompt's
@@ -25,7 +26,7 @@ from governance.policies.documents import (
     document_sha256,
     empty_document,
 )
-from governance.policies.limits import EffectiveLimits, Quota, limits_check, limits_combine
+from governance.policies.limits import EffectiveLimits, limits_check, limits_combine
 from governance.policies.matching import (
     MAX_PROMPT_CHARS,
     Action,
@@ -33,9 +34,9 @@ from governance.policies.matching import (
     Match,
     Outcome,
     outcome_for,
+    prompt_length_error,
 )
 from governance.policies.models import Policy, PolicyVersion
-from imprimatur.errors import PolicyRefused
 from imprimatur.tenancy.models import BrandProject, Organization
 
 # --- Compiled policies, cached per process --------------------------------------------------
@@ -116,14 +117,8 @@ class _Layer:
 
 
 def _check_prompt_length(prompt: str) -> None:
-    if len(prompt) > MAX_PROMPT_CHARS:
-        raise ValidationError(
-            {
-                "prompt": (
-                    f"The prompt is {len(prompt)} characters long; the limit is {MAX_PROMPT_CHARS}."
-                )
-            }
-        )
+    if error := prompt_length_error(prompt):
+        raise ValidationError({"prompt": error})
 
 
 def with_negative_additions(negative_prompt: str, additions) -> tuple[str, tuple[str, ...]]:
@@ -223,115 +218,6 @@ def policy_dry_run(
     _check_prompt_length(prompt)
     layers, organization_version = _draft_layers(policy, policy.draft)
     return _decide(layers, prompt, negative_prompt, organization_version, None, params)
-
-
-# --- Quotas ----------------------------------------------------------------------------------
-
-#: How quotas learn how many images were asked for. Governance never imports generation
-#: (DESIGN.md): the app whose requests make images registers the count when it starts.
-UsageSource = Callable[..., int]
-_usage_sources: list[UsageSource] = []
-
-
-def register_usage_source(source: UsageSource) -> None:
-    """Register ``source(*, organization_id, project_id, user_id, since)``: the number of
-    images that requests made since ``since`` asked for, counting only those of the project
-    and of the user that are given (None: any), failed, cancelled and rejected requests
-    left out."""
-    if source not in _usage_sources:
-        _usage_sources.append(source)
-
-
-def quota_period(period: str, now: datetime | None = None) -> tuple[datetime, datetime]:
-    """The start and end of the current day or month, in the server's time zone."""
-    local = timezone.localtime(now or timezone.now())
-    start = local.replace(hour=0, minute=0, second=0, microsecond=0)
-    if period == "day":
-        end = start + timedelta(days=1)
-    else:
-        start = start.replace(day=1)
-        end = (start + timedelta(days=32)).replace(day=1)
-    # Wall-clock arithmetic: with zoneinfo the offset follows the date, so a day that
-    # changes to or from daylight-saving time still ends at local midnight.
-    return start, end
-
-
-@dataclass(frozen=True)
-class QuotaUse:
-    """How much of one quota is used, and when it renews."""
-
-    quota: Quota
-    used: int
-    renews_at: datetime
-
-    @property
-    def remaining(self) -> int:
-        return max(0, self.quota.limit - self.used)
-
-    def as_dict(self) -> dict:
-        return {
-            "quota": self.quota.key,
-            "counted_in": "project" if self.quota.within_project else "organization",
-            "limit": self.quota.limit,
-            "used": self.used,
-            "remaining": self.remaining,
-            "renews_at": self.renews_at.isoformat(),
-        }
-
-
-def policy_quota_usage(
-    *, decision: PolicyDecision, project: BrandProject, user, now: datetime | None = None
-) -> list[QuotaUse]:
-    """The use of every quota that the decision's policies set, for this user and project."""
-    uses = []
-    for quota in decision.limits.quotas:
-        since, renews_at = quota_period(quota.period, now)
-        counted_project = (
-            project.pk if (quota.within_project or quota.subject == "project") else None
-        )
-        used = sum(
-            source(
-                organization_id=project.organization_id,
-                project_id=counted_project,
-                user_id=user.pk if quota.subject == "user" else None,
-                since=since,
-            )
-            for source in _usage_sources
-        )
-        uses.append(QuotaUse(quota, used, renews_at))
-    return uses
-
-
-def _quota_message(use: QuotaUse, images: int) -> str:
-    renews = timezone.localtime(use.renews_at).strftime("%d %b %Y, %H:%M %Z")
-    what = use.quota.describe()
-    if use.remaining == 0:
-        return f"The prompt policy's limit is reached: {what} is spent. It renews on {renews}."
-    left = "1 image is" if use.remaining == 1 else f"{use.remaining} images are"
-    return (
-        f"This request asks for {images} images, but only {left} left of {what}. "
-        f"Ask for fewer, or wait until {renews}."
-    )
-
-
-def policy_quota_check(
-    *, decision: PolicyDecision, project: BrandProject, user, images: int
-) -> list[QuotaUse]:
-    """Refuse (``PolicyRefused``) a request for ``images`` images that would go over a quota;
-    otherwise return the quotas' use before it.
-
-    Call it inside the transaction that writes the request, after taking a lock that
-    serialises the organisation's submissions, so two requests cannot both take the last
-    images (generation locks the organisation row).
-    """
-    uses = policy_quota_usage(decision=decision, project=project, user=user)
-    spent = [use for use in uses if use.used + images > use.quota.limit]
-    if spent:
-        raise PolicyRefused(
-            {"quota": [_quota_message(use, images) for use in spent]},
-            data={"quotas": [use.as_dict() for use in uses]},
-        )
-    return uses
 
 
 # --- Writes ----------------------------------------------------------------------------------

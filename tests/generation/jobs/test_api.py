@@ -4,6 +4,7 @@ import pytest
 
 from generation.jobs.models import GenerationJob, GenerationRequest
 from governance.audit.models import AuditEvent
+from governance.policies.matching import MAX_PROMPT_CHARS
 
 pytestmark = pytest.mark.django_db
 
@@ -49,7 +50,7 @@ def test_submit_creates_request_and_job_with_defaults_and_one_audit_event(acme):
         ({"prompt": "x", "mode": "video"}, "mode", "Must be one of"),
         ({"prompt": "x", "mode": "image-to-image"}, "init_image", "needs this image"),
         ({"prompt": "x", "strength": 0}, "strength", "above 0"),
-        ({"prompt": "x" * 1001}, "prompt", "under 1000"),
+        ({"prompt": "x" * (MAX_PROMPT_CHARS + 1)}, "prompt", f"the limit is {MAX_PROMPT_CHARS}"),
     ],
 )
 def test_bad_input_is_400_naming_the_field_and_writes_nothing(acme, body, field, message):

@@ -9,12 +9,12 @@ from django.core.exceptions import ValidationError
 
 from governance.policies.documents import document_clean, document_diff
 from governance.policies.limits import Quota, limits_check, limits_combine
+from governance.policies.quotas import quota_period
 from governance.policies.services import (
     policy_create,
     policy_dry_run,
     policy_evaluate,
     policy_publish,
-    quota_period,
 )
 from tests.governance.policies.factories import document, term_rule
 

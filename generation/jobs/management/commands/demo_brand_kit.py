@@ -11,7 +11,7 @@ from django.core.files.base import ContentFile
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from governance.audit.services import audit_record
+from imprimatur.tenancy.events import project_updated
 from imprimatur.tenancy.models import BrandProject, BrandReferenceImage
 
 DEMO_KIT = {
@@ -61,12 +61,15 @@ class Command(BaseCommand):
                 render(scene, size=64).save(buffer, format="PNG")
                 reference = BrandReferenceImage(project=found, caption=f"a red {shape} on navy")
                 reference.image.save(f"demo-{shape}-{index}.png", ContentFile(buffer.getvalue()))
-            audit_record(
-                action="tenancy.project.update",
-                organization=found.organization,
-                target=found,
+            project_updated(
                 project=found,
-                data={"brand_kit": "demo", "references": REFERENCES, "command": "demo_brand_kit"},
+                actor=None,
+                fields=["brand_kit"],
+                changes={
+                    "brand_kit": "demo",
+                    "references": REFERENCES,
+                    "command": "demo_brand_kit",
+                },
             )
         self.stdout.write(
             self.style.SUCCESS(
