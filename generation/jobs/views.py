@@ -23,17 +23,15 @@ from governance.policies.quotas import policy_quota_usage
 from governance.policies.services import policy_evaluate
 from governance.reviews.selectors import reviews_of
 from imprimatur.errors import InvalidTransition
-from imprimatur.tenancy.models import BrandProject, Organization
-from imprimatur.tenancy.permissions import Action
+from imprimatur.tenancy.models import Organization
+from imprimatur.tenancy.permissions import Action, user_may
 from imprimatur.tenancy.selectors import project_get
 
 
 @login_required
 def project_detail(request, slug: str):
     project = project_get(user=request.user, slug=slug)
-    can_generate = (
-        BrandProject.objects.restrict(request.user, Action.GENERATE).filter(pk=project.pk).exists()
-    )
+    can_generate = user_may(request.user, Action.GENERATE, project)
     # A derivative: image-to-image from an approved image of this project.
     source = _derivative_source(request, project)
     initial = {"mode": "image-to-image", "prompt": source.request.prompt} if source else None
@@ -109,11 +107,7 @@ OUTCOME_WORDS = {
 def policy_check(request, slug: str):
     """Live feedback while a creator types: what the policy says about the prompt (htmx)."""
     project = project_get(user=request.user, slug=slug)
-    if (
-        not BrandProject.objects.restrict(request.user, Action.GENERATE)
-        .filter(pk=project.pk)
-        .exists()
-    ):
+    if not user_may(request.user, Action.GENERATE, project):
         raise PermissionDenied("Only creators of this project check prompts here.")
     prompt = request.POST.get("prompt", "").strip()
     context = {"prompt": prompt}
@@ -176,9 +170,7 @@ def _status_context(request, pk: int) -> dict:
             asset_evidence(asset, request.user, privileged=privileged) for asset in assets
         ],
         "can_act": selectors.may_act_on(request=generation_request, user=request.user),
-        "can_generate": BrandProject.objects.restrict(request.user, Action.GENERATE)
-        .filter(pk=generation_request.project_id)
-        .exists(),
+        "can_generate": user_may(request.user, Action.GENERATE, generation_request.project),
         "changes_requested": generation_request.created_by_id == request.user.pk
         and (
             generation_request.status == GenerationRequest.Status.CHANGES_REQUESTED
