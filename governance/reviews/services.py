@@ -14,8 +14,7 @@ from django.db import transaction
 from django.dispatch import Signal
 from django.utils import timezone
 
-from governance.audit.services import audit_record
-from governance.reviews import notifications, selectors
+from governance.reviews import events, notifications, selectors
 from governance.reviews.models import Review, ReviewDecision, ReviewTask, Workflow
 from governance.reviews.registry import reviewable_type
 from governance.reviews.stages import DEFAULT_STAGES, stages_clean, stages_for
@@ -63,18 +62,7 @@ def workflow_update(
         distinct_approvers=bool(distinct_approvers),
         created_by=user,
     )
-    audit_record(
-        action="reviews.workflow.update",
-        actor=user,
-        organization=project.organization,
-        target=workflow,
-        data={
-            "project": project.slug,
-            "version": workflow.version,
-            "stages": [stage["name"] for stage in clean],
-            "distinct_approvers": workflow.distinct_approvers,
-        },
-    )
+    events.workflow_updated(workflow=workflow, user=user)
     return workflow
 
 
@@ -132,20 +120,7 @@ def review_open(
         requested_by=requested_by,
     )
     task = _task_create(review, 0)
-    audit_record(
-        action="reviews.review.open",
-        actor=requested_by,
-        organization=project.organization,
-        target=review,
-        project=project,
-        data={
-            "kind": kind,
-            "object": f"{review.content_type.app_label}.{review.content_type.model}:{target.pk}",
-            "workflow_version": workflow.version,
-            "stages": [stage["name"] for stage in stages],
-            "first_task": task.pk,
-        },
-    )
+    events.review_opened(review=review, first_task=task)
     return review
 
 
@@ -229,21 +204,10 @@ def task_decide(
         comment=comment,
         override_reason=override_reason if override else "",
     )
-    audit_record(
-        action="reviews.override" if override else "reviews.task.decide",
-        actor=user,
-        organization=review.project.organization,
-        target=task,
-        project=review.project,
-        data={
-            "review": review.pk,
-            "kind": review.kind,
-            "stage": task.name,
-            "decision": decision,
-            **({"comment": comment} if comment else {}),
-            **({"override_reason": override_reason, "why_needed": why} if override else {}),
-        },
-    )
+    if override:
+        events.task_overridden(decision=recorded, why_needed=why)
+    else:
+        events.task_decided(decision=recorded)
     approvals = task.decisions.filter(decision=ReviewDecision.Decision.APPROVE).count()
     if decision == ReviewDecision.Decision.REJECT:
         _task_close(task, ReviewTask.Status.REJECTED, user)
@@ -272,14 +236,7 @@ def _review_end(review: Review, status: str, decision: ReviewDecision | None) ->
     review.status = status
     review.decided_at = timezone.now()
     review.save(update_fields=["status", "decided_at"])
-    audit_record(
-        action="reviews.review.end",
-        actor=decision.user if decision else None,
-        organization=review.project.organization,
-        target=review,
-        project=review.project,
-        data={"kind": review.kind, "status": status},
-    )
+    events.review_ended(review=review, actor=decision.user if decision else None)
     review_decided.send(sender=Review, review=review, decision=decision)
     notifications.on_review_ended(review, decision)
 
