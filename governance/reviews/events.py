@@ -14,6 +14,7 @@ ACTIONS: dict[str, str] = {
     "reviews.override": "An admin decided a review stage outside the rules, with a reason.",
     "reviews.task.remind": "A review stage was overdue: its reviewers were reminded.",
     "reviews.task.escalate": "A review stage stayed overdue: it was escalated to the admins.",
+    "reviews.task.withdraw": "An open review stage ended undecided: its review was withdrawn.",
     "reviews.review.end": "A review ended: approved, rejected or withdrawn.",
 }
 
@@ -91,6 +92,18 @@ def task_overridden(*, decision, why_needed: str) -> None:
             "override_reason": decision.override_reason,
             "why_needed": why_needed,
         },
+    )
+
+
+def task_withdrawn(*, task, reason: str) -> None:
+    """An open task ended undecided because its review was withdrawn (``reason``: why)."""
+    review = task.review
+    audit_record(
+        action="reviews.task.withdraw",
+        organization=review.project.organization,
+        target=task,
+        project=review.project,
+        data={"review": review.pk, "kind": review.kind, "stage": task.name, "reason": reason},
     )
 
 

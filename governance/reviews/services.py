@@ -1,9 +1,11 @@
-"""Writes for reviews: workflows, opening a review, and deciding its tasks.
+"""Writes for reviews: workflows, opening a review, deciding its tasks, and the guarded
+status changes (``REVIEW_MOVES``, ``TASK_MOVES``) every decision and withdrawal goes through.
 
-Deciding locks the task row, so when two reviewers act on the same task at once exactly one
-decision counts and the other is told who decided (``AlreadyDecided``). When a review ends,
-``review_decided`` is sent inside the same transaction, so what the app that owns the object
-does in reply (queue the job, end the request) commits or rolls back with the decision.
+Deciding locks the review and task rows, so when two reviewers act on the same task at once
+exactly one decision counts and the other is told who decided (``AlreadyDecided``). When a
+review ends, ``review_decided`` is sent inside the same transaction, so what the app that
+owns the object does in reply (queue the job, end the request) commits or rolls back with
+the decision.
 """
 
 from datetime import timedelta
@@ -18,7 +20,7 @@ from governance.reviews import events, notifications, selectors
 from governance.reviews.models import Review, ReviewDecision, ReviewTask, Workflow
 from governance.reviews.registry import reviewable_type
 from governance.reviews.stages import DEFAULT_STAGES, stages_clean, stages_for
-from imprimatur.errors import AlreadyDecided
+from imprimatur.errors import AlreadyDecided, InvalidTransition
 from imprimatur.tenancy.models import BrandProject, Membership
 from imprimatur.tenancy.permissions import Role
 
@@ -173,6 +175,9 @@ def task_decide(
         raise ValidationError({"comment": "Say why you reject it: the creator reads this."})
     if decision == ReviewDecision.Decision.CHANGES and not comment:
         raise ValidationError({"comment": "Say what to change: the creator reads this."})
+    # The review's row first, as review_withdraw and review_transition take it: one lock
+    # order, and no next stage opens while the review is being withdrawn.
+    Review.objects.select_for_update().filter(pk=task.review_id).first()
     task = (
         ReviewTask.objects.select_for_update(of=("self",))
         .select_related("review__project__organization", "decided_by")
@@ -210,48 +215,110 @@ def task_decide(
         events.task_decided(decision=recorded)
     approvals = task.decisions.filter(decision=ReviewDecision.Decision.APPROVE).count()
     if decision == ReviewDecision.Decision.REJECT:
-        _task_close(task, ReviewTask.Status.REJECTED, user)
-        _review_end(review, Review.Status.REJECTED, recorded)
+        task_transition(task=task, to=ReviewTask.Status.REJECTED, actor=user)
+        review_transition(review=review, to=Review.Status.REJECTED, actor=user, decision=recorded)
     elif decision == ReviewDecision.Decision.CHANGES:
         # Ends this review: the creator revises and submits again (a new review).
-        _task_close(task, ReviewTask.Status.CHANGES_REQUESTED, user)
-        _review_end(review, Review.Status.CHANGES_REQUESTED, recorded)
+        task_transition(task=task, to=ReviewTask.Status.CHANGES_REQUESTED, actor=user)
+        review_transition(
+            review=review, to=Review.Status.CHANGES_REQUESTED, actor=user, decision=recorded
+        )
     elif approvals >= task.approvals_needed:
-        _task_close(task, ReviewTask.Status.APPROVED, user)
+        task_transition(task=task, to=ReviewTask.Status.APPROVED, actor=user)
         if task.stage_index + 1 < len(review.stages):
             _task_create(review, task.stage_index + 1)
         else:
-            _review_end(review, Review.Status.APPROVED, recorded)
+            review_transition(
+                review=review, to=Review.Status.APPROVED, actor=user, decision=recorded
+            )
     return recorded
-
-
-def _task_close(task: ReviewTask, status: str, user) -> None:
-    task.status = status
-    task.decided_at = timezone.now()
-    task.decided_by = user
-    task.save(update_fields=["status", "decided_at", "decided_by"])
-
-
-def _review_end(review: Review, status: str, decision: ReviewDecision | None) -> None:
-    review.status = status
-    review.decided_at = timezone.now()
-    review.save(update_fields=["status", "decided_at"])
-    events.review_ended(review=review, actor=decision.user if decision else None)
-    review_decided.send(sender=Review, review=review, decision=decision)
-    notifications.on_review_ended(review, decision)
 
 
 @transaction.atomic
 def review_withdraw(*, review: Review, reason: str) -> Review:
-    """End an open review without a decision (its object was cancelled)."""
+    """End an open review without a decision (its object was cancelled), withdrawing its
+    open task. A review that has ended already is returned as it is."""
     review = Review.objects.select_for_update().get(pk=review.pk)
     if review.status != Review.Status.OPEN:
         return review
-    now = timezone.now()
-    review.tasks.filter(status=ReviewTask.Status.OPEN).update(
-        status=ReviewTask.Status.WITHDRAWN, decided_at=now
-    )
+    for task in review.tasks.filter(status=ReviewTask.Status.OPEN):
+        task_transition(task=task, to=ReviewTask.Status.WITHDRAWN, reason=reason)
     review.reasons = [*review.reasons, {"withdrawn": reason}]
     review.save(update_fields=["reasons"])
-    _review_end(review, Review.Status.WITHDRAWN, None)
+    return review_transition(review=review, to=Review.Status.WITHDRAWN)
+
+
+# --- Transitions ----------------------------------------------------------------------------
+
+#: Every status change of a review: it is open until it ends, once.
+REVIEW_MOVES: dict[str, frozenset[str]] = {
+    Review.Status.OPEN: frozenset(
+        {
+            Review.Status.APPROVED,
+            Review.Status.REJECTED,
+            Review.Status.CHANGES_REQUESTED,
+            Review.Status.WITHDRAWN,
+        }
+    ),
+}
+
+#: Every status change of a review task: decided (or withdrawn with its review) once.
+TASK_MOVES: dict[str, frozenset[str]] = {
+    ReviewTask.Status.OPEN: frozenset(
+        {
+            ReviewTask.Status.APPROVED,
+            ReviewTask.Status.REJECTED,
+            ReviewTask.Status.CHANGES_REQUESTED,
+            ReviewTask.Status.WITHDRAWN,
+        }
+    ),
+}
+
+
+@transaction.atomic
+def task_transition(*, task: ReviewTask, to: str, actor=None, reason: str = "") -> ReviewTask:
+    """Move the task to ``to`` if ``TASK_MOVES`` allows it, else ``InvalidTransition``;
+    ``actor`` decided it (None: withdrawn). A decided task's audit event is its decision's,
+    written by ``task_decide``; a withdrawn one records ``reviews.task.withdraw``."""
+    task = (
+        ReviewTask.objects.select_for_update(of=("self",))
+        .select_related("review__project__organization")
+        .get(pk=task.pk)
+    )
+    if to not in TASK_MOVES.get(task.status, ()):
+        raise InvalidTransition(task, task.status, to)
+    task.status = to
+    task.decided_at = timezone.now()
+    task.decided_by = actor
+    task.save(update_fields=["status", "decided_at", "decided_by"])
+    if to == ReviewTask.Status.WITHDRAWN:
+        events.task_withdrawn(task=task, reason=reason)
+    return task
+
+
+@transaction.atomic
+def review_transition(
+    *, review: Review, to: str, actor=None, decision: ReviewDecision | None = None
+) -> Review:
+    """End the review as ``to`` if ``REVIEW_MOVES`` allows it, else ``InvalidTransition``:
+    audited as ``reviews.review.end``, then ``review_decided`` is sent (once, in this
+    transaction) and the requester is notified. ``decision``: the one that ended it, given
+    for every end but a withdrawal; ``actor``: who made it (by default its reviewer)."""
+    review = (
+        Review.objects.select_for_update(of=("self",))
+        .select_related("project__organization")
+        .get(pk=review.pk)
+    )
+    if to not in REVIEW_MOVES.get(review.status, ()):
+        raise InvalidTransition(review, review.status, to)
+    if (decision is None) != (to == Review.Status.WITHDRAWN):
+        raise ValueError("A review ends by a decision, or is withdrawn without one.")
+    if actor is None and decision is not None:
+        actor = decision.user
+    review.status = to
+    review.decided_at = timezone.now()
+    review.save(update_fields=["status", "decided_at"])
+    events.review_ended(review=review, actor=actor)
+    review_decided.send(sender=Review, review=review, decision=decision)
+    notifications.on_review_ended(review, decision)
     return review

@@ -15,7 +15,7 @@ from governance.reviews import selectors, services
 from governance.reviews.forms import DecisionForm, StageFormSet, WorkflowForm
 from governance.reviews.models import Notification, ReviewDecision, ReviewTask, Workflow
 from governance.reviews.registry import reviewable_type
-from imprimatur.errors import AlreadyDecided
+from imprimatur.errors import AlreadyDecided, InvalidTransition
 from imprimatur.tenancy.models import BrandProject
 
 
@@ -98,7 +98,7 @@ def task_detail(request, pk: int):
                 comment=form.cleaned_data["comment"],
                 override_reason=form.cleaned_data["override_reason"],
             )
-        except AlreadyDecided as error:
+        except (AlreadyDecided, InvalidTransition) as error:
             form.add_error(None, str(error))
             status = 409
         except PermissionDenied as error:
