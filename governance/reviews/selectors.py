@@ -8,6 +8,8 @@ from governance.reviews.models import Review, ReviewTask
 from imprimatur.tenancy.models import BrandProject, Membership
 from imprimatur.tenancy.permissions import Role
 
+NO_SUCH_TASK = "No such review task."
+
 
 def task_list(*, user, status: str | None = ReviewTask.Status.OPEN):
     """Tasks in the user's organisations that their role acts on (open ones by default)."""
@@ -28,18 +30,24 @@ def task_waiting_count(*, user) -> int:
     return task_list(user=user).exclude(review__requested_by=user).count()
 
 
-def task_get(*, user, pk: int) -> ReviewTask:
-    """Any task of the user's organisations that reviewers, compliance or admins may see."""
+def task_find(*, user, pk: int) -> ReviewTask | None:
+    """Any task of the user's organisations that reviewers, compliance or admins may see, or
+    None."""
     organizations = Membership.objects.filter(
         user=user, role__in=[Role.REVIEWER, Role.COMPLIANCE, Role.ADMIN]
     ).values("organization_id")
-    found = (
+    return (
         ReviewTask.objects.filter(pk=pk, review__organization_id__in=organizations)
         .select_related("review__project__organization", "review__requested_by", "decided_by")
         .first()
     )
+
+
+def task_get(*, user, pk: int) -> ReviewTask:
+    """``task_find``, or a 404 (for the pages and the API)."""
+    found = task_find(user=user, pk=pk)
     if found is None:
-        raise Http404("No such review task.")
+        raise Http404(NO_SUCH_TASK)
     return found
 
 

@@ -8,6 +8,7 @@ owns the object does in reply (queue the job, end the request) commits or rolls 
 the decision.
 """
 
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.contrib.contenttypes.models import ContentType
@@ -232,6 +233,36 @@ def task_decide(
                 review=review, to=Review.Status.APPROVED, actor=user, decision=recorded
             )
     return recorded
+
+
+@dataclass
+class BulkApproval:
+    """What ``tasks_bulk_approve`` did: the tasks approved, and why each other one was not."""
+
+    approved: list[int] = field(default_factory=list)
+    refused: dict[int, str] = field(default_factory=dict)
+
+
+def tasks_bulk_approve(*, user, task_ids, comment: str = "") -> BulkApproval:
+    """Approve the tasks with one comment. Each is decided on its own, in its own
+    transaction with its own locks and rules, so one refusal undoes no other approval."""
+    result = BulkApproval()
+    for pk in task_ids:
+        task = selectors.task_find(user=user, pk=pk)
+        if task is None:
+            result.refused[pk] = selectors.NO_SUCH_TASK
+            continue
+        try:
+            task_decide(
+                task=task, user=user, decision=ReviewDecision.Decision.APPROVE, comment=comment
+            )
+        except ValidationError as error:
+            result.refused[pk] = " ".join(error.messages)
+        except (AlreadyDecided, InvalidTransition, PermissionDenied) as error:
+            result.refused[pk] = str(error)
+        else:
+            result.approved.append(pk)
+    return result
 
 
 @transaction.atomic

@@ -57,15 +57,9 @@ def bulk_approve(request):
     and what could not be approved is listed with the reason."""
     ids = [int(pk) for pk in request.POST.getlist("task") if pk.isdigit()]
     comment = request.POST.get("comment", "").strip()
-    approved, refused = 0, []
-    for pk in ids:
-        try:
-            task = selectors.task_get(user=request.user, pk=pk)
-            services.task_decide(task=task, user=request.user, decision="approve", comment=comment)
-            approved += 1
-        except (AlreadyDecided, PermissionDenied, ValidationError, Http404) as error:
-            text = " ".join(error.messages) if isinstance(error, ValidationError) else str(error)
-            refused.append(f"#{pk}: {text}")
+    result = services.tasks_bulk_approve(user=request.user, task_ids=ids, comment=comment)
+    approved = len(result.approved)
+    refused = [f"#{pk}: {text}" for pk, text in result.refused.items()]
     if approved:
         messages.success(request, f"Approved {approved} task{'s' if approved != 1 else ''}.")
     if refused:
