@@ -22,8 +22,8 @@ from governance.reviews.models import Review, ReviewDecision, ReviewTask, Workfl
 from governance.reviews.registry import reviewable_type
 from governance.reviews.stages import DEFAULT_STAGES, stages_clean, stages_for
 from imprimatur.errors import AlreadyDecided, InvalidTransition
-from imprimatur.tenancy.models import BrandProject, Membership
-from imprimatur.tenancy.permissions import Role
+from imprimatur.tenancy.models import BrandProject
+from imprimatur.tenancy.permissions import Role, user_roles
 
 #: Sent when a review ends: ``review`` (approved, rejected, changes requested or withdrawn)
 #: and ``decision``
@@ -130,18 +130,10 @@ def review_open(
 # --- Deciding -------------------------------------------------------------------------------
 
 
-def _roles(user, organization_id: int) -> set[str]:
-    return set(
-        Membership.objects.filter(user=user, organization_id=organization_id).values_list(
-            "role", flat=True
-        )
-    )
-
-
 def task_may_decide(*, task: ReviewTask, user) -> tuple[bool, str]:
     """Whether ``user`` may decide the task without an override, and if not, why."""
     review = task.review
-    roles = _roles(user, review.organization_id)
+    roles = user_roles(user, review.organization_id)
     if user.pk == review.requested_by_id:
         return False, "Nobody reviews their own request."
     if task.role not in roles:
@@ -194,7 +186,7 @@ def task_decide(
     allowed, why = task_may_decide(task=task, user=user)
     override = False
     if not allowed:
-        is_admin = Role.ADMIN in _roles(user, review.organization_id)
+        is_admin = selectors.is_admin(user=user, organization_id=review.organization_id)
         already = task.decisions.filter(user=user).exists()
         if not is_admin or already:
             raise PermissionDenied(why)
