@@ -228,3 +228,20 @@ def test_withdrawing_withdraws_each_open_task_and_signals_once(acme, sent):
     before = snapshot(review)
     assert review_withdraw(review=review, reason="again").status == Review.Status.WITHDRAWN
     assert snapshot(review) == before and len(sent) == 1
+
+
+def test_a_failing_receiver_undoes_the_decision_with_it(acme, review):
+    """``review_decided`` is sent inside the decision's transaction: what the owner of the
+    object does in reply commits or rolls back with the decision."""
+
+    def receiver(sender, review, decision, **kwargs):
+        raise RuntimeError("the owner could not follow")
+
+    before = snapshot(review)
+    review_decided.connect(receiver, dispatch_uid="test-failing-receiver")
+    try:
+        with pytest.raises(RuntimeError, match="could not follow"):
+            task_decide(task=review.tasks.get(), user=acme.users["compliance"], decision="approve")
+    finally:
+        review_decided.disconnect(dispatch_uid="test-failing-receiver")
+    assert snapshot(review) == before
