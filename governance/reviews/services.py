@@ -260,7 +260,7 @@ def tasks_bulk_approve(*, user, task_ids, comment: str = "") -> BulkApproval:
 @transaction.atomic
 def review_withdraw(*, review: Review, reason: str) -> Review:
     """End an open review without a decision (its object was cancelled), withdrawing its
-    open task. A review that has ended already is returned as it is."""
+    open tasks. A review that has ended already is returned as it is."""
     review = Review.objects.select_for_update().get(pk=review.pk)
     if review.status != Review.Status.OPEN:
         return review
