@@ -176,29 +176,15 @@ class BulkDecideView(APIView):
 
     @extend_schema(request=BulkDecideInputSerializer, responses={200: None})
     def post(self, request):
-        from django.core.exceptions import PermissionDenied, ValidationError
-        from django.http import Http404
-
-        from imprimatur.errors import AlreadyDecided
-
         serializer = BulkDecideInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        approved, refused = [], {}
-        for pk in serializer.validated_data["tasks"]:
-            try:
-                task = selectors.task_get(user=request.user, pk=pk)
-                services.task_decide(
-                    task=task,
-                    user=request.user,
-                    decision="approve",
-                    comment=serializer.validated_data["comment"],
-                )
-                approved.append(pk)
-            except ValidationError as error:
-                refused[str(pk)] = " ".join(error.messages)
-            except (AlreadyDecided, PermissionDenied, Http404) as error:
-                refused[str(pk)] = str(error) or "No such review task."
-        return Response({"approved": approved, "refused": refused})
+        result = services.tasks_bulk_approve(
+            user=request.user,
+            task_ids=serializer.validated_data["tasks"],
+            comment=serializer.validated_data["comment"],
+        )
+        refused = {str(pk): text for pk, text in result.refused.items()}
+        return Response({"approved": result.approved, "refused": refused})
 
 
 class NotificationSerializer(serializers.ModelSerializer):

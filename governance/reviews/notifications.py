@@ -14,7 +14,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from governance.audit.services import audit_record
+from governance.reviews import events
 from governance.reviews.models import Notification, Review, ReviewTask
 from governance.reviews.registry import reviewable_type
 from imprimatur.tenancy.models import Membership
@@ -133,7 +133,7 @@ def remind_overdue(*, now=None) -> dict:
                 )
                 task.reminded_at = now
                 task.save(update_fields=["reminded_at"])
-                _record_overdue("reviews.task.remind", task, late)
+                events.task_reminded(task=task, late=late)
                 counts["reminded"] += 1
             allowed = task.due_at - task.created_at
             if task.escalated_at is None and late >= max(allowed, timedelta(minutes=1)):
@@ -148,27 +148,9 @@ def remind_overdue(*, now=None) -> dict:
                 )
                 task.escalated_at = now
                 task.save(update_fields=["escalated_at"])
-                _record_overdue("reviews.task.escalate", task, late)
+                events.task_escalated(task=task, late=late)
                 counts["escalated"] += 1
     return counts
-
-
-def _record_overdue(action: str, task: ReviewTask, late: timedelta) -> None:
-    review = task.review
-    audit_record(
-        action=action,
-        organization=review.organization,
-        target=task,
-        project=review.project,
-        data={
-            "review": review.pk,
-            "kind": review.kind,
-            "stage": task.name,
-            "role": task.role,
-            "due_at": task.due_at.isoformat(),
-            "late_minutes": round(late.total_seconds() / 60),
-        },
-    )
 
 
 def _hours(delta: timedelta) -> str:

@@ -1,20 +1,22 @@
-"""Reads for reviews, scoped to the organisations and roles of the user."""
+"""Reads for reviews, scoped to the organisations and roles of the user (as
+``imprimatur.tenancy.permissions`` reads them)."""
 
 from django.db.models import Q
 from django.http import Http404
 from django.utils import timezone
 
 from governance.reviews.models import Review, ReviewTask
-from imprimatur.tenancy.models import BrandProject, Membership
-from imprimatur.tenancy.permissions import Role
+from imprimatur.tenancy.models import BrandProject
+from imprimatur.tenancy.permissions import Role, user_roles, user_roles_by_organization
+
+NO_SUCH_TASK = "No such review task."
 
 
 def task_list(*, user, status: str | None = ReviewTask.Status.OPEN):
     """Tasks in the user's organisations that their role acts on (open ones by default)."""
-    memberships = Membership.objects.filter(user=user).values_list("organization_id", "role")
     by_role = Q(pk__in=[])
-    for organization_id, role in memberships:
-        by_role |= Q(review__organization_id=organization_id, role=role)
+    for organization_id, roles in user_roles_by_organization(user).items():
+        by_role |= Q(review__organization_id=organization_id, role__in=roles)
     tasks = ReviewTask.objects.filter(by_role).select_related(
         "review__project", "review__requested_by"
     )
@@ -28,18 +30,21 @@ def task_waiting_count(*, user) -> int:
     return task_list(user=user).exclude(review__requested_by=user).count()
 
 
-def task_get(*, user, pk: int) -> ReviewTask:
-    """Any task of the user's organisations that reviewers, compliance or admins may see."""
-    organizations = Membership.objects.filter(
-        user=user, role__in=[Role.REVIEWER, Role.COMPLIANCE, Role.ADMIN]
-    ).values("organization_id")
-    found = (
-        ReviewTask.objects.filter(pk=pk, review__organization_id__in=organizations)
+def task_find(*, user, pk: int) -> ReviewTask | None:
+    """Any task of the user's organisations that reviewers, compliance or admins may see, or
+    None."""
+    return (
+        ReviewTask.objects.filter(pk=pk, review__organization_id__in=_review_organizations(user))
         .select_related("review__project__organization", "review__requested_by", "decided_by")
         .first()
     )
+
+
+def task_get(*, user, pk: int) -> ReviewTask:
+    """``task_find``, or a 404 (for the pages and the API)."""
+    found = task_find(user=user, pk=pk)
     if found is None:
-        raise Http404("No such review task.")
+        raise Http404(NO_SUCH_TASK)
     return found
 
 
@@ -68,23 +73,27 @@ def unread_count(*, user) -> int:
     return Notification.objects.filter(user=user, read_at__isnull=True).count()
 
 
-REVIEW_ROLES = (Role.REVIEWER, Role.COMPLIANCE, Role.ADMIN)
+#: Who sees review tasks and workflows in an organisation.
+REVIEW_ROLES = frozenset({Role.REVIEWER, Role.COMPLIANCE, Role.ADMIN})
+
+
+def _review_organizations(user) -> list[int]:
+    """The organisations where ``user`` holds one of ``REVIEW_ROLES``."""
+    return [
+        organization_id
+        for organization_id, roles in user_roles_by_organization(user).items()
+        if roles & REVIEW_ROLES
+    ]
 
 
 def is_admin(*, user, organization_id: int) -> bool:
-    return Membership.objects.filter(
-        user=user, organization_id=organization_id, role=Role.ADMIN
-    ).exists()
+    return Role.ADMIN in user_roles(user, organization_id)
 
 
 def workflow_projects(*, user):
     """Projects whose workflow the user may read: reviewers, compliance officers and admins."""
     return (
-        BrandProject.objects.filter(
-            organization__memberships__user=user,
-            organization__memberships__role__in=REVIEW_ROLES,
-        )
-        .distinct()
+        BrandProject.objects.filter(organization_id__in=_review_organizations(user))
         .select_related("organization")
         .order_by("name")
     )

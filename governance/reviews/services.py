@@ -1,11 +1,14 @@
-"""Writes for reviews: workflows, opening a review, and deciding its tasks.
+"""Writes for reviews: workflows, opening a review, deciding its tasks, and the guarded
+status changes (``REVIEW_MOVES``, ``TASK_MOVES``) every decision and withdrawal goes through.
 
-Deciding locks the task row, so when two reviewers act on the same task at once exactly one
-decision counts and the other is told who decided (``AlreadyDecided``). When a review ends,
-``review_decided`` is sent inside the same transaction, so what the app that owns the object
-does in reply (queue the job, end the request) commits or rolls back with the decision.
+Deciding locks the review and task rows, so when two reviewers act on the same task at once
+exactly one decision counts and the other is told who decided (``AlreadyDecided``). When a
+review ends, ``review_decided`` is sent inside the same transaction, so what the app that
+owns the object does in reply (queue the job, end the request) commits or rolls back with
+the decision.
 """
 
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.contrib.contenttypes.models import ContentType
@@ -14,14 +17,13 @@ from django.db import transaction
 from django.dispatch import Signal
 from django.utils import timezone
 
-from governance.audit.services import audit_record
-from governance.reviews import notifications, selectors
+from governance.reviews import events, notifications, selectors
 from governance.reviews.models import Review, ReviewDecision, ReviewTask, Workflow
 from governance.reviews.registry import reviewable_type
 from governance.reviews.stages import DEFAULT_STAGES, stages_clean, stages_for
-from imprimatur.errors import AlreadyDecided
-from imprimatur.tenancy.models import BrandProject, Membership
-from imprimatur.tenancy.permissions import Role
+from imprimatur.errors import AlreadyDecided, InvalidTransition
+from imprimatur.tenancy.models import BrandProject
+from imprimatur.tenancy.permissions import Role, user_roles
 
 #: Sent when a review ends: ``review`` (approved, rejected, changes requested or withdrawn)
 #: and ``decision``
@@ -63,18 +65,7 @@ def workflow_update(
         distinct_approvers=bool(distinct_approvers),
         created_by=user,
     )
-    audit_record(
-        action="reviews.workflow.update",
-        actor=user,
-        organization=project.organization,
-        target=workflow,
-        data={
-            "project": project.slug,
-            "version": workflow.version,
-            "stages": [stage["name"] for stage in clean],
-            "distinct_approvers": workflow.distinct_approvers,
-        },
-    )
+    events.workflow_updated(workflow=workflow, user=user)
     return workflow
 
 
@@ -132,38 +123,17 @@ def review_open(
         requested_by=requested_by,
     )
     task = _task_create(review, 0)
-    audit_record(
-        action="reviews.review.open",
-        actor=requested_by,
-        organization=project.organization,
-        target=review,
-        project=project,
-        data={
-            "kind": kind,
-            "object": f"{review.content_type.app_label}.{review.content_type.model}:{target.pk}",
-            "workflow_version": workflow.version,
-            "stages": [stage["name"] for stage in stages],
-            "first_task": task.pk,
-        },
-    )
+    events.review_opened(review=review, first_task=task)
     return review
 
 
 # --- Deciding -------------------------------------------------------------------------------
 
 
-def _roles(user, organization_id: int) -> set[str]:
-    return set(
-        Membership.objects.filter(user=user, organization_id=organization_id).values_list(
-            "role", flat=True
-        )
-    )
-
-
 def task_may_decide(*, task: ReviewTask, user) -> tuple[bool, str]:
     """Whether ``user`` may decide the task without an override, and if not, why."""
     review = task.review
-    roles = _roles(user, review.organization_id)
+    roles = user_roles(user, review.organization_id)
     if user.pk == review.requested_by_id:
         return False, "Nobody reviews their own request."
     if task.role not in roles:
@@ -198,6 +168,9 @@ def task_decide(
         raise ValidationError({"comment": "Say why you reject it: the creator reads this."})
     if decision == ReviewDecision.Decision.CHANGES and not comment:
         raise ValidationError({"comment": "Say what to change: the creator reads this."})
+    # The review's row first, as review_withdraw and review_transition take it: one lock
+    # order, and no next stage opens while the review is being withdrawn.
+    Review.objects.select_for_update().filter(pk=task.review_id).first()
     task = (
         ReviewTask.objects.select_for_update(of=("self",))
         .select_related("review__project__organization", "decided_by")
@@ -213,7 +186,7 @@ def task_decide(
     allowed, why = task_may_decide(task=task, user=user)
     override = False
     if not allowed:
-        is_admin = Role.ADMIN in _roles(user, review.organization_id)
+        is_admin = selectors.is_admin(user=user, organization_id=review.organization_id)
         already = task.decisions.filter(user=user).exists()
         if not is_admin or already:
             raise PermissionDenied(why)
@@ -229,72 +202,146 @@ def task_decide(
         comment=comment,
         override_reason=override_reason if override else "",
     )
-    audit_record(
-        action="reviews.override" if override else "reviews.task.decide",
-        actor=user,
-        organization=review.project.organization,
-        target=task,
-        project=review.project,
-        data={
-            "review": review.pk,
-            "kind": review.kind,
-            "stage": task.name,
-            "decision": decision,
-            **({"comment": comment} if comment else {}),
-            **({"override_reason": override_reason, "why_needed": why} if override else {}),
-        },
-    )
+    if override:
+        events.task_overridden(decision=recorded, why_needed=why)
+    else:
+        events.task_decided(decision=recorded)
     approvals = task.decisions.filter(decision=ReviewDecision.Decision.APPROVE).count()
     if decision == ReviewDecision.Decision.REJECT:
-        _task_close(task, ReviewTask.Status.REJECTED, user)
-        _review_end(review, Review.Status.REJECTED, recorded)
+        task_transition(task=task, to=ReviewTask.Status.REJECTED, actor=user)
+        review_transition(review=review, to=Review.Status.REJECTED, actor=user, decision=recorded)
     elif decision == ReviewDecision.Decision.CHANGES:
         # Ends this review: the creator revises and submits again (a new review).
-        _task_close(task, ReviewTask.Status.CHANGES_REQUESTED, user)
-        _review_end(review, Review.Status.CHANGES_REQUESTED, recorded)
+        task_transition(task=task, to=ReviewTask.Status.CHANGES_REQUESTED, actor=user)
+        review_transition(
+            review=review, to=Review.Status.CHANGES_REQUESTED, actor=user, decision=recorded
+        )
     elif approvals >= task.approvals_needed:
-        _task_close(task, ReviewTask.Status.APPROVED, user)
+        task_transition(task=task, to=ReviewTask.Status.APPROVED, actor=user)
         if task.stage_index + 1 < len(review.stages):
             _task_create(review, task.stage_index + 1)
         else:
-            _review_end(review, Review.Status.APPROVED, recorded)
+            review_transition(
+                review=review, to=Review.Status.APPROVED, actor=user, decision=recorded
+            )
     return recorded
 
 
-def _task_close(task: ReviewTask, status: str, user) -> None:
-    task.status = status
-    task.decided_at = timezone.now()
-    task.decided_by = user
-    task.save(update_fields=["status", "decided_at", "decided_by"])
+@dataclass
+class BulkApproval:
+    """What ``tasks_bulk_approve`` did: the tasks approved, and why each other one was not."""
+
+    approved: list[int] = field(default_factory=list)
+    refused: dict[int, str] = field(default_factory=dict)
 
 
-def _review_end(review: Review, status: str, decision: ReviewDecision | None) -> None:
-    review.status = status
-    review.decided_at = timezone.now()
-    review.save(update_fields=["status", "decided_at"])
-    audit_record(
-        action="reviews.review.end",
-        actor=decision.user if decision else None,
-        organization=review.project.organization,
-        target=review,
-        project=review.project,
-        data={"kind": review.kind, "status": status},
-    )
-    review_decided.send(sender=Review, review=review, decision=decision)
-    notifications.on_review_ended(review, decision)
+def tasks_bulk_approve(*, user, task_ids, comment: str = "") -> BulkApproval:
+    """Approve the tasks with one comment. Each is decided on its own, in its own
+    transaction with its own locks and rules, so one refusal undoes no other approval."""
+    result = BulkApproval()
+    for pk in task_ids:
+        task = selectors.task_find(user=user, pk=pk)
+        if task is None:
+            result.refused[pk] = selectors.NO_SUCH_TASK
+            continue
+        try:
+            task_decide(
+                task=task, user=user, decision=ReviewDecision.Decision.APPROVE, comment=comment
+            )
+        except ValidationError as error:
+            result.refused[pk] = " ".join(error.messages)
+        except (AlreadyDecided, InvalidTransition, PermissionDenied) as error:
+            result.refused[pk] = str(error)
+        else:
+            result.approved.append(pk)
+    return result
 
 
 @transaction.atomic
 def review_withdraw(*, review: Review, reason: str) -> Review:
-    """End an open review without a decision (its object was cancelled)."""
+    """End an open review without a decision (its object was cancelled), withdrawing its
+    open tasks. A review that has ended already is returned as it is."""
     review = Review.objects.select_for_update().get(pk=review.pk)
     if review.status != Review.Status.OPEN:
         return review
-    now = timezone.now()
-    review.tasks.filter(status=ReviewTask.Status.OPEN).update(
-        status=ReviewTask.Status.WITHDRAWN, decided_at=now
-    )
+    for task in review.tasks.filter(status=ReviewTask.Status.OPEN):
+        task_transition(task=task, to=ReviewTask.Status.WITHDRAWN, reason=reason)
     review.reasons = [*review.reasons, {"withdrawn": reason}]
     review.save(update_fields=["reasons"])
-    _review_end(review, Review.Status.WITHDRAWN, None)
+    return review_transition(review=review, to=Review.Status.WITHDRAWN)
+
+
+# --- Transitions ----------------------------------------------------------------------------
+
+#: Every status change of a review: it is open until it ends, once.
+REVIEW_MOVES: dict[str, frozenset[str]] = {
+    Review.Status.OPEN: frozenset(
+        {
+            Review.Status.APPROVED,
+            Review.Status.REJECTED,
+            Review.Status.CHANGES_REQUESTED,
+            Review.Status.WITHDRAWN,
+        }
+    ),
+}
+
+#: Every status change of a review task: decided (or withdrawn with its review) once.
+TASK_MOVES: dict[str, frozenset[str]] = {
+    ReviewTask.Status.OPEN: frozenset(
+        {
+            ReviewTask.Status.APPROVED,
+            ReviewTask.Status.REJECTED,
+            ReviewTask.Status.CHANGES_REQUESTED,
+            ReviewTask.Status.WITHDRAWN,
+        }
+    ),
+}
+
+
+@transaction.atomic
+def task_transition(*, task: ReviewTask, to: str, actor=None, reason: str = "") -> ReviewTask:
+    """Move the task to ``to`` if ``TASK_MOVES`` allows it, else ``InvalidTransition``;
+    ``actor`` decided it (None: withdrawn). A decided task's audit event is its decision's,
+    written by ``task_decide``; a withdrawn one records ``reviews.task.withdraw``."""
+    task = (
+        ReviewTask.objects.select_for_update(of=("self",))
+        .select_related("review__project__organization")
+        .get(pk=task.pk)
+    )
+    if to not in TASK_MOVES.get(task.status, ()):
+        raise InvalidTransition(task, task.status, to)
+    task.status = to
+    task.decided_at = timezone.now()
+    task.decided_by = actor
+    task.save(update_fields=["status", "decided_at", "decided_by"])
+    if to == ReviewTask.Status.WITHDRAWN:
+        events.task_withdrawn(task=task, reason=reason)
+    return task
+
+
+@transaction.atomic
+def review_transition(
+    *, review: Review, to: str, actor=None, decision: ReviewDecision | None = None
+) -> Review:
+    """End the review as ``to`` if ``REVIEW_MOVES`` allows it, else ``InvalidTransition``:
+    audited as ``reviews.review.end``, then ``review_decided`` is sent (once, in this
+    transaction) and the requester is notified. ``decision``: the one that ended it, given
+    for every end but a withdrawal; ``actor``: who made it (by default its reviewer)."""
+    review = (
+        Review.objects.select_for_update(of=("self",))
+        .select_related("project__organization")
+        .get(pk=review.pk)
+    )
+    if to not in REVIEW_MOVES.get(review.status, ()):
+        raise InvalidTransition(review, review.status, to)
+    if (decision is None) != (to == Review.Status.WITHDRAWN):
+        raise ValueError("A review ends by a decision, or is withdrawn without one.")
+    if actor is None and decision is not None:
+        actor = decision.user
+    review.status = to
+    review.decided_at = timezone.now()
+    review.save(update_fields=["status", "decided_at"])
+    events.review_ended(review=review, actor=actor)
+    review_decided.send(sender=Review, review=review, decision=decision)
+    notifications.on_review_ended(review, decision)
     return review

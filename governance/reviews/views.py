@@ -15,7 +15,7 @@ from governance.reviews import selectors, services
 from governance.reviews.forms import DecisionForm, StageFormSet, WorkflowForm
 from governance.reviews.models import Notification, ReviewDecision, ReviewTask, Workflow
 from governance.reviews.registry import reviewable_type
-from imprimatur.errors import AlreadyDecided
+from imprimatur.errors import AlreadyDecided, InvalidTransition
 from imprimatur.tenancy.models import BrandProject
 
 
@@ -57,15 +57,9 @@ def bulk_approve(request):
     and what could not be approved is listed with the reason."""
     ids = [int(pk) for pk in request.POST.getlist("task") if pk.isdigit()]
     comment = request.POST.get("comment", "").strip()
-    approved, refused = 0, []
-    for pk in ids:
-        try:
-            task = selectors.task_get(user=request.user, pk=pk)
-            services.task_decide(task=task, user=request.user, decision="approve", comment=comment)
-            approved += 1
-        except (AlreadyDecided, PermissionDenied, ValidationError, Http404) as error:
-            text = " ".join(error.messages) if isinstance(error, ValidationError) else str(error)
-            refused.append(f"#{pk}: {text}")
+    result = services.tasks_bulk_approve(user=request.user, task_ids=ids, comment=comment)
+    approved = len(result.approved)
+    refused = [f"#{pk}: {text}" for pk, text in result.refused.items()]
     if approved:
         messages.success(request, f"Approved {approved} task{'s' if approved != 1 else ''}.")
     if refused:
@@ -98,7 +92,7 @@ def task_detail(request, pk: int):
                 comment=form.cleaned_data["comment"],
                 override_reason=form.cleaned_data["override_reason"],
             )
-        except AlreadyDecided as error:
+        except (AlreadyDecided, InvalidTransition) as error:
             form.add_error(None, str(error))
             status = 409
         except PermissionDenied as error:
