@@ -180,16 +180,19 @@ def generation_request_cancel(*, request: GenerationRequest, user) -> Generation
     """Cancel a request: a queued job ends now, a running one at its next step."""
     if not may_act_on(request=request, user=user):
         raise PermissionDenied("Only the request's creator or an admin may cancel it.")
+    reason = f"Cancelled by {user.get_username()}."
+    if request.status == GenerationRequest.Status.AWAITING_REVIEW:
+        # Nothing was generated: take it out of the reviewers' queue. Reviews are locked
+        # before the request, the order a decision locks them in, so the two cannot deadlock;
+        # a review decided meanwhile stays decided and the request is judged as it is now.
+        for review in reviews_of(target=request):
+            review_withdraw(review=review, reason=reason)
     request = GenerationRequest.objects.select_for_update().get(pk=request.pk)
     if request.is_finished:
         raise InvalidTransition(request, request.status, GenerationRequest.Status.CANCELLED)
     job = request.jobs.select_for_update().order_by("-pk").first()
     events.request_cancel_asked(request=request, user=user)
-    reason = f"Cancelled by {user.get_username()}."
     if request.status == GenerationRequest.Status.AWAITING_REVIEW:
-        # Nothing was generated: end it now, and take it out of the reviewers' queue.
-        for review in reviews_of(target=request):
-            review_withdraw(review=review, reason=reason)
         return generation_request_transition(
             request=request, to=GenerationRequest.Status.CANCELLED, error=reason, actor=user
         )
