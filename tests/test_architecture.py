@@ -12,6 +12,7 @@ The checkers are functions of a root directory; the last tests run them on a sma
 with one broken rule of each kind, so the rules are shown to fail when broken.
 """
 
+import ast
 from pathlib import Path
 
 import pytest
@@ -119,6 +120,17 @@ def test_no_module_is_too_long_unless_allowed():
 def test_the_allowlist_names_only_long_modules():
     lines = module_lines(ROOT)
     assert [path for path in LONG_MODULES if lines.get(path, 0) <= MAX_LINES] == []
+
+
+def test_audit_events_are_recorded_only_through_each_apps_events_module():
+    """Every app records its events through the typed functions of its own events.py."""
+    callers = set()
+    for package in ("imprimatur", "governance", "generation"):
+        for path in (ROOT / package).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "audit_record":
+                    callers.add(str(path.relative_to(ROOT)))
+    assert callers and all(caller.endswith("/events.py") for caller in callers), callers
 
 
 # --- The checkers on a synthetic tree: each broken rule is reported ----------------------
