@@ -176,6 +176,7 @@ def derivative_source(*, asset: Asset, user, project: BrandProject) -> bytes:
         return handle.read()
 
 
+@transaction.atomic
 def generation_request_cancel(*, request: GenerationRequest, user) -> GenerationRequest:
     """Cancel a request: a queued job ends now, a running one at its next step."""
     if not may_act_on(request=request, user=user):

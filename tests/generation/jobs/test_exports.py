@@ -8,7 +8,7 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from rest_framework.test import APIClient
 
-from generation.jobs import exports, services, signing
+from generation.jobs import exports, signing, worker
 from generation.jobs.models import Asset
 from generation.provenance import verify
 from governance.audit.models import AuditEvent
@@ -25,7 +25,7 @@ def generated(tenant) -> Asset:
     job = GenerationJobFactory(
         request__project=tenant.project, request__created_by=tenant.users["creator"]
     )
-    services.generation_job_run(job_id=job.pk)
+    worker.generation_job_run(job_id=job.pk)
     return Asset.objects.get(job=job)
 
 
