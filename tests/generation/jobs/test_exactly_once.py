@@ -107,6 +107,34 @@ def test_a_job_whose_worker_is_sigkilled_completes_exactly_once(acme, start_work
     assert "Sent again jobs left running by a dead worker" in second.output()
 
 
+def test_a_worker_stopped_with_sigterm_finishes_its_job_first(acme, start_worker):
+    """What an orchestrator does when it scales down or rolls out (SIGTERM, then SIGKILL after
+    the grace period): Celery's warm shutdown lets the running job finish, once, and acks it;
+    nothing is left for another worker to run again."""
+    worker_process = start_worker(hostname="gpu-sigterm@test")
+    created = (
+        acme.client("creator")
+        .post(
+            f"/api/v1/projects/{acme.project.slug}/requests/",
+            {"prompt": "slow", "width": 128, "height": 128, "steps": 40, "num_images": 1},
+            format="json",
+        )
+        .json()
+    )
+    job = GenerationJob.objects.get(request_id=created["id"])
+    wait_for(
+        lambda: GenerationJob.objects.filter(pk=job.pk, current_step__gte=2).exists(),
+        timeout=120,
+        what="generation to be under way",
+    )
+    worker_process.process.terminate()  # SIGTERM to the worker's main process
+    assert worker_process.process.wait(timeout=240) == 0, worker_process.output()
+    job.refresh_from_db()
+    assert (job.status, job.attempts) == ("succeeded", 1), worker_process.output()
+    assert Asset.objects.filter(job=job).count() == 1
+    assert "Warm shutdown" in worker_process.output()
+
+
 @pytest.mark.django_db(transaction=True)  # the heartbeat thread has its own connection
 def test_the_heartbeat_keeps_the_lease_of_its_own_worker_only(acme):
     job = held_job(acme, holder="w1@a:100:101", heartbeat_age=500)
