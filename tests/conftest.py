@@ -87,12 +87,20 @@ def database_url_for_workers() -> str:
 class WorkerProcess:
     """A real `celery worker` process (and its pool child), in its own process group."""
 
-    def __init__(self, log_path: Path, hostname: str = ""):
+    def __init__(
+        self, log_path: Path, hostname: str = "", env: dict | None = None, wait: bool = True
+    ):
+        """``env``: more environment (another machine's state folder, storage, secrets);
+        ``wait``: return once it is warm (else call ``wait_until_ready``)."""
         self.log_path = log_path
-        env = os.environ | {
-            "DATABASE_URL": database_url_for_workers(),
-            "PYTHONUNBUFFERED": "1",
-        }
+        env = (
+            os.environ
+            | {
+                "DATABASE_URL": database_url_for_workers(),
+                "PYTHONUNBUFFERED": "1",
+            }
+            | (env or {})
+        )
         self.log = log_path.open("w")
         self.process = subprocess.Popen(
             [
@@ -104,6 +112,8 @@ class WorkerProcess:
             cwd=REPO, env=env, stdout=self.log, stderr=subprocess.STDOUT,
             start_new_session=True,
         )  # fmt: skip
+        if not wait:
+            return
         try:
             self.wait_until_ready()
         except BaseException:
@@ -171,8 +181,9 @@ def start_worker(transactional_db, tiny_model_path, tmp_path):
     purge_test_queues()
     workers = []
 
-    def start(hostname: str = "") -> WorkerProcess:
-        worker = WorkerProcess(tmp_path / f"worker{len(workers)}.log", hostname=hostname)
+    def start(hostname: str = "", env: dict | None = None, wait: bool = True) -> WorkerProcess:
+        log = tmp_path / f"worker{len(workers)}.log"
+        worker = WorkerProcess(log, hostname=hostname, env=env, wait=wait)
         workers.append(worker)
         return worker
 
