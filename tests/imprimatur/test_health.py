@@ -2,8 +2,10 @@
 folder; failures made real (a closed port, a broker that never answers, migrations rolled
 back, a media folder that cannot exist)."""
 
+import io
 import socket
 import time
+import urllib.request
 
 import pytest
 from django.core.management import call_command
@@ -138,3 +140,46 @@ def test_probes_are_counted_under_their_route_name():
     Client().get("/healthz")
     after = scrape_value("imprimatur_http_requests_total", view="healthz", status="200")
     assert after == before + 1
+
+
+def worker_ready(*args: str) -> tuple[int, str]:
+    """Run `manage.py worker_ready` in process: its exit status and what it said."""
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        call_command("worker_ready", *args, stdout=out, stderr=err)
+    except SystemExit as exited:
+        return exited.code, out.getvalue() + err.getvalue()
+    return 0, out.getvalue() + err.getvalue()
+
+
+def test_no_worker_is_not_ready(transactional_db):
+    from tests.conftest import purge_test_queues
+
+    purge_test_queues()
+    code, said = worker_ready("--hostname", "nobody@%h", "--timeout", "0.5")
+    assert code == 1
+    assert f"worker nobody@{socket.gethostname()} did not answer within 0.5 s" in said
+
+
+def test_worker_ready_pings_a_real_worker_and_it_serves_its_metrics(start_worker, monkeypatch):
+    port = closed_port()
+    monkeypatch.setenv("IMPRIMATUR_WORKER_METRICS_PORT", str(port))
+    worker = start_worker(hostname="probe-test@%h")
+    host = socket.gethostname()
+    code, said = worker_ready("--hostname", "probe-test@%h")
+    assert (code, said.strip()) == (0, f"ready: probe-test@{host}")
+    code, said = worker_ready()  # any worker of this host
+    assert code == 0 and f"probe-test@{host}" in said
+    code, said = worker_ready("--hostname", "other@%h", "--timeout", "0.5")
+    assert code == 1 and f"worker other@{host} did not answer" in said
+    # The worker's main process serves the metrics of the shared multiprocess folder: what
+    # this (test) process counted shows there too.
+    Client().get("/healthz")
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+        assert response.status == 200
+        text = response.read().decode()
+    assert 'imprimatur_http_requests_total{method="GET",status="200",view="healthz"}' in text
+    worker.stop()
+    code, said = worker_ready("--hostname", "probe-test@%h", "--timeout", "0.5")
+    assert code == 1 and "did not answer" in said
