@@ -36,6 +36,9 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "*")
 accesslog = "-"
 errorlog = "-"
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
+# No control socket (gunicorn 25.1+): nothing here uses `gunicornc`, its default path in $HOME
+# would be shared by every server of one user, and a read-only container root has no $HOME.
+control_socket_disable = True
 # Workers' heartbeat files in memory: a slow container disk must not look like a hung worker.
 if os.path.isdir("/dev/shm"):
     worker_tmp_dir = "/dev/shm"

@@ -253,8 +253,8 @@ class ScrapeTimeCollector:
                 count=Count("id"), oldest=Min("created_at")
             )
             names = queue_names()
-        except DatabaseError:
-            logger.warning("Scrape-time figures not read from the database", exc_info=True)
+        except DatabaseError as error:
+            logger.warning("Scrape-time figures not read from the database: %s", _reason(error))
             return
         yield GaugeMetricFamily(
             "imprimatur_review_tasks_open", "Review tasks waiting for a decision.", tasks["count"]
