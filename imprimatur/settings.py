@@ -6,6 +6,7 @@ kombu's filesystem broker under `var/`. Production sets `DATABASE_URL`,
 configuration table lists every variable.
 """
 
+import os
 import secrets
 from pathlib import Path
 
@@ -64,6 +65,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Operations (imprimatur/health.py): count every request; answer probes and /metrics
+    # before the host and HTTPS checks below.
+    "imprimatur.health.HttpMetricsMiddleware",
+    "imprimatur.health.ProbeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -288,6 +293,21 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="imprimatur@localhost
 IMPRIMATUR_BASE_URL = env.str("IMPRIMATUR_BASE_URL", default="http://127.0.0.1:8000")
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 IMPRIMATUR_DEMO_PASSWORD = env.str("IMPRIMATUR_DEMO_PASSWORD", default="")
+
+# --- Operations: probes and metrics (imprimatur/health.py, imprimatur/metrics.py) -----------
+# Seconds each readiness check (and the scrape-time queue depth) may take.
+IMPRIMATUR_READYZ_TIMEOUT = env.float("IMPRIMATUR_READYZ_TIMEOUT", default=2.0)
+# When set, /metrics answers only `Authorization: Bearer <token>`.
+IMPRIMATUR_METRICS_TOKEN = env.str("IMPRIMATUR_METRICS_TOKEN", default="")
+# A worker's main process serves its metrics on this port (unset: not served).
+IMPRIMATUR_WORKER_METRICS_PORT = env.int("IMPRIMATUR_WORKER_METRICS_PORT", default=0)
+# prometheus_client's multiprocess folder: read from the environment when prometheus_client is
+# imported, so it is set here, before anything imports it; child processes inherit it.
+PROMETHEUS_MULTIPROC_DIR = Path(
+    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(VAR_DIR / "prometheus"))
+)
+PROMETHEUS_MULTIPROC_DIR.mkdir(parents=True, exist_ok=True)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 
 LOGGING = {
     "version": 1,

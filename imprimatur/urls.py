@@ -10,7 +10,7 @@ from generation.jobs import catalog_api
 from governance.audit import api as audit_api
 from governance.policies import api as policies_api
 from governance.reviews import api as reviews_api
-from imprimatur import api
+from imprimatur import api, health
 from imprimatur.tenancy import api as tenancy_api
 
 api_patterns = [
@@ -80,6 +80,9 @@ api_patterns = [
 ]
 
 urlpatterns = [
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("metrics", health.metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
     path(
         "accounts/login/",

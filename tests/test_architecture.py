@@ -43,6 +43,19 @@ ALLOWED: dict[str, set[str] | None] = {
     "imprimatur": set(),
     # The errors every interface answers the same way: any app raises them; they import none.
     "imprimatur.errors": set(),
+    # Prometheus metric definitions and the functions apps call to count (generation's jobs,
+    # checks, worker): it imports no app, so any app may call it.
+    "imprimatur.metrics": set(),
+    # Probes and /metrics: they read the database (migrations, open review tasks, model queues)
+    # and the broker (through the Celery app), so they look at the apps they report on.
+    "imprimatur.health": {
+        "imprimatur",
+        "imprimatur.metrics",
+        "governance.reviews",
+        "generation.jobs",
+    },
+    # gunicorn's configuration tidies the metrics folder when the server starts.
+    "imprimatur.gunicorn": {"imprimatur.metrics"},
     # The foundation (organisations, roles, permissions): it records and registers its audit
     # events, and imports nothing else of governance or generation.
     "imprimatur.tenancy": {"imprimatur.errors", "governance.audit"},
@@ -65,6 +78,7 @@ ALLOWED: dict[str, set[str] | None] = {
         "governance.reviews",
         "imprimatur.tenancy",
         "imprimatur.errors",
+        "imprimatur.metrics",  # counts jobs, stage times, images and verdicts
     },
     # Plain Python that the GPU workers run: no Django, no app (rule b).
     "generation.engine": set(),

@@ -14,6 +14,7 @@ from django.db import transaction
 
 from generation.jobs import dispatch, events
 from generation.jobs.models import Asset, AssetCheck, GenerationRequest
+from imprimatur.metrics import verdict_recorded
 from imprimatur.tenancy.models import BrandProject, BrandReferenceImage
 
 logger = logging.getLogger(__name__)
@@ -152,6 +153,7 @@ def asset_checks_record(
     asset.has_face = bool(result.get("has_face"))
     asset.save(update_fields=["check_verdict", "quarantined", "has_face"])
     events.asset_checked(asset=asset, result=result, trigger=trigger, user=user)
+    verdict_recorded(result["verdict"], trigger)
     return check
 
 

@@ -30,6 +30,18 @@ def remember_queues(sender=None, **kwargs) -> None:
     if sender is not None:
         _worker_queues.update(sender.app.amqp.queues.consume_from.keys())
         _worker_name = sender.hostname
+    metrics_serve()
+
+
+def metrics_serve() -> None:
+    """Tidy the metrics folder (dead processes' files) and, when IMPRIMATUR_WORKER_METRICS_PORT
+    is set, serve this worker's metrics from its main process (the pool processes write to
+    the shared multiprocess folder)."""
+    from imprimatur.metrics import multiprocess_dir_tidy, worker_metrics_serve
+
+    multiprocess_dir_tidy()
+    if settings.IMPRIMATUR_WORKER_METRICS_PORT:
+        worker_metrics_serve(settings.IMPRIMATUR_WORKER_METRICS_PORT)
 
 
 @worker_process_init.connect

@@ -12,6 +12,7 @@ from django.utils import timezone
 from generation.jobs import events
 from generation.jobs.models import Asset, GenerationJob, GenerationRequest
 from imprimatur.errors import InvalidTransition
+from imprimatur.metrics import job_transitioned
 
 RequestStatus = GenerationRequest.Status
 JobStatus = GenerationJob.Status
@@ -99,6 +100,7 @@ def generation_job_transition(
         job.finished_at = now
     job.save()
     events.job_transitioned(job=job, previous=previous, to=to, error=error, actor=actor)
+    job_transitioned(job, previous, to)
     return job
 
 

@@ -27,6 +27,7 @@ from generation.jobs.transitions import (
     generation_job_transition,
     generation_request_transition,
 )
+from imprimatur.metrics import images_generated, job_stage
 
 logger = logging.getLogger(__name__)
 
@@ -122,7 +123,7 @@ def generation_job_run(*, job_id: int, worker: str = "") -> GenerationJob | None
         num_images=request.num_images,
     )
     try:
-        with JobHeartbeat(job_id=job.pk, worker=worker):
+        with JobHeartbeat(job_id=job.pk, worker=worker), job_stage("generation", job):
             images = generate(
                 model_path=profile.path,
                 params=params,
@@ -132,6 +133,7 @@ def generation_job_run(*, job_id: int, worker: str = "") -> GenerationJob | None
                 init_image=_open_image(request.init_image, "RGB"),
                 mask_image=_open_image(request.mask_image, "L"),
             )
+        images_generated(job, len(images))
     except JobCancelled as cancelled:
         return _job_end(
             job=job, to=GenerationJob.Status.CANCELLED, reason=str(cancelled), worker=worker
@@ -149,7 +151,7 @@ def generation_job_run(*, job_id: int, worker: str = "") -> GenerationJob | None
 
     try:
         # Before anything is stored: no image is ever shown unchecked.
-        with JobHeartbeat(job_id=job.pk, worker=worker):
+        with JobHeartbeat(job_id=job.pk, worker=worker), job_stage("checks", job):
             results = images_check(request, images)
     except Exception as error:
         logger.exception("Checks of job %s failed", job.pk)
@@ -159,10 +161,11 @@ def generation_job_run(*, job_id: int, worker: str = "") -> GenerationJob | None
         return _job_end(job=job, to=GenerationJob.Status.FAILED, reason=reason, worker=worker)
     try:
         # Signed before it is stored, with the check results in the manifest.
-        signed = [
-            image_sign(request, index=index, image=image, result=result)
-            for index, (image, result) in enumerate(zip(images, results, strict=True))
-        ]
+        with job_stage("signing", job):
+            signed = [
+                image_sign(request, index=index, image=image, result=result)
+                for index, (image, result) in enumerate(zip(images, results, strict=True))
+            ]
     except Exception as error:
         logger.exception("Signing job %s failed", job.pk)
         reason = f"The images could not be signed, so none is kept: {type(error).__name__}: {error}"
