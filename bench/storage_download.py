@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import socket
 import statistics
 import sys
 import tempfile
@@ -83,7 +84,17 @@ def serve(application) -> tuple[str, object]:
         def log_message(self, *args):
             pass
 
-    server = ThreadedWSGIServer(("127.0.0.1", 0), QuietHandler)
+    class NoDelayServer(ThreadedWSGIServer):
+        """TCP_NODELAY on each connection, as production servers set it: without it a small
+        response written in pieces (headers, then body) waits ~40 ms on Nagle and the
+        client's delayed ACK, which would swamp what is measured here."""
+
+        def get_request(self):
+            connection, address = super().get_request()
+            connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            return connection, address
+
+    server = NoDelayServer(("127.0.0.1", 0), QuietHandler)
     server.set_app(application)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return f"http://127.0.0.1:{server.server_address[1]}", server
@@ -160,11 +171,17 @@ def run(args, s3) -> None:
         response.raise_for_status()
         return response.content
 
+    parts: dict[str, list[float]] = {}
+
     def presigned(pk: int) -> bytes:
+        started = time.perf_counter()
         response = app.get(f"{base}/bench/assets/{pk}/redirect/", allow_redirects=False)
         assert response.status_code == 302, response.status_code
+        redirected = time.perf_counter()
         body = bucket.get(response.headers["Location"])
         body.raise_for_status()
+        parts.setdefault("302", []).append(redirected - started)
+        parts.setdefault("GET", []).append(time.perf_counter() - redirected)
         return body.content
 
     ways = {"stream": stream, "presigned": presigned}
@@ -180,6 +197,13 @@ def run(args, s3) -> None:
                 assert body == expected, f"{way} {label}: wrong bytes"
                 if index >= args.warmup:
                     results.setdefault((label, way), []).append(elapsed)
+            if index < args.warmup:
+                parts.clear()
+        print(
+            f"{label}: presigned = redirect {statistics.median(parts['302']) * 1e3:.2f} ms"
+            f" + bucket GET {statistics.median(parts['GET']) * 1e3:.2f} ms (medians)"
+        )
+        parts.clear()
     server.shutdown()
 
     print(f"{'size':>5} {'way':>10} {'median_ms':>10} {'p90_ms':>8} {'MB/s':>8}  (n={args.rounds})")
