@@ -127,8 +127,12 @@ def check_storage() -> str:
             raise NotReady(f"the media folder cannot be used ({type(error).__name__})") from None
         if not os.access(location, os.W_OK | os.X_OK):
             raise NotReady("the media folder is not writable")
+    elif getattr(storage, "bucket_name", None) and hasattr(storage, "connection"):
+        # S3: a HEAD on the bucket itself (reachable, authorised, and there). A HEAD on an
+        # object would answer 404 for a missing bucket as for a missing object.
+        storage.connection.meta.client.head_bucket(Bucket=storage.bucket_name)
     else:
-        # Remote storage (S3): a HEAD on a name nobody writes: reachable and authorised.
+        # Another remote storage: a look at a name nobody writes.
         storage.exists("readyz-probe")
     return "ok"
 

@@ -183,3 +183,32 @@ def test_worker_ready_pings_a_real_worker_and_it_serves_its_metrics(start_worker
     worker.stop()
     code, said = worker_ready("--hostname", "probe-test@%h", "--timeout", "0.5")
     assert code == 1 and "did not answer" in said
+
+
+def _s3_storages(settings, url: str, environment: dict) -> dict:
+    from imprimatur.storage import storage_backend
+
+    return {**settings.STORAGES, "default": storage_backend(url, env=environment)}
+
+
+def test_the_bucket_on_s3_is_checked(transactional_db, s3_storage, settings):
+    """Ready with the real SeaweedFS bucket; a bucket that is not there (a typo in
+    STORAGE_URL, a bucket deleted) is named, though a HEAD on an object answers 404 either way."""
+    assert Client().get("/readyz").json()["checks"]["storage"] == "ok"
+    missing = s3_storage.storage_url.replace(s3_storage.bucket, "no-such-bucket")
+    with override_settings(STORAGES=_s3_storages(settings, missing, s3_storage.environment())):
+        response = Client().get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["checks"]["storage"] != "ok"
+    assert s3_storage.secret_key not in response.content.decode()
+
+
+def test_an_s3_endpoint_that_is_down_is_named(transactional_db, s3_storage, settings):
+    down = s3_storage.storage_url.replace(s3_storage.endpoint, f"http://127.0.0.1:{closed_port()}")
+    with override_settings(STORAGES=_s3_storages(settings, down, s3_storage.environment())):
+        started = time.monotonic()
+        response = Client().get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["checks"]["storage"] != "ok"
+    assert response.json()["checks"]["database"] == "ok"
+    assert time.monotonic() - started < 10
