@@ -11,6 +11,7 @@ import pytest
 from django.core.management import call_command
 from django.test import Client, override_settings
 
+from imprimatur.storage import FILESYSTEM_BACKEND
 from tests.imprimatur.test_metrics import scrape_value
 
 
@@ -91,10 +92,12 @@ def test_unapplied_migrations_are_named(transactional_db):
 
 
 @pytest.mark.django_db
-def test_a_media_folder_that_cannot_exist_is_named(tmp_path):
+def test_a_media_folder_that_cannot_exist_is_named(tmp_path, settings):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
-    with override_settings(MEDIA_ROOT=blocker / "media"):
+    # The local folder, also when the suite runs on S3 (IMPRIMATUR_TEST_S3).
+    local = {**settings.STORAGES, "default": {"BACKEND": FILESYSTEM_BACKEND}}
+    with override_settings(MEDIA_ROOT=blocker / "media", STORAGES=local):
         response = Client().get("/readyz")
     assert response.status_code == 503
     checks = response.json()["checks"]
