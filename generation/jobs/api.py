@@ -378,7 +378,7 @@ class VerifyView(APIView):
         serializer = VerifyInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         try:
-            result = image_verify(serializer.validated_data["image"].read())
+            result = image_verify(serializer.validated_data["image"].read(), user=request.user)
         except ValueError as error:
             raise DRFValidationError({"image": [str(error)]}) from None
         return Response(result)

@@ -228,10 +228,11 @@ def asset_publish(asset_id: int) -> None:
 # --- Finding an image's asset again -------------------------------------------------------------
 
 
-def asset_find(image: Image.Image, *, report: dict | None = None):
-    """The asset an image was made as: by the manifest's request and image, by the
-    watermark, else by the nearest perceptual hash (within the fingerprint's threshold).
-    Returns (asset or None, how it was found)."""
+def asset_find(image: Image.Image, *, report: dict | None = None, assets=None):
+    """The asset an image was made as, among ``assets`` (default: all): by the manifest's
+    request and image when its signature is trusted (an untrusted signer can name any
+    request), by the watermark, else by the nearest perceptual hash (within the
+    fingerprint's threshold). Returns (asset or None, how it was found)."""
     from generation.jobs.models import Asset
     from generation.provenance.fingerprint import (
         match_perceptual_hash,
@@ -239,21 +240,22 @@ def asset_find(image: Image.Image, *, report: dict | None = None):
         read_watermark,
     )
 
+    assets = Asset.objects.all() if assets is None else assets
     generation = (report or {}).get("generation") or {}
     request_id, _, index = str(generation.get("asset_id") or "").partition(":")
-    if report and report.get("signature_valid") and request_id.isdigit() and index.isdigit():
-        found = Asset.objects.filter(request_id=int(request_id), index=int(index)).first()
+    if report and report.get("status") == "trusted" and request_id.isdigit() and index.isdigit():
+        found = assets.filter(request_id=int(request_id), index=int(index)).first()
         if found:
             return found, "manifest"
     watermark = read_watermark(image) if min(image.size) >= 256 else None
     if watermark:
-        found = Asset.objects.filter(watermark_id=watermark).first()
+        found = assets.filter(watermark_id=watermark).first()
         if found:
             return found, "watermark"
-    candidates = dict(Asset.objects.exclude(phash="").values_list("pk", "phash"))
+    candidates = dict(assets.exclude(phash="").values_list("pk", "phash"))
     key = match_perceptual_hash(perceptual_hash(image), {str(k): v for k, v in candidates.items()})
     if key:
-        return Asset.objects.get(pk=int(key)), "perceptual hash"
+        return assets.get(pk=int(key)), "perceptual hash"
     return None, ""
 
 
@@ -276,24 +278,52 @@ def verify_rate_exceeded(address: str) -> bool:
     return cache.incr(key) > settings.IMPRIMATUR_VERIFY_PER_MINUTE
 
 
-def image_verify(data: bytes) -> dict:
-    """What anyone can learn about an image: its C2PA manifest (present, signature valid and
-    trusted, hard binding intact, what it says), and which of this platform's assets it is
-    (by the manifest, the watermark or the perceptual hash), in plain words too."""
-    from generation.provenance import verify
+def _verifiable_image(data: bytes) -> Image.Image:
+    """The upload decoded as RGB, with the limits uploads have: its size is read from the
+    header and checked before a single pixel is decoded."""
+    from generation.engine.images import MAX_UPLOAD_SIDE
 
     if len(data) > MAX_VERIFY_BYTES:
         raise ValueError(f"The file is larger than {MAX_VERIFY_BYTES // (1024 * 1024)} MB.")
     try:
         image = Image.open(io.BytesIO(data))
-        image.load()
-        image = image.convert("RGB")
+        width, height = image.size
     except Exception:
         raise ValueError("This is not an image that can be read (PNG, JPEG or WebP).") from None
+    if max(width, height) > MAX_UPLOAD_SIDE:
+        raise ValueError(
+            f"The image is {width} x {height} pixels; the limit is {MAX_UPLOAD_SIDE} a side."
+        )
+    try:
+        image.load()
+        return image.convert("RGB")
+    except Exception:
+        raise ValueError("This is not an image that can be read (PNG, JPEG or WebP).") from None
+
+
+def image_verify(data: bytes, *, user=None) -> dict:
+    """What anyone can learn about an image: its C2PA manifest (present, signature valid and
+    trusted, hard binding intact, what it says). Which of this platform's assets it is (by a
+    trusted manifest, the watermark or the perceptual hash) is told only to ``user`` when
+    they may see that asset: a member of its organisation (and for a quarantined image,
+    compliance or an admin); everyone else learns what the manifest itself proves."""
+    from generation.jobs.models import Asset
+    from generation.provenance import verify
+    from imprimatur.tenancy.permissions import Action, user_may
+
+    image = _verifiable_image(data)
     report = verify(
         data, trust_anchors_pem=trust_anchors(), generation_label=settings.IMPRIMATUR_C2PA_LABEL
     ).to_dict()
-    asset, found_by = asset_find(image, report=report)
+    asset, found_by = asset_find(
+        image, report=report, assets=Asset.objects.restrict(user, Action.VIEW)
+    )
+    if (
+        asset is not None
+        and asset.quarantined
+        and not user_may(user, Action.SEE_QUARANTINED, asset)
+    ):
+        asset = None
     match = None
     if asset is not None:
         request = asset.request
@@ -320,7 +350,10 @@ def _summary(report: dict, match: dict | None) -> str:
         "absent": "It carries no C2PA manifest (it may have been stripped or re-encoded).",
     }[status]
     if match is None:
-        return f"{words} It was not issued by this platform, as far as its fingerprints tell."
+        # Not "not issued here": an image of another organisation must look the same.
+        return (
+            f"{words} It matches no image of your organisations, as far as its fingerprints tell."
+        )
     approved = " It was approved." if match["status"] == "approved" else ""
     return (
         f"{words} It is image {match['asset']} of request {match['request']} in project "

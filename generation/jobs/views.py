@@ -425,7 +425,7 @@ def verify_page(request):
             status = 400
         else:
             try:
-                context["result"] = image_verify(upload.read())
+                context["result"] = image_verify(upload.read(), user=request.user)
             except ValueError as error:
                 context["error"] = str(error)
                 status = 400

@@ -137,7 +137,7 @@ def test_verify_tells_signed_tampered_stripped_and_foreign_apart(client, acme, t
     foreign = io.BytesIO()
     Image.fromarray(skimage_data.chelsea()).save(foreign, format="PNG")
     other = check(foreign.getvalue())
-    assert other["asset"] is None and "not issued by this platform" in other["summary"]
+    assert other["asset"] is None and "matches no image of your organisations" in other["summary"]
 
     response = client.post("/verify/", {"image": SimpleUploadedFile("x.png", b"not an image")})
     assert response.status_code == 400 and "not an image" in response.content.decode()
