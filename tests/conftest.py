@@ -265,3 +265,23 @@ def s3_storage(seaweedfs) -> SeaweedS3:
     """This test's default storage is the SeaweedFS bucket, whatever the suite's is."""
     with s3_environment(seaweedfs) as server:
         yield server
+
+
+def submit(tenant, body: dict, role: str = "creator") -> int:
+    """Submit a generation request through the API as ``role``; its id."""
+    response = tenant.client(role).post(
+        f"/api/v1/projects/{tenant.project.slug}/requests/", body, format="json"
+    )
+    assert response.status_code == 201, response.json()
+    return response.json()["id"]
+
+
+def wait_until_finished(request_id: int, timeout: float = 180):
+    """Wait until a generation request has ended (whatever its end); the request."""
+    from generation.jobs.models import GenerationRequest
+
+    def finished():
+        request = GenerationRequest.objects.get(pk=request_id)
+        return request if request.is_finished else None
+
+    return wait_for(finished, timeout=timeout, what=f"request {request_id} to finish")

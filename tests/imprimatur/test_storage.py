@@ -18,11 +18,10 @@ from django.core.files.storage import default_storage
 from PIL import Image
 
 from generation.jobs import worker
-from generation.jobs.models import GenerationRequest
 from imprimatur.storage import FILESYSTEM_BACKEND, S3_BACKEND, storage_backend
 from imprimatur.tenancy import services as tenancy_services
 from imprimatur.tenancy.models import BrandReferenceImage
-from tests.conftest import wait_for
+from tests.conftest import submit, wait_until_finished
 from tests.generation.jobs.factories import GenerationJobFactory
 
 REPO = Path(__file__).resolve().parents[2]
@@ -234,20 +233,12 @@ def test_a_real_worker_stores_generated_images_in_the_bucket(
     environment, so its images land in the same bucket the web side reads."""
     celery_worker = start_worker()
     client = acme.client("creator")
-    response = client.post(
-        f"/api/v1/projects/{acme.project.slug}/requests/",
+    request_id = submit(
+        acme,
         {"prompt": "a red star on a navy background", "width": 64, "height": 64,
          "steps": 2, "num_images": 1, "seed": 7},
-        format="json",
     )  # fmt: skip
-    assert response.status_code == 201, response.json()
-    request_id = response.json()["id"]
-
-    def finished():
-        request = GenerationRequest.objects.get(pk=request_id)
-        return request if request.is_finished else None
-
-    request = wait_for(finished, timeout=180, what=f"request {request_id} to finish")
+    request = wait_until_finished(request_id)
     assert request.status == "succeeded", (request.error, celery_worker.output())
     asset = request.assets.get()
     stored = s3_storage.client().get_object(Bucket=s3_storage.bucket, Key=asset.image.name)

@@ -10,29 +10,20 @@ import pytest
 from django.core.files.storage import default_storage
 from PIL import Image
 
-from generation.jobs.models import GenerationRequest
 from governance.audit.models import AuditEvent
-from tests.conftest import wait_for
+from tests.conftest import submit, wait_until_finished
 
 pytestmark = pytest.mark.e2e
 
 
 def test_submitted_request_is_generated_by_a_real_worker(acme, celery_worker):
     client = acme.client("creator")
-    response = client.post(
-        f"/api/v1/projects/{acme.project.slug}/requests/",
+    request_id = submit(
+        acme,
         {"prompt": "a red star on a navy background", "width": 64, "height": 96,
          "steps": 4, "num_images": 2, "seed": 1234},
-        format="json",
     )  # fmt: skip
-    assert response.status_code == 201, response.json()
-    request_id = response.json()["id"]
-
-    def finished():
-        request = GenerationRequest.objects.get(pk=request_id)
-        return request if request.is_finished else None
-
-    request = wait_for(finished, timeout=180, what=f"request {request_id} to finish")
+    request = wait_until_finished(request_id)
     assert request.status == "succeeded", (request.error, celery_worker.output())
 
     assets = list(request.assets.order_by("index"))

@@ -8,7 +8,7 @@ from django.utils import timezone
 from generation.jobs import transitions, worker
 from generation.jobs.models import Asset, GenerationJob
 from governance.audit.models import AuditEvent
-from tests.conftest import wait_for
+from tests.conftest import submit, wait_for
 from tests.generation.jobs.factories import GenerationJobFactory
 
 
@@ -69,24 +69,25 @@ def test_recovery_sends_again_the_jobs_of_dead_workers_only(
     )
 
 
-@pytest.mark.e2e
-def test_a_job_whose_worker_is_sigkilled_completes_exactly_once(acme, start_worker):
-    first = start_worker(hostname="gpu-one@test")
-    created = (
-        acme.client("creator")
-        .post(
-            f"/api/v1/projects/{acme.project.slug}/requests/",
-            {"prompt": "slow", "width": 128, "height": 128, "steps": 60, "num_images": 2},
-            format="json",
-        )
-        .json()
+def slow_job_under_way(tenant, *, steps: int, num_images: int) -> GenerationJob:
+    """Submit a slow request through the API and wait until its job is a few steps in."""
+    request_id = submit(
+        tenant,
+        {"prompt": "slow", "width": 128, "height": 128, "steps": steps, "num_images": num_images},
     )
-    job = GenerationJob.objects.get(request_id=created["id"])
+    job = GenerationJob.objects.get(request_id=request_id)
     wait_for(
         lambda: GenerationJob.objects.filter(pk=job.pk, current_step__gte=2).exists(),
         timeout=120,
         what="generation to be under way",
     )
+    return job
+
+
+@pytest.mark.e2e
+def test_a_job_whose_worker_is_sigkilled_completes_exactly_once(acme, start_worker):
+    first = start_worker(hostname="gpu-one@test")
+    job = slow_job_under_way(acme, steps=60, num_images=2)
     first.kill()
     job.refresh_from_db()
     assert (job.status, job.attempts) == ("running", 1)
@@ -112,21 +113,7 @@ def test_a_worker_stopped_with_sigterm_finishes_its_job_first(acme, start_worker
     the grace period): Celery's warm shutdown lets the running job finish, once, and acks it;
     nothing is left for another worker to run again."""
     worker_process = start_worker(hostname="gpu-sigterm@test")
-    created = (
-        acme.client("creator")
-        .post(
-            f"/api/v1/projects/{acme.project.slug}/requests/",
-            {"prompt": "slow", "width": 128, "height": 128, "steps": 40, "num_images": 1},
-            format="json",
-        )
-        .json()
-    )
-    job = GenerationJob.objects.get(request_id=created["id"])
-    wait_for(
-        lambda: GenerationJob.objects.filter(pk=job.pk, current_step__gte=2).exists(),
-        timeout=120,
-        what="generation to be under way",
-    )
+    job = slow_job_under_way(acme, steps=40, num_images=1)
     worker_process.process.terminate()  # SIGTERM to the worker's main process
     assert worker_process.process.wait(timeout=240) == 0, worker_process.output()
     job.refresh_from_db()
