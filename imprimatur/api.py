@@ -21,7 +21,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from imprimatur.errors import AlreadyDecided, InvalidTransition, PolicyRefused
+from imprimatur.errors import AlreadyDecided, InvalidTransition, LastAdmin, PolicyRefused
 
 
 class Conflict(exceptions.APIException):
@@ -57,7 +57,7 @@ def exception_handler(exc, context):
         )
     elif isinstance(exc, Http404):
         exc = exceptions.NotFound()
-    elif isinstance(exc, InvalidTransition | AlreadyDecided):
+    elif isinstance(exc, InvalidTransition | AlreadyDecided | LastAdmin):
         exc = Conflict(str(exc))
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied(str(exc) or None)

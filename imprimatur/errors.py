@@ -21,3 +21,7 @@ class PolicyRefused(ValidationError):
 
 class AlreadyDecided(Exception):
     """Someone else decided first: a review task that is no longer open (HTTP 409)."""
+
+
+class LastAdmin(Exception):
+    """A change that would leave an organisation without an admin (HTTP 409)."""

@@ -1,7 +1,13 @@
 from django.contrib import admin
 
 from governance.audit.admin import AuditedAdmin
-from imprimatur.tenancy.models import BrandProject, BrandReferenceImage, Membership, Organization
+from imprimatur.tenancy.models import (
+    BrandProject,
+    BrandReferenceImage,
+    GroupRole,
+    Membership,
+    Organization,
+)
 
 
 @admin.register(Organization)
@@ -31,3 +37,10 @@ class BrandProjectAdmin(AuditedAdmin):
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
     inlines = [BrandReferenceImageInline]
+
+
+@admin.register(GroupRole)
+class GroupRoleAdmin(AuditedAdmin):
+    list_display = ["group", "role", "organization"]
+    list_filter = ["role", "organization"]
+    search_fields = ["group", "organization__name"]

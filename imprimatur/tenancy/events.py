@@ -7,6 +7,9 @@ from governance.audit.services import audit_record
 ACTIONS: dict[str, str] = {
     "tenancy.organization.create": "An organisation was created.",
     "tenancy.membership.grant": "A user was given a role in an organisation.",
+    "tenancy.membership.revoke": "A user's role in an organisation was taken away.",
+    "tenancy.member.deactivate": "A member was removed from an organisation; their sessions "
+    "and API token were ended.",
     "tenancy.project.create": "A brand project was created.",
     "tenancy.project.update": "A brand project or its brand kit was changed.",
     "tenancy.reference.add": "An admin added a reference image to a brand kit.",
@@ -25,13 +28,50 @@ def organization_created(*, organization, actor=None):
     )
 
 
-def membership_granted(*, membership, actor=None):
+def membership_granted(*, membership, actor=None, via: str = ""):
     return audit_record(
         action="tenancy.membership.grant",
         actor=actor,
         organization=membership.organization,
         target=membership,
-        data={"user": membership.user.get_username(), "role": membership.role},
+        data={
+            "user": membership.user.get_username(),
+            "role": membership.role,
+            **({"via": via} if via else {}),
+        },
+    )
+
+
+def membership_revoked(*, membership, actor=None, via: str = ""):
+    """Record before deleting the membership."""
+    return audit_record(
+        action="tenancy.membership.revoke",
+        actor=actor,
+        organization=membership.organization,
+        target=membership,
+        data={
+            "user": membership.user.get_username(),
+            "role": membership.role,
+            **({"via": via} if via else {}),
+        },
+    )
+
+
+def member_deactivated(
+    *, organization, user, actor, via: str, roles: list, sessions: int, account_disabled: bool
+):
+    return audit_record(
+        action="tenancy.member.deactivate",
+        actor=actor,
+        organization=organization,
+        target=user,
+        data={
+            "user": user.get_username(),
+            "roles": roles,
+            "sessions_ended": sessions,
+            "account_disabled": account_disabled,
+            "via": via,
+        },
     )
 
 

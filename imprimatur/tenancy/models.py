@@ -179,3 +179,28 @@ class BrandReferenceImage(OrganizationScoped):
 
     def get_absolute_url(self) -> str:
         return reverse("web:brand-kit", args=[self.project.slug])
+
+
+class GroupRole(OrganizationScoped):
+    """One role that members of an identity provider's group hold in an organisation.
+
+    Single sign-on (the groups claim at each sign-in) and SCIM provisioning (group
+    memberships) both turn a user's groups into roles through these rows:
+    ``imprimatur.tenancy.members.roles_for_groups``."""
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="group_roles"
+    )
+    group = models.CharField(max_length=200, help_text="The group's name at the provider.")
+    role = models.CharField(max_length=20, choices=Role.choices)
+
+    class Meta:
+        ordering = ["organization", "group", "role"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "group", "role"], name="grouprole_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.group} → {self.get_role_display()} in {self.organization}"
