@@ -12,22 +12,42 @@ field); `code` is DRF's machine-readable code. An input that a policy refuses
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
-from rest_framework import exceptions, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.authtoken.models import Token
-from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from imprimatur.errors import AlreadyDecided, InvalidTransition, LastAdmin, PolicyRefused
+from imprimatur.accounts.services import password_login
+from imprimatur.errors import (
+    AccountLocked,
+    AlreadyDecided,
+    InvalidTransition,
+    LastAdmin,
+    LoginThrottled,
+    PolicyRefused,
+)
 
 
 class Conflict(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
     default_detail = "The object is not in a state that allows this."
     default_code = "conflict"
+
+
+class Locked(exceptions.APIException):
+    """A username locked after failed logins (``AccountLocked``); ``wait``: seconds until a
+    timed lock ends (sent as Retry-After), None when only an admin ends it."""
+
+    status_code = status.HTTP_403_FORBIDDEN
+    default_detail = "This account is locked."
+    default_code = "account_locked"
+
+    def __init__(self, detail=None, wait: int | None = None):
+        super().__init__(detail)
+        self.wait = wait
 
 
 class Pagination(PageNumberPagination):
@@ -59,6 +79,15 @@ def exception_handler(exc, context):
         exc = exceptions.NotFound()
     elif isinstance(exc, InvalidTransition | AlreadyDecided | LastAdmin):
         exc = Conflict(str(exc))
+    elif isinstance(exc, LoginThrottled):
+        exc = exceptions.Throttled(wait=exc.retry_after, detail=str(exc))
+    elif isinstance(exc, AccountLocked):
+        wait = None
+        if exc.until is not None:
+            from django.utils import timezone
+
+            wait = max(1, int((exc.until - timezone.now()).total_seconds()))
+        exc = Locked(str(exc), wait=wait)
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied(str(exc) or None)
     response = drf_exception_handler(exc, context)
@@ -92,16 +121,35 @@ def error_response(status_code: int, code: str, detail: str) -> JsonResponse:
     )
 
 
+class TokenRequestSerializer(serializers.Serializer):
+    username = serializers.CharField()
+    password = serializers.CharField(trim_whitespace=False, style={"input_type": "password"})
+
+
 class ObtainTokenView(APIView):
-    """Exchange a username and password for the user's API token (created if missing)."""
+    """Exchange a username and password for the user's API token (created if missing).
+
+    Throttled like the login page and sharing its counts (``password_login``): 429 with
+    Retry-After past the failures allowed per address or username, 403 ``account_locked``
+    for a locked account; and at most ``TOKEN_THROTTLE_RATE`` requests per address."""
 
     permission_classes = [AllowAny]
     authentication_classes: list = []
     throttle_scope = "token"
-    serializer_class = AuthTokenSerializer
+    serializer_class = TokenRequestSerializer
 
     def post(self, request):
-        serializer = AuthTokenSerializer(data=request.data, context={"request": request})
+        serializer = TokenRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        token, _created = Token.objects.get_or_create(user=serializer.validated_data["user"])
+        user = password_login(
+            request=request,
+            username=serializer.validated_data["username"],
+            password=serializer.validated_data["password"],
+        )
+        if user is None:
+            raise exceptions.ValidationError(
+                {"non_field_errors": ["Unable to log in with provided credentials."]},
+                code="authorization",
+            )
+        token, _created = Token.objects.get_or_create(user=user)
         return Response({"token": token.key}, status=status.HTTP_200_OK)

@@ -25,3 +25,22 @@ class AlreadyDecided(Exception):
 
 class LastAdmin(Exception):
     """A change that would leave an organisation without an admin (HTTP 409)."""
+
+
+class LoginThrottled(Exception):
+    """Too many failed logins from one address or for one username: refused before the
+    password is checked (HTTP 429 with Retry-After: ``retry_after`` seconds)."""
+
+    def __init__(self, message: str, *, retry_after: int):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class AccountLocked(Exception):
+    """A username locked after too many failed logins: refused before the password is
+    checked, the right one included (HTTP 403). ``until``: when the lock ends, None when
+    only an admin's unlock ends it."""
+
+    def __init__(self, message: str, *, until=None):
+        super().__init__(message)
+        self.until = until

@@ -6,6 +6,7 @@ kombu's filesystem broker under `var/`. Production sets `DATABASE_URL`,
 configuration table lists every variable.
 """
 
+import ipaddress
 import os
 import secrets
 from pathlib import Path
@@ -59,6 +60,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "imprimatur.tenancy",
+    "imprimatur.ratelimit",
+    "imprimatur.accounts",
     "imprimatur.web",
     "governance.audit",
     "governance.policies",
@@ -129,8 +132,37 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "login"
+# Password logins (imprimatur/accounts/): failed logins are counted per client address and per
+# username (normalised) in fixed windows of this many seconds, shared by the login page and
+# the API's token endpoint; over a limit a login is refused before its password is checked.
+IMPRIMATUR_LOGIN_WINDOW_SECONDS = env.int("IMPRIMATUR_LOGIN_WINDOW_SECONDS", default=900)
+# Failed logins from one address (an IPv6 client's /64) per window; 0: no limit.
+IMPRIMATUR_LOGIN_FAILURES_PER_ADDRESS = env.int("IMPRIMATUR_LOGIN_FAILURES_PER_ADDRESS", default=30)
+# Failed logins for one username per window; the one that reaches it locks the account. 0: none.
+IMPRIMATUR_LOGIN_FAILURES_PER_ACCOUNT = env.int("IMPRIMATUR_LOGIN_FAILURES_PER_ACCOUNT", default=10)
+# How long a lock lasts (an admin may lift it sooner); 0: until an admin unlocks it.
+IMPRIMATUR_LOGIN_LOCKOUT_SECONDS = env.int("IMPRIMATUR_LOGIN_LOCKOUT_SECONDS", default=3600)
 LOGIN_REDIRECT_URL = "web:dashboard"
 LOGOUT_REDIRECT_URL = "login"
+
+# --- Client addresses, the cache and rate counters (imprimatur/ratelimit/) --------------------
+# The proxies in front of the web processes (addresses or CIDR networks, comma-separated):
+# only a request whose socket peer is one of them has its X-Forwarded-For believed, read from
+# the right. Empty (the default): no header is believed, the peer is the client.
+IMPRIMATUR_TRUSTED_PROXIES = env.list("IMPRIMATUR_TRUSTED_PROXIES", default=[])
+for _proxy in IMPRIMATUR_TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy.strip(), strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"IMPRIMATUR_TRUSTED_PROXIES: {_proxy!r} is not an IP address or network "
+            "(such as 10.0.0.0/8 or 2001:db8::1)."
+        ) from None
+# The cache (django-environ: redis://host:6379/1, locmemcache://). Rate counters (logins,
+# token and verify throttles) count in it when it is Redis or Memcached (atomic, shared by
+# every process); otherwise in the database, so the default is correct with any number of
+# web processes on one database.
+CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
 
 # --- Internationalisation -------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -184,7 +216,8 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "imprimatur.api.exception_handler",
-    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.ScopedRateThrottle"],
+    # DRF's scoped throttle, on the real client address and an atomic counter.
+    "DEFAULT_THROTTLE_CLASSES": ["imprimatur.ratelimit.throttles.AddressRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"token": env.str("TOKEN_THROTTLE_RATE", default="20/min")},
 }
 SPECTACULAR_SETTINGS = {

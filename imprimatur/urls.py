@@ -11,6 +11,8 @@ from governance.audit import api as audit_api
 from governance.policies import api as policies_api
 from governance.reviews import api as reviews_api
 from imprimatur import api, health
+from imprimatur.accounts import api as accounts_api
+from imprimatur.accounts import views as accounts_views
 from imprimatur.tenancy import api as tenancy_api
 
 api_patterns = [
@@ -32,6 +34,11 @@ api_patterns = [
         name="review-task-decide",
     ),
     path("auth/token/", api.ObtainTokenView.as_view(), name="auth-token"),
+    path(
+        "members/<int:user_id>/unlock/",
+        accounts_api.MemberUnlockView.as_view(),
+        name="member-unlock",
+    ),
     path("audit/report/", audit_api.ReportView.as_view(), name="audit-report"),
     path("projects/", tenancy_api.ProjectListView.as_view(), name="project-list"),
     path("projects/<slug:slug>/", tenancy_api.ProjectDetailView.as_view(), name="project-detail"),
@@ -84,11 +91,7 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("metrics", health.metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
-    path(
-        "accounts/login/",
-        auth_views.LoginView.as_view(redirect_authenticated_user=True),
-        name="login",
-    ),
+    path("accounts/login/", accounts_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/v1/", include((api_patterns, "api"))),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

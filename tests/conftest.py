@@ -52,6 +52,18 @@ class Tenant:
         return client
 
 
+@pytest.fixture(autouse=True)
+def fresh_rate_counters():
+    """Rate counters in Redis (CACHE_URL) outlive a test's rollback: each test starts without.
+    In the database (the default) they go with the rollback."""
+    from django.core.cache import cache
+
+    from imprimatur.ratelimit.counters import uses_cache
+
+    if uses_cache():
+        cache.clear()
+
+
 @pytest.fixture
 def acme(db) -> Tenant:
     return Tenant("acme")

@@ -59,6 +59,16 @@ ALLOWED: dict[str, set[str] | None] = {
     # The foundation (organisations, roles, permissions): it records and registers its audit
     # events, and imports nothing else of governance or generation.
     "imprimatur.tenancy": {"imprimatur.errors", "governance.audit"},
+    # Client addresses and atomic rate counters (imprimatur/ratelimit/): imports no app, so any
+    # app may key a limit on the real client address.
+    "imprimatur.ratelimit": set(),
+    # Password logins: throttles, lockout and unlock; audited, permissions from tenancy.
+    "imprimatur.accounts": {
+        "imprimatur.ratelimit",
+        "imprimatur.tenancy",
+        "imprimatur.errors",
+        "governance.audit",
+    },
     # The audit log depends on no app it audits: apps register their actions and report
     # columns with it (every app may record audit events, so every app may import it).
     "governance.audit": {"imprimatur.tenancy"},
@@ -79,6 +89,7 @@ ALLOWED: dict[str, set[str] | None] = {
         "imprimatur.tenancy",
         "imprimatur.errors",
         "imprimatur.metrics",  # counts jobs, stage times, images and verdicts
+        "imprimatur.ratelimit",  # the public verify rate per client address
     },
     # Plain Python that the GPU workers run: no Django, no app (rule b).
     "generation.engine": set(),

@@ -373,7 +373,7 @@ class VerifyView(APIView):
     def post(self, request):
         from generation.jobs.signing import image_verify, verify_rate_exceeded
 
-        if verify_rate_exceeded(request.META.get("REMOTE_ADDR", "")):
+        if verify_rate_exceeded(request):
             raise Throttled(wait=60)
         serializer = VerifyInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

@@ -267,15 +267,14 @@ def verify_allowed(user) -> bool:
     return settings.IMPRIMATUR_PUBLIC_VERIFY or user.is_authenticated
 
 
-def verify_rate_exceeded(address: str) -> bool:
+def verify_rate_exceeded(request) -> bool:
     """At most IMPRIMATUR_VERIFY_PER_MINUTE verifications a minute per client address (the
-    page and the API share the count)."""
-    from django.core.cache import cache
-    from django.utils import timezone
+    page and the API share the count; the address as ``client_address`` tells it)."""
+    from imprimatur.ratelimit import counters
+    from imprimatur.ratelimit.addresses import address_bucket, client_address
 
-    key = f"verify:{address or 'unknown'}:{timezone.now():%Y%m%d%H%M}"
-    cache.add(key, 0, timeout=70)
-    return cache.incr(key) > settings.IMPRIMATUR_VERIFY_PER_MINUTE
+    name = f"verify:{address_bucket(client_address(request))}"
+    return counters.hit(name, counters.Window(60)) > settings.IMPRIMATUR_VERIFY_PER_MINUTE
 
 
 def _verifiable_image(data: bytes) -> Image.Image:

@@ -417,7 +417,7 @@ def verify_page(request):
     context, status = {}, 200
     if request.method == "POST":
         upload = request.FILES.get("image")
-        if verify_rate_exceeded(request.META.get("REMOTE_ADDR", "")):
+        if verify_rate_exceeded(request):
             context["error"] = "Too many verifications from here: wait a minute and try again."
             status = 429
         elif upload is None:

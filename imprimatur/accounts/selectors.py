@@ -1,0 +1,31 @@
+"""Reads: the lock of a user or a username."""
+
+import unicodedata
+
+from django.db.models import Q
+from django.utils import timezone
+
+from imprimatur.accounts.models import AccountLock
+
+
+def username_normalise(username: str) -> str:
+    """What the throttles and locks count a typed username as: NFKC, case-folded, trimmed,
+    so ``Alice`` and ``ALICE `` are one name."""
+    return unicodedata.normalize("NFKC", str(username)).casefold().strip()
+
+
+def _active(locks) -> AccountLock | None:
+    now = timezone.now()
+    return next((lock for lock in locks if lock.is_active(now)), None)
+
+
+def lock_for_username(username: str) -> AccountLock | None:
+    """The active lock of a typed username, else None."""
+    return _active(AccountLock.objects.filter(username=username_normalise(username)))
+
+
+def account_lock(user) -> AccountLock | None:
+    """The active lock of ``user`` (its ``locked_at``, ``locked_until``, None: until an admin
+    unlocks it, and ``failures``), else None: what the members page shows as "locked"."""
+    name = username_normalise(user.get_username())
+    return _active(AccountLock.objects.filter(Q(user=user) | Q(username=name)))
