@@ -6,6 +6,7 @@ requests slip past. This one counts under ``client_address`` in ``counters`` (se
 ``DEFAULT_THROTTLE_CLASSES``; a view sets ``throttle_scope``, its rate is
 ``DEFAULT_THROTTLE_RATES[scope]``)."""
 
+from rest_framework.settings import api_settings
 from rest_framework.throttling import ScopedRateThrottle
 
 from imprimatur.ratelimit import counters
@@ -20,6 +21,8 @@ class AddressRateThrottle(ScopedRateThrottle):
         self.scope = getattr(view, self.scope_attr, None)
         if not self.scope:
             return True
+        # Read now, not when DRF was imported (settings overridden in tests take effect).
+        self.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
         self.rate = self.get_rate()
         self.num_requests, self.duration = self.parse_rate(self.rate)
         self.window = counters.Window(self.duration)
