@@ -101,7 +101,9 @@ def password_login(*, request, username: str, password: str):
         "Failed login for %r from %s (%d of %s for the name, %d of %s from the address)",
         name, address, for_account, per_account or "∞", from_address, per_address or "∞",
     )  # fmt: skip
-    if per_account and for_account >= per_account:
+    # A name too long to be anyone's (after normalising) is throttled, never stored as a lock.
+    fits = len(name) <= AccountLock._meta.get_field("username").max_length
+    if per_account and for_account >= per_account and fits:
         account_lock_create(username=username, failures=for_account, address=address)
     if per_address and from_address == per_address:
         events.login_throttled(

@@ -195,3 +195,13 @@ def test_the_public_verify_rate_keys_on_the_real_address(acme, settings):
     assert first.status_code == 400  # no image; counted
     second = api.post("/api/v1/provenance/verify/", {}, HTTP_X_FORWARDED_FOR="203.0.113.2")
     assert second.status_code == 429
+
+
+def test_a_name_longer_than_any_username_is_throttled_without_a_lock(acme, limits, client):
+    long = "ß" * 100  # 100 characters typed, 200 once case-folded ("ss")
+    answers = [token(long, "wrong").status_code for _ in range(5)]
+    assert answers == [400, 400, 400, 429, 429]
+    pages = [html(client, long, "wrong", address="198.51.100.9").status_code for _ in range(2)]
+    assert pages == [429, 429]  # the same count, through the other door
+    assert not AccountLock.objects.exists()
+    assert token("x" * 151, "wrong").json()["errors"]["username"]
