@@ -4,7 +4,8 @@ Not every failed login is an event: an attacker could otherwise write to the aud
 fast as they can send guesses. What is recorded is at most one event per address per
 window (``accounts.login.throttle``, when its failures reach the limit), one per account
 and lock (``accounts.login.lock``; names that are nobody's are locked without an event)
-and every unlock. Each failed login is still logged (logger ``imprimatur.accounts``)."""
+and every unlock. Each failed login that was checked is logged (logger ``imprimatur.accounts``,
+INFO; refused ones at DEBUG, since their number has no bound)."""
 
 from governance.audit.services import audit_record
 

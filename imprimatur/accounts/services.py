@@ -85,11 +85,11 @@ def password_login(*, request, username: str, password: str):
 
     from_address = counters.hit(by_address, window)
     if per_address and from_address > per_address:
-        logger.warning("Login refused for %r from %s: the address is throttled", name, address)
+        logger.debug("Login refused for %r from %s: the address is throttled", name, address)
         raise _throttled(window)
     for_account = counters.hit(by_account, window)
     if per_account and for_account > per_account:
-        logger.warning("Login refused for %r from %s: the username is throttled", name, address)
+        logger.debug("Login refused for %r from %s: the username is throttled", name, address)
         raise _throttled(window)
 
     user = authenticate(request, username=username, password=password)
