@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "imprimatur.tenancy",
+    "imprimatur.identity",
     "imprimatur.web",
     "governance.audit",
     "governance.policies",
@@ -129,6 +130,14 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "login"
+# Passwords are checked first, then whether the user's organisations still allow them;
+# the second backend signs in through an organisation's OpenID provider (imprimatur/identity/).
+AUTHENTICATION_BACKENDS = [
+    "imprimatur.identity.backends.PasswordPolicyBackend",
+    "imprimatur.identity.backends.OrganizationOIDCBackend",
+]
+# Seconds single sign-on waits for a provider (discovery, token, keys, userinfo).
+IMPRIMATUR_SSO_TIMEOUT = env.float("IMPRIMATUR_SSO_TIMEOUT", default=10.0)
 LOGIN_REDIRECT_URL = "web:dashboard"
 LOGOUT_REDIRECT_URL = "login"
 
