@@ -15,6 +15,11 @@ from imprimatur.identity.services import (
 
 
 class SingleSignOnForm(forms.ModelForm):
+    issuer = forms.URLField(
+        max_length=500,
+        assume_scheme="https",
+        help_text="The provider's issuer URL, exactly as its tokens name it.",
+    )
     client_secret = forms.CharField(
         required=False,
         widget=forms.PasswordInput(render_value=False),

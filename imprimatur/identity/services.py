@@ -143,7 +143,10 @@ def _sso_save(*, organization, sso, actor, values, metadata, group_roles, break_
     if break_glass is not None:
         sso.break_glass_users.set(break_glass)
         changed.append("break_glass_users")
-    break_glass_check(sso, list(sso.break_glass_users.all()))
+    # Checked when the list or the switch changes: a break-glass admin demoted since does
+    # not block other changes (``selectors.break_glass_admins`` then falls back to every admin).
+    if break_glass is not None or values.get("password_login") is False:
+        break_glass_check(sso, list(sso.break_glass_users.all()))
     mapping = {}
     if group_roles is not None:
         _group_roles_replace(organization, group_roles)

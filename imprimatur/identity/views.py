@@ -74,16 +74,19 @@ def sso_callback(request):
     states = request.session.get("oidc_states") or {}
     started = states.pop(state, None) if state else None
     request.session["oidc_states"] = states
+    if request.GET.get("error"):
+        # Nothing is signed in on this answer, so it is shown even without a state (some
+        # providers leave the state out of their error answers).
+        error = request.GET["error"]
+        reason = request.GET.get("error_description") or error
+        return _failure(
+            request, f"Your organisation's provider did not sign you in: {error} ({reason}).", 403
+        )
     if started is None or "organization" not in started:
         return _failure(
             request,
             "This sign-in was not started in this browser, or it was already used. "
             "Start again from the login page.",
-        )
-    if request.GET.get("error"):
-        reason = request.GET.get("error_description") or request.GET["error"]
-        return _failure(
-            request, f"Your organisation's provider did not sign you in: {reason}.", 403
         )
     sso = (
         SingleSignOn.objects.filter(organization_id=started["organization"], enabled=True)

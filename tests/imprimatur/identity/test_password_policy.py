@@ -112,3 +112,11 @@ def test_password_login_cannot_be_switched_off_without_a_break_glass_admin(acme,
 def test_a_disabled_single_sign_on_gives_passwords_back(acme, acme_closed):
     sso_configure(organization=acme.organization, enabled=False)
     assert token("acme-creator", PASSWORD).status_code == 200
+
+
+def test_a_demoted_break_glass_admin_does_not_block_other_changes(acme, acme_closed):
+    Membership.objects.filter(user=acme.users["admin"], role="admin").delete()
+    sso = sso_configure(organization=acme.organization, client_secret="rotated")
+    assert sso.client_secret == "rotated" and sso.password_login is False
+    with pytest.raises(ValidationError, match="acme-admin is not"):
+        sso_configure(organization=acme.organization, break_glass=[acme.users["admin"]])

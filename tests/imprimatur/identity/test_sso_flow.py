@@ -279,3 +279,27 @@ def test_the_login_page_finds_the_provider_by_email_domain_and_names_no_organisa
 
     unknown = sign_in.start("initech")
     assert unknown.status_code == 404 and "No organisation signs in" in unknown.content.decode()
+
+
+def test_a_sign_in_the_user_denies_at_the_provider_says_so(acme_sso, sign_in):
+    start = sign_in.start()
+    back = httpx.post(start["Location"], data={"action": "deny"})  # the provider's "Deny"
+    callback = urlsplit(back.headers["location"])
+
+    response = sign_in.client.get(f"{callback.path}?{callback.query}")
+
+    assert response.status_code == 403
+    assert "did not sign you in: access_denied" in response.content.decode()
+    assert session_user(sign_in.client) is None
+
+
+def test_a_disabled_account_is_not_signed_in(acme_sso, sign_in):
+    sign_in("alice-sub", ALICE)
+    user = session_user(sign_in.client)
+    sign_in.client.logout()
+    User.objects.filter(pk=user.pk).update(is_active=False)
+
+    response = sign_in("alice-sub", ALICE)
+
+    assert response.status_code == 403 and "Your account is disabled" in response.content.decode()
+    assert session_user(sign_in.client) is None
