@@ -8,4 +8,5 @@ from imprimatur.identity import views
 urlpatterns = [
     path("start/", views.SSOStartView.as_view(), name="sso-start"),
     path("callback/", views.sso_callback, name="sso-callback"),
+    path("settings/<slug:slug>/", views.sso_settings, name="sso-settings"),
 ]

@@ -6,16 +6,22 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests
 from django.conf import settings
-from django.contrib import auth
-from django.core.exceptions import SuspiciousOperation
+from django.contrib import auth, messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import SuspiciousOperation, ValidationError
 from django.http import HttpResponseRedirect
-from django.shortcuts import render, resolve_url
+from django.shortcuts import get_object_or_404, redirect, render, resolve_url
+from django.urls import reverse
 from mozilla_django_oidc.utils import import_from_settings
 from mozilla_django_oidc.views import OIDCAuthenticationRequestView
 
 from imprimatur.identity.backends import CALLBACK_URL_NAME, SignInRefused
+from imprimatur.identity.forms import SingleSignOnSettingsForm
 from imprimatur.identity.models import SingleSignOn
 from imprimatur.identity.selectors import sso_find
+from imprimatur.identity.services import sso_configure
+from imprimatur.tenancy.models import Organization
+from imprimatur.tenancy.permissions import Action
 
 logger = logging.getLogger(__name__)
 
@@ -115,3 +121,42 @@ def sso_callback(request):
     next_url = request.session.pop("oidc_login_next", None)
     auth.login(request, user)
     return HttpResponseRedirect(next_url or resolve_url(settings.LOGIN_REDIRECT_URL))
+
+
+@login_required
+def sso_settings(request, slug: str):
+    """An organisation admin's page for its single sign-on (the same service as the
+    ``sso_configure`` command and Django admin). Another organisation's: 404."""
+    organization = get_object_or_404(
+        Organization.objects.restrict(request.user, Action.MANAGE), slug=slug
+    )
+    sso = SingleSignOn.objects.filter(organization=organization).first()
+    status = 200
+    if request.method == "POST":
+        form = SingleSignOnSettingsForm(request.POST, organization=organization, sso=sso)
+        if form.is_valid():
+            try:
+                sso_configure(
+                    organization=organization,
+                    actor=request.user,
+                    group_roles=form.cleaned_data["group_roles"],
+                    break_glass=form.cleaned_data["break_glass_users"],
+                    **form.service_values(),
+                )
+            except ValidationError as exc:
+                errors = exc.message_dict if hasattr(exc, "error_dict") else {None: exc.messages}
+                for name, messages_ in errors.items():
+                    form.add_error(name if name in form.fields else None, messages_)
+            else:
+                messages.success(request, f"Single sign-on for {organization} was saved.")
+                return redirect("sso-settings", slug=organization.slug)
+        status = 400
+    else:
+        form = SingleSignOnSettingsForm(organization=organization, sso=sso)
+    context = {
+        "organization": organization,
+        "sso": sso,
+        "form": form,
+        "redirect_uri": request.build_absolute_uri(reverse("sso-callback")),
+    }
+    return render(request, "identity/settings.html", context, status=status)

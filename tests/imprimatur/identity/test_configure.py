@@ -115,3 +115,42 @@ def test_an_admin_change_goes_through_the_service_and_keeps_the_secret(
     assert list(acme_sso.break_glass_users.all()) == [acme.users["admin"]]
     event = AuditEvent.objects.filter(action="identity.sso.configure").last()
     assert event.actor_name == "operator" and "client_id" in event.data["fields"]
+
+
+def test_an_organisation_admin_sets_up_single_sign_on_on_their_settings_page(acme, oidc_provider):
+    client = Client()
+    client.force_login(acme.users["admin"])
+    assert "Single sign-on for acme Org" in client.get("/settings/").content.decode()
+    url = "/accounts/sso/settings/acme-org/"
+    page = client.get(url)
+    assert page.status_code == 200 and "/accounts/sso/callback/" in page.content.decode()
+    form = {
+        "enabled": "on", "issuer": oidc_provider.url, "client_id": "imprimatur",
+        "client_secret": "page-secret", "scopes": "openid email", "groups_claim": "groups",
+        "email_domains": "acme.example, acme.test", "group_roles": "design=creator\nops=admin",
+        "break_glass_users": [acme.users["admin"].pk],
+    }  # fmt: skip
+
+    bad = client.post(url, {**form, "group_roles": "design=boss"})
+    assert bad.status_code == 400 and "Line 1: write GROUP=ROLE" in bad.content.decode()
+
+    assert client.post(url, form).status_code == 302
+    sso = SingleSignOn.objects.get(organization=acme.organization)
+    assert sso.client_secret == "page-secret" and sso.password_login is False
+    assert sso.email_domains == ["acme.example", "acme.test"]
+    assert set(GroupRole.objects.values_list("group", "role")) == {
+        ("design", "creator"), ("ops", "admin")
+    }  # fmt: skip
+    again = client.get(url).content.decode()
+    assert "page-secret" not in again and "ops=admin" in again
+    assert AuditEvent.objects.get(action="identity.sso.configure").actor_name == "acme-admin"
+
+
+@pytest.mark.parametrize("role", ["creator", "compliance", "auditor"])
+def test_only_the_organisations_admins_reach_its_settings_page(acme, globex, role):
+    client = Client()
+    client.force_login(acme.users[role])
+    assert client.get("/accounts/sso/settings/acme-org/").status_code == 404
+    client.force_login(globex.users["admin"])
+    assert client.get("/accounts/sso/settings/acme-org/").status_code == 404
+    assert client.post("/accounts/sso/settings/acme-org/", {}).status_code == 404
