@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "imprimatur.tenancy",
     "imprimatur.ratelimit",
     "imprimatur.accounts",
+    "imprimatur.identity",
     "imprimatur.web",
     "governance.audit",
     "governance.policies",
@@ -142,6 +143,14 @@ IMPRIMATUR_LOGIN_FAILURES_PER_ADDRESS = env.int("IMPRIMATUR_LOGIN_FAILURES_PER_A
 IMPRIMATUR_LOGIN_FAILURES_PER_ACCOUNT = env.int("IMPRIMATUR_LOGIN_FAILURES_PER_ACCOUNT", default=10)
 # How long a lock lasts (an admin may lift it sooner); 0: until an admin unlocks it.
 IMPRIMATUR_LOGIN_LOCKOUT_SECONDS = env.int("IMPRIMATUR_LOGIN_LOCKOUT_SECONDS", default=3600)
+# Passwords are checked first, then whether the user's organisations still allow them;
+# the second backend signs in through an organisation's OpenID provider (imprimatur/identity/).
+AUTHENTICATION_BACKENDS = [
+    "imprimatur.identity.backends.PasswordPolicyBackend",
+    "imprimatur.identity.backends.OrganizationOIDCBackend",
+]
+# Seconds single sign-on waits for a provider (discovery, token, keys, userinfo).
+IMPRIMATUR_SSO_TIMEOUT = env.float("IMPRIMATUR_SSO_TIMEOUT", default=10.0)
 LOGIN_REDIRECT_URL = "web:dashboard"
 LOGOUT_REDIRECT_URL = "login"
 

@@ -69,6 +69,9 @@ ALLOWED: dict[str, set[str] | None] = {
         "imprimatur.errors",
         "governance.audit",
     },
+    # Single sign-on: providers per organisation, identity links, the password policy; it
+    # sets roles through the tenancy foundation (members.py) and records its audit events.
+    "imprimatur.identity": {"imprimatur.tenancy", "imprimatur.errors", "governance.audit"},
     # The audit log depends on no app it audits: apps register their actions and report
     # columns with it (every app may record audit events, so every app may import it).
     "governance.audit": {"imprimatur.tenancy"},
