@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from imprimatur.errors import LastAdmin
@@ -266,8 +266,18 @@ def _roles_apply(sso: SingleSignOn, user, roles: set[str], groups: list[str]):
         )
 
 
-@transaction.atomic
 def sso_sign_in(*, sso: SingleSignOn, claims: dict) -> SignIn:
+    """``_sso_sign_in``, tried once more when a concurrent first sign-in of the same subject
+    (two tabs, a double click at the provider) created the user or the link first: the
+    second try finds that link instead of answering 500."""
+    try:
+        return _sso_sign_in(sso=sso, claims=claims)
+    except IntegrityError:
+        return _sso_sign_in(sso=sso, claims=claims)
+
+
+@transaction.atomic
+def _sso_sign_in(*, sso: SingleSignOn, claims: dict) -> SignIn:
     """One sign-in with the verified claims of ``sso``'s provider (``sub`` from the ID
     token): the user, found by their (issuer, subject) link, linked or created on their
     first sign-in; their email kept; their roles set from their groups, every time.
