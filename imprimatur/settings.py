@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "imprimatur.tenancy",
     "imprimatur.web",
+    "imprimatur.scim",  # SCIM 2.0 provisioning (issue 17)
     "governance.audit",
     "governance.policies",
     "governance.reviews",

@@ -59,6 +59,9 @@ ALLOWED: dict[str, set[str] | None] = {
     # The foundation (organisations, roles, permissions): it records and registers its audit
     # events, and imports nothing else of governance or generation.
     "imprimatur.tenancy": {"imprimatur.errors", "governance.audit"},
+    # SCIM provisioning: changes memberships through tenancy's members module, records its
+    # audit events.
+    "imprimatur.scim": {"imprimatur.tenancy", "imprimatur.errors", "governance.audit"},
     # The audit log depends on no app it audits: apps register their actions and report
     # columns with it (every app may record audit events, so every app may import it).
     "governance.audit": {"imprimatur.tenancy"},
