@@ -2,7 +2,6 @@
 over HTTP against the running server (``live_server``), with an organisation's token."""
 
 import httpx2
-import pytest
 from scim2_client.engines.httpx2 import SyncSCIMClient
 from scim2_tester import Status, check_server
 
