@@ -197,7 +197,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {"PolicyOutcomeEnum": "governance.policies.api.OUTCOME_CHOICES"},
+    "ENUM_NAME_OVERRIDES": {
+        "PolicyOutcomeEnum": "governance.policies.api.OUTCOME_CHOICES",
+        "RoleEnum": "imprimatur.tenancy.permissions.Role",  # members API and review stages
+    },
 }
 
 # --- Celery ---------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from governance.policies import api as policies_api
 from governance.reviews import api as reviews_api
 from imprimatur import api, health
 from imprimatur.tenancy import api as tenancy_api
+from imprimatur.web import members_api
 
 api_patterns = [
     path("reviews/tasks/", reviews_api.TaskListView.as_view(), name="review-task-list"),
@@ -32,6 +33,14 @@ api_patterns = [
         name="review-task-decide",
     ),
     path("auth/token/", api.ObtainTokenView.as_view(), name="auth-token"),
+    path("members/", members_api.MemberListView.as_view(), name="member-list"),
+    path("members/invite/", members_api.MemberInviteView.as_view(), name="member-invite"),
+    path("members/<int:user_id>/", members_api.MemberDetailView.as_view(), name="member-detail"),
+    path(
+        "members/<int:user_id>/deactivate/",
+        members_api.MemberDeactivateView.as_view(),
+        name="member-deactivate",
+    ),
     path("audit/report/", audit_api.ReportView.as_view(), name="audit-report"),
     path("projects/", tenancy_api.ProjectListView.as_view(), name="project-list"),
     path("projects/<slug:slug>/", tenancy_api.ProjectDetailView.as_view(), name="project-detail"),
@@ -90,6 +99,17 @@ urlpatterns = [
         name="login",
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # Choosing a password from an e-mailed link (invitations from the members page).
+    path(
+        "accounts/reset/<uidb64>/<token>/",
+        auth_views.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
+    path(
+        "accounts/reset/done/",
+        auth_views.PasswordResetCompleteView.as_view(),
+        name="password_reset_complete",
+    ),
     path("api/v1/", include((api_patterns, "api"))),
     path("scim/v2/", include("imprimatur.scim.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
