@@ -279,3 +279,17 @@ def scim_group_delete(*, group: ScimGroup) -> None:
     events.group_changed(action="delete", group=group, data={"members": len(members)})
     group.delete()
     _roles_sync(group.organization, members)
+
+
+@transaction.atomic
+def scim_roles_resync(*, organization: Organization) -> int:
+    """Set again the roles of every provisioned user who is in a group, after the groups'
+    roles (``GroupRole``) changed: the number of users looked at. Users in no group keep
+    the roles they have."""
+    links = list(
+        ScimUser.objects.filter(organization=organization, active=True, groups__isnull=False)
+        .distinct()
+        .select_related("user")
+    )
+    _roles_sync(organization, links)
+    return len(links)

@@ -17,6 +17,8 @@ ACTIONS: dict[str, str] = {
     "tenancy.member.invite": "An admin invited someone to an organisation by e-mail, with "
     "their roles.",
     "tenancy.member.token_revoke": "An admin revoked a member's API token.",
+    "tenancy.group_role.add": "An admin made a provider group give a role (SCIM, single sign-on).",
+    "tenancy.group_role.remove": "An admin stopped a provider group giving a role.",
     "auth.token.create": "A user created an API token.",
     "auth.token.revoke": "A user revoked their API token.",
 }
@@ -155,4 +157,25 @@ def member_token_revoked(*, organization, user, actor):
         organization=organization,
         target=user,
         data={"user": user.get_username()},
+    )
+
+
+def group_role_added(*, mapping, actor):
+    return audit_record(
+        action="tenancy.group_role.add",
+        actor=actor,
+        organization=mapping.organization,
+        target=mapping,
+        data={"group": mapping.group, "role": mapping.role},
+    )
+
+
+def group_role_removed(*, mapping, actor):
+    """Record before deleting the mapping."""
+    return audit_record(
+        action="tenancy.group_role.remove",
+        actor=actor,
+        organization=mapping.organization,
+        target=mapping,
+        data={"group": mapping.group, "role": mapping.role},
     )

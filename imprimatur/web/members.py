@@ -7,13 +7,15 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.shortcuts import redirect, render
+from django.db import transaction
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from imprimatur.errors import LastAdmin
 from imprimatur.scim.selectors import provisioned_user_ids, scim_token_get
-from imprimatur.scim.services import scim_token_revoke, scim_token_rotate
+from imprimatur.scim.services import scim_roles_resync, scim_token_revoke, scim_token_rotate
+from imprimatur.tenancy.group_roles import group_role_add, group_role_remove
 from imprimatur.tenancy.invites import member_invite, member_token_revoke
 from imprimatur.tenancy.members import member_deactivate, member_roles_set
 from imprimatur.tenancy.models import GroupRole
@@ -211,4 +213,47 @@ def scim_token_view(request, slug: str):
             organization=organization, actor=request.user
         )
         messages.success(request, "A new SCIM token was created. Copy it now.")
+    return _back(organization)
+
+
+def _resynced(request, organization, change) -> None:
+    """Make a group → role change and set the provisioned users' roles again, together: a
+    change that would take the last admin's role is refused as a whole."""
+    try:
+        with transaction.atomic():
+            change()
+            scim_roles_resync(organization=organization)
+    except LastAdmin as error:
+        messages.error(request, f"Not changed: {error}")
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(
+            request, "The groups' roles were saved; provisioned members' roles follow."
+        )
+
+
+@login_required
+@require_POST
+def group_role_add_view(request, slug: str):
+    organization = _managed_organization(request, slug)
+    _resynced(
+        request,
+        organization,
+        lambda: group_role_add(
+            organization=organization,
+            group=request.POST.get("group", ""),
+            role=request.POST.get("role", ""),
+            actor=request.user,
+        ),
+    )
+    return _back(organization)
+
+
+@login_required
+@require_POST
+def group_role_remove_view(request, slug: str, pk: int):
+    organization = _managed_organization(request, slug)
+    mapping = get_object_or_404(GroupRole, pk=pk, organization=organization)
+    _resynced(request, organization, lambda: group_role_remove(mapping=mapping, actor=request.user))
     return _back(organization)

@@ -24,6 +24,12 @@ urlpatterns = [
     path("members/", members.members_page, name="members"),
     path("members/<slug:slug>/invite/", members.member_invite_view, name="member-invite"),
     path("members/<slug:slug>/scim-token/", members.scim_token_view, name="scim-token"),
+    path("members/<slug:slug>/group-roles/", members.group_role_add_view, name="group-role-add"),
+    path(
+        "members/<slug:slug>/group-roles/<int:pk>/remove/",
+        members.group_role_remove_view,
+        name="group-role-remove",
+    ),
     path(
         "members/<slug:slug>/<int:user_id>/roles/", members.member_roles_view, name="member-roles"
     ),

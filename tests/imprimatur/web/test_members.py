@@ -324,3 +324,69 @@ def test_sessions_of_a_member_removed_by_the_api_end(acme):
         format="json",
     )
     assert Session.objects.count() == 0
+
+
+def test_group_roles_are_set_on_the_page_and_provisioned_members_follow(acme, globex, admin_client):
+    from imprimatur.scim.models import ScimGroup, ScimUser
+    from imprimatur.tenancy.models import GroupRole
+
+    person = User.objects.create_user("pat@acme.test")
+    link = ScimUser.objects.create(
+        organization=acme.organization, user=person, user_name="pat@acme.test"
+    )
+    ScimGroup.objects.create(organization=acme.organization, display_name="Designers").members.add(
+        link
+    )
+    response = admin_client.post(
+        "/members/acme-org/group-roles/", {"group": "Designers", "role": "creator"}, follow=True
+    )
+    assert "roles were saved; provisioned members" in response.content.decode()
+    assert _roles(acme, person) == {"creator"}
+    page = admin_client.get("/members/").content.decode()
+    assert "<td>Designers</td><td>Creator</td>" in page and "SCIM</span>" in page
+    event = AuditEvent.objects.get(action="tenancy.group_role.add")
+    assert event.data == {"group": "Designers", "role": "creator"}
+
+    mapping = GroupRole.objects.get(group="Designers")
+    admin_client.post(f"/members/acme-org/group-roles/{mapping.pk}/remove/")
+    assert _roles(acme, person) == set()
+    assert AuditEvent.objects.filter(action="tenancy.group_role.remove").count() == 1
+
+
+def test_a_group_role_change_that_would_remove_the_last_admin_is_refused(acme, admin_client):
+    from imprimatur.scim.models import ScimGroup, ScimUser
+    from imprimatur.tenancy.models import GroupRole
+
+    admin = acme.users["admin"]
+    link = ScimUser.objects.create(
+        organization=acme.organization, user=admin, user_name=admin.username
+    )
+    ScimGroup.objects.create(organization=acme.organization, display_name="Admins").members.add(
+        link
+    )
+    mapping = GroupRole.objects.create(organization=acme.organization, group="Admins", role="admin")
+    response = admin_client.post(f"/members/acme-org/group-roles/{mapping.pk}/remove/", follow=True)
+    assert "Not changed: acme-admin is the last admin" in response.content.decode()
+    assert GroupRole.objects.filter(pk=mapping.pk).exists() and _roles(acme, admin) == {"admin"}
+
+
+def test_group_roles_of_another_organisation_are_out_of_reach(acme, globex, admin_client):
+    from imprimatur.tenancy.models import GroupRole
+
+    mapping = GroupRole.objects.create(organization=globex.organization, group="G", role="creator")
+    assert (
+        admin_client.post(f"/members/acme-org/group-roles/{mapping.pk}/remove/").status_code == 404
+    )
+    assert (
+        admin_client.post(
+            "/members/globex-org/group-roles/", {"group": "X", "role": "admin"}
+        ).status_code
+        == 404
+    )
+    creator = Client()
+    creator.force_login(acme.users["creator"])
+    assert (
+        creator.post("/members/acme-org/group-roles/", {"group": "X", "role": "admin"}).status_code
+        == 403
+    )
+    assert list(GroupRole.objects.values_list("group", flat=True)) == ["G"]
