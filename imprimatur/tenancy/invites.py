@@ -55,13 +55,12 @@ def _invitation_text(*, organization, user, actor, roles, site_url: str) -> str:
 
 
 @transaction.atomic
-def member_invite(
-    *, organization: Organization, email: str, roles, actor, site_url: str
-) -> tuple[object, bool]:
+def member_invite(*, organization: Organization, email: str, roles, actor) -> tuple[object, bool]:
     """Give the person with this e-mail ``roles`` in ``organization`` and e-mail them: an
     existing account (found by e-mail) or a new one, with no password until they choose one
-    from the link in the e-mail. ``site_url``: the site's address for the link, e.g.
-    https://imprimatur.example.com. Returns (user, whether the account was created)."""
+    from the link in the e-mail. Links start with ``IMPRIMATUR_BASE_URL`` (never the request's
+    Host header, which a caller could forge). Returns (user, whether the account was
+    created)."""
     email = (email or "").strip()
     try:
         validate_email(email)
@@ -95,7 +94,11 @@ def member_invite(
         organization=organization, user=user, actor=actor, roles=roles, account_created=created
     )
     text = _invitation_text(
-        organization=organization, user=user, actor=actor, roles=roles, site_url=site_url
+        organization=organization,
+        user=user,
+        actor=actor,
+        roles=roles,
+        site_url=settings.IMPRIMATUR_BASE_URL.rstrip("/"),
     )
     transaction.on_commit(
         lambda: send_mail(

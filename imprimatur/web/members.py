@@ -114,7 +114,6 @@ def member_invite_view(request, slug: str):
                 email=form.cleaned_data["email"],
                 roles=form.cleaned_data["roles"],
                 actor=request.user,
-                site_url=request.build_absolute_uri("/").rstrip("/"),
             )
         except ValidationError as error:
             for field, errors in error.message_dict.items():

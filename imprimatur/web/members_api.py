@@ -137,7 +137,6 @@ class MemberInviteView(APIView):
             email=serializer.validated_data["email"],
             roles=serializer.validated_data["roles"],
             actor=request.user,
-            site_url=request.build_absolute_uri("/").rstrip("/"),
         )
         return Response(_one(organization, user.pk), status=status.HTTP_201_CREATED)
 
