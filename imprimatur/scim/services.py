@@ -127,17 +127,18 @@ def _deactivate(link: ScimUser) -> None:
 
 
 def _roles_sync(organization: Organization, links) -> None:
-    """Each active link's roles := the roles of its groups (``GroupRole``)."""
+    """Each active link's roles := the roles of its groups (``GroupRole``). An account given
+    roles is enabled: it was disabled only for being in no organisation (another
+    organisation's provider may have deactivated it while this one held it without a role)."""
     for link in links:
         if not link.active:
             continue
         names = list(link.groups.values_list("display_name", flat=True))
-        member_roles_set(
-            organization=organization,
-            user=link.user,
-            roles=roles_for_groups(organization, names),
-            via="scim",
-        )
+        roles = roles_for_groups(organization, names)
+        member_roles_set(organization=organization, user=link.user, roles=roles, via="scim")
+        if roles and not link.user.is_active:
+            link.user.is_active = True
+            link.user.save(update_fields=["is_active"])
 
 
 @transaction.atomic

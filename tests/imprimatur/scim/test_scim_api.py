@@ -361,3 +361,29 @@ def test_one_organisation_never_sees_or_changes_anothers_users_and_groups(
     assert (status, body["scimType"]) == (409, "uniqueness")
     link = ScimUser.objects.get(id=ada["id"])
     assert (link.user_name, link.external_id, link.user.is_active) == ("ada@acme.test", "", True)
+
+
+def test_an_account_two_providers_hold_is_enabled_again_by_the_one_that_gives_it_roles(
+    acme, globex, acme_scim, globex_scim
+):
+    GroupRole.objects.create(organization=globex.organization, group="Staff", role="creator")
+    GroupRole.objects.create(organization=acme.organization, group="Staff", role="reviewer")
+    in_acme = acme_scim.create_user("sam@example.test")
+    acme_scim.create_group("Staff", members=[in_acme["id"]])
+    sam = User.objects.get(username="sam@example.test")
+    Membership.objects.create(user=sam, organization=globex.organization, role="auditor")
+    in_globex = globex_scim.create_user("sam@example.test")  # linked: a Globex member
+    globex_scim.patch(
+        f"Users/{in_globex['id']}", {"op": "replace", "path": "active", "value": False}
+    )
+    sam.refresh_from_db()
+    assert sam.is_active  # Acme still gives them a role
+    acme_scim.patch(f"Users/{in_acme['id']}", {"op": "replace", "path": "active", "value": False})
+    sam.refresh_from_db()
+    assert not sam.is_active  # now in no organisation
+    globex_scim.patch(
+        f"Users/{in_globex['id']}", {"op": "replace", "path": "active", "value": True}
+    )
+    globex_scim.create_group("Staff", members=[in_globex["id"]])
+    sam.refresh_from_db()
+    assert sam.is_active and _roles(globex, sam) == {"creator"} and _roles(acme, sam) == set()
