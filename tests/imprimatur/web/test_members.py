@@ -391,3 +391,18 @@ def test_group_roles_of_another_organisation_are_out_of_reach(acme, globex, admi
         == 403
     )
     assert list(GroupRole.objects.values_list("group", flat=True)) == ["G"]
+
+
+def test_a_forged_host_header_never_receives_the_set_password_link(
+    acme, admin_client, settings, django_capture_on_commit_callbacks
+):
+    settings.ALLOWED_HOSTS = ["*"]  # a permissive deployment: the Host header is not checked
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(
+            "/members/acme-org/invite/",
+            {"email": "victim@acme.test", "roles": ["creator"]},
+            HTTP_HOST="attacker.example",
+        )
+    (message,) = mail.outbox
+    assert "attacker.example" not in message.body
+    assert f"{settings.IMPRIMATUR_BASE_URL}/accounts/reset/" in message.body
