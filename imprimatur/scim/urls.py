@@ -17,10 +17,10 @@ urlpatterns = [
     re_path(r"^ResourceTypes/(?P<name>[^/]+)/?$", views.resource_type_list),
     re_path(r"^Schemas/?$", views.schema_list, name="schemas"),
     re_path(r"^Schemas/(?P<schema_id>[^/]+)/?$", views.schema_list),
+    re_path(r"^(?:(?:Users|Groups)/)?\.search/?$", views.search_all),
     re_path(r"^Users/?$", views.user_collection, name="users"),
     re_path(r"^Users/(?P<scim_id>[^/]+)/?$", views.user_item, name="user"),
     re_path(r"^Groups/?$", views.group_collection, name="groups"),
     re_path(r"^Groups/(?P<scim_id>[^/]+)/?$", views.group_item, name="group"),
-    re_path(r"^\.search/?$", views.search_all),
     re_path(r"^(?P<rest>.*)$", views.unknown),
 ]

@@ -136,6 +136,8 @@ def test_discovery_documents(acme_scim):
     }
     status, body = acme_scim("get", "NoSuchThing")
     assert (status, body["status"]) == (404, "404")
+    status, body = acme_scim("post", "Users/.search", {})
+    assert (status, body["status"]) == (501, "501")
 
 
 def test_create_read_replace_and_delete_a_user(acme, acme_scim):
