@@ -57,13 +57,23 @@ class ScimUser(OrganizationScoped):
     attributes = models.JSONField(default=dict, help_text="The SCIM attributes as sent.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Set when the provider deleted the user: the row stays as a tombstone, so the account is
+    # still known to have been this organisation's and no other organisation's provider can
+    # claim it; the same provider may provision it again.
+    deprovisioned_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["organization", "created_at", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["organization", "user"], name="scimuser_unique_user"),
             models.UniqueConstraint(
-                fields=["organization", "user_name"], name="scimuser_unique_username"
+                fields=["organization", "user"],
+                condition=models.Q(deprovisioned_at__isnull=True),
+                name="scimuser_unique_user",
+            ),
+            models.UniqueConstraint(
+                fields=["organization", "user_name"],
+                condition=models.Q(deprovisioned_at__isnull=True),
+                name="scimuser_unique_username",
             ),
         ]
 

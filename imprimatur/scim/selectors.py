@@ -40,13 +40,17 @@ def scim_token_get(*, organization: Organization):
 
 def provisioned_user_ids(*, organization: Organization) -> set[int]:
     """The accounts this organisation's provider provisioned (the members page marks them)."""
-    return set(ScimUser.objects.filter(organization=organization).values_list("user_id", flat=True))
+    return set(
+        ScimUser.objects.filter(
+            organization=organization, deprovisioned_at__isnull=True
+        ).values_list("user_id", flat=True)
+    )
 
 
 def _users(organization):
-    return ScimUser.objects.filter(organization=organization).prefetch_related(
-        Prefetch("groups", queryset=ScimGroup.objects.order_by("display_name"))
-    )
+    return ScimUser.objects.filter(
+        organization=organization, deprovisioned_at__isnull=True
+    ).prefetch_related(Prefetch("groups", queryset=ScimGroup.objects.order_by("display_name")))
 
 
 def _groups(organization):

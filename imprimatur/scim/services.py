@@ -13,6 +13,7 @@ import uuid
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.utils import timezone
 from scim2_models import InvalidValueException, UniquenessException
 
 from imprimatur.scim import events
@@ -56,8 +57,9 @@ def scim_token_revoke(*, organization: Organization, actor=None) -> bool:
 
 
 def _held_elsewhere(organization: Organization, user) -> bool:
-    """Whether another organisation holds ``user`` (a role there, or provisioned there), or
-    the account is staff: then this organisation's provider may not change the account."""
+    """Whether another organisation holds ``user`` (a role there, or provisioned there, even
+    if deprovisioned since), or the account is staff: then this organisation's provider may
+    not change the account."""
     return (
         user.is_staff
         or user.is_superuser
@@ -115,7 +117,9 @@ def _resource_fields(resource) -> dict:
 
 
 def _ensure_user_name_free(organization, user_name: str, *, exclude=None) -> None:
-    taken = ScimUser.objects.filter(organization=organization, user_name__iexact=user_name)
+    taken = ScimUser.objects.filter(
+        organization=organization, user_name__iexact=user_name, deprovisioned_at__isnull=True
+    )
     if exclude is not None:
         taken = taken.exclude(pk=exclude.pk)
     if taken.exists():
@@ -160,6 +164,10 @@ def scim_user_create(*, organization: Organization, resource) -> ScimUser:
             detail=f"userName {fields['user_name']!r} belongs to an account outside this "
             "organisation; an admin can invite it on the members page first."
         )
+    # This provider deleted the account earlier: its tombstone gives way to the new link.
+    ScimUser.objects.filter(
+        organization=organization, user=user, deprovisioned_at__isnull=False
+    ).delete()
     link = ScimUser.objects.create(organization=organization, user=user, **fields)
     _account_update(link, rename=False)
     if not link.active and account == "linked":
@@ -193,8 +201,9 @@ def scim_user_replace(*, link: ScimUser, resource) -> ScimUser:
 
 @transaction.atomic
 def scim_user_delete(*, link: ScimUser) -> None:
-    """Deprovision: the membership ends as with ``active: false`` and the link goes; the
-    account stays (audit events name it), disabled unless another organisation holds it."""
+    """Deprovision: the membership ends as with ``active: false``, the user leaves its groups
+    and disappears from SCIM (the row stays as a tombstone); the account stays (audit events
+    name it), disabled unless another organisation holds it."""
     link = ScimUser.objects.select_for_update().get(pk=link.pk)
     if (
         link.active
@@ -202,7 +211,9 @@ def scim_user_delete(*, link: ScimUser) -> None:
     ):
         _deactivate(link)
     events.user_changed(action="delete", link=link)
-    link.delete()
+    link.groups.clear()
+    link.deprovisioned_at = timezone.now()
+    link.save(update_fields=["deprovisioned_at", "updated_at"])
 
 
 # -- Groups --------------------------------------------------------------------------------------
@@ -233,7 +244,11 @@ def _members(organization, ids: list) -> list[ScimUser]:
             valid.add(uuid.UUID(value))
         except (TypeError, ValueError):
             raise InvalidValueException(detail=f"No user with id {value!r}.") from None
-    found = list(ScimUser.objects.filter(organization=organization, pk__in=valid))
+    found = list(
+        ScimUser.objects.filter(
+            organization=organization, pk__in=valid, deprovisioned_at__isnull=True
+        )
+    )
     if len(found) != len(valid):
         missing = sorted(str(value) for value in valid - {link.pk for link in found})
         raise InvalidValueException(detail=f"No user with id {', '.join(missing)}.")
@@ -288,7 +303,12 @@ def scim_roles_resync(*, organization: Organization) -> int:
     roles (``GroupRole``) changed: the number of users looked at. Users in no group keep
     the roles they have."""
     links = list(
-        ScimUser.objects.filter(organization=organization, active=True, groups__isnull=False)
+        ScimUser.objects.filter(
+            organization=organization,
+            active=True,
+            deprovisioned_at__isnull=True,
+            groups__isnull=False,
+        )
         .distinct()
         .select_related("user")
     )

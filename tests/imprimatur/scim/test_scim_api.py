@@ -389,3 +389,19 @@ def test_an_account_two_providers_hold_is_enabled_again_by_the_one_that_gives_it
     globex_scim.create_group("Staff", members=[in_globex["id"]])
     sam.refresh_from_db()
     assert sam.is_active and _roles(globex, sam) == {"creator"} and _roles(acme, sam) == set()
+
+
+def test_a_deprovisioned_account_stays_its_organisations(acme, globex, acme_scim, globex_scim):
+    ada = acme_scim.create_user("ada@acme.test")
+    assert acme_scim("delete", f"Users/{ada['id']}")[0] == 204
+    assert acme_scim("get", "Users")[1]["totalResults"] == 0
+    # Disabled and in no organisation, but Globex's provider still cannot take the account…
+    status, body = globex_scim(
+        "post", "Users", {"schemas": [USER_SCHEMA], "userName": "ada@acme.test"}
+    )
+    assert (status, body["scimType"]) == (409, "uniqueness")
+    # …while Acme's provider may provision it again.
+    again = acme_scim.create_user("ada@acme.test", active=True)
+    assert again["id"] != ada["id"]
+    assert ScimUser.objects.get(id=again["id"]).user == User.objects.get(username="ada@acme.test")
+    assert ScimUser.objects.filter(user__username="ada@acme.test").count() == 1
