@@ -246,15 +246,17 @@ def _item(request, row, *, model, build, replace, delete):
         resource = model.model_validate(
             _body(request), scim_ctx=Context.RESOURCE_REPLACEMENT_REQUEST
         )
-        resource.replace(current)
+        changed = resource.replace(current)
         context = Context.RESOURCE_REPLACEMENT_RESPONSE
     else:
         patch = PatchOp[model].model_validate(
             _body(request), scim_ctx=Context.RESOURCE_PATCH_REQUEST
         )
         resource = current.model_copy(deep=True)
-        patch.patch(resource)
+        changed = patch.patch(resource)
         context = Context.RESOURCE_PATCH_RESPONSE
+    if not changed:  # providers repeat themselves: nothing to write or audit
+        return _answer(_dump(request, current, context))
     row = replace(row, resource)
     return _answer(_dump(request, build(type(row).objects.get(pk=row.pk), base_url), context))
 

@@ -405,3 +405,16 @@ def test_a_deprovisioned_account_stays_its_organisations(acme, globex, acme_scim
     assert again["id"] != ada["id"]
     assert ScimUser.objects.get(id=again["id"]).user == User.objects.get(username="ada@acme.test")
     assert ScimUser.objects.filter(user__username="ada@acme.test").count() == 1
+
+
+def test_a_repeated_change_writes_nothing(acme, acme_scim):
+    ada = acme_scim.create_user("ada@acme.test", active=True)
+    operation = {"op": "replace", "path": "active", "value": True}
+    assert acme_scim.patch(f"Users/{ada['id']}", operation)[0] == 200
+    status, body = acme_scim(
+        "put",
+        f"Users/{ada['id']}",
+        {"schemas": [USER_SCHEMA], "userName": "ada@acme.test", "active": True},
+    )
+    assert (status, body["userName"]) == (200, "ada@acme.test")
+    assert not AuditEvent.objects.filter(action="scim.user.update").exists()
