@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "imprimatur.accounts",
     "imprimatur.identity",
     "imprimatur.web",
+    "imprimatur.scim",  # SCIM 2.0 provisioning (issue 17)
     "governance.audit",
     "governance.policies",
     "governance.reviews",
@@ -238,7 +239,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {"PolicyOutcomeEnum": "governance.policies.api.OUTCOME_CHOICES"},
+    "ENUM_NAME_OVERRIDES": {
+        "PolicyOutcomeEnum": "governance.policies.api.OUTCOME_CHOICES",
+        "RoleEnum": "imprimatur.tenancy.permissions.Role",  # members API and review stages
+    },
 }
 
 # --- Celery ---------------------------------------------------------------------------

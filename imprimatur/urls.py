@@ -14,6 +14,7 @@ from imprimatur import api, health
 from imprimatur.accounts import api as accounts_api
 from imprimatur.accounts import views as accounts_views
 from imprimatur.tenancy import api as tenancy_api
+from imprimatur.web import members_api
 
 api_patterns = [
     path("reviews/tasks/", reviews_api.TaskListView.as_view(), name="review-task-list"),
@@ -38,6 +39,14 @@ api_patterns = [
         "members/<int:user_id>/unlock/",
         accounts_api.MemberUnlockView.as_view(),
         name="member-unlock",
+    ),
+    path("members/", members_api.MemberListView.as_view(), name="member-list"),
+    path("members/invite/", members_api.MemberInviteView.as_view(), name="member-invite"),
+    path("members/<int:user_id>/", members_api.MemberDetailView.as_view(), name="member-detail"),
+    path(
+        "members/<int:user_id>/deactivate/",
+        members_api.MemberDeactivateView.as_view(),
+        name="member-deactivate",
     ),
     path("audit/report/", audit_api.ReportView.as_view(), name="audit-report"),
     path("projects/", tenancy_api.ProjectListView.as_view(), name="project-list"),
@@ -94,7 +103,19 @@ urlpatterns = [
     path("accounts/login/", accounts_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/sso/", include("imprimatur.identity.urls")),  # single sign-on
+    # Choosing a password from an e-mailed link (invitations from the members page).
+    path(
+        "accounts/reset/<uidb64>/<token>/",
+        auth_views.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
+    path(
+        "accounts/reset/done/",
+        auth_views.PasswordResetCompleteView.as_view(),
+        name="password_reset_complete",
+    ),
     path("api/v1/", include((api_patterns, "api"))),
+    path("scim/v2/", include("imprimatur.scim.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("policies/", include("governance.policies.urls")),

@@ -72,6 +72,9 @@ ALLOWED: dict[str, set[str] | None] = {
     # Single sign-on: providers per organisation, identity links, the password policy; it
     # sets roles through the tenancy foundation (members.py) and records its audit events.
     "imprimatur.identity": {"imprimatur.tenancy", "imprimatur.errors", "governance.audit"},
+    # SCIM provisioning: changes memberships through tenancy's members module, records its
+    # audit events.
+    "imprimatur.scim": {"imprimatur.tenancy", "imprimatur.errors", "governance.audit"},
     # The audit log depends on no app it audits: apps register their actions and report
     # columns with it (every app may record audit events, so every app may import it).
     "governance.audit": {"imprimatur.tenancy"},

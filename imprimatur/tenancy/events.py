@@ -14,6 +14,11 @@ ACTIONS: dict[str, str] = {
     "tenancy.project.update": "A brand project or its brand kit was changed.",
     "tenancy.reference.add": "An admin added a reference image to a brand kit.",
     "tenancy.reference.remove": "An admin removed a reference image from a brand kit.",
+    "tenancy.member.invite": "An admin invited someone to an organisation by e-mail, with "
+    "their roles.",
+    "tenancy.member.token_revoke": "An admin revoked a member's API token.",
+    "tenancy.group_role.add": "An admin made a provider group give a role (SCIM, single sign-on).",
+    "tenancy.group_role.remove": "An admin stopped a provider group giving a role.",
     "auth.token.create": "A user created an API token.",
     "auth.token.revoke": "A user revoked their API token.",
 }
@@ -128,3 +133,49 @@ def api_token_created(*, user):
 
 def api_token_revoked(*, user):
     return audit_record(action="auth.token.revoke", actor=user, target=user)
+
+
+def member_invited(*, organization, user, actor, roles: list, account_created: bool):
+    return audit_record(
+        action="tenancy.member.invite",
+        actor=actor,
+        organization=organization,
+        target=user,
+        data={
+            "user": user.get_username(),
+            "email": user.email,
+            "roles": roles,
+            "account_created": account_created,
+        },
+    )
+
+
+def member_token_revoked(*, organization, user, actor):
+    return audit_record(
+        action="tenancy.member.token_revoke",
+        actor=actor,
+        organization=organization,
+        target=user,
+        data={"user": user.get_username()},
+    )
+
+
+def group_role_added(*, mapping, actor):
+    return audit_record(
+        action="tenancy.group_role.add",
+        actor=actor,
+        organization=mapping.organization,
+        target=mapping,
+        data={"group": mapping.group, "role": mapping.role},
+    )
+
+
+def group_role_removed(*, mapping, actor):
+    """Record before deleting the mapping."""
+    return audit_record(
+        action="tenancy.group_role.remove",
+        actor=actor,
+        organization=mapping.organization,
+        target=mapping,
+        data={"group": mapping.group, "role": mapping.role},
+    )

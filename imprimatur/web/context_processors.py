@@ -15,6 +15,7 @@ NAVIGATION = [
     ("Audit", "audit:list", {Role.AUDITOR, Role.ADMIN}),
     ("Reports", "audit:report", {Role.AUDITOR, Role.ADMIN}),
     ("Models", "jobs:models", {Role.ADMIN}),
+    ("Members", "web:members", {Role.ADMIN}),
     ("API docs", "api-docs", None),
     ("Settings", "web:settings", None),
 ]

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from imprimatur.web import views
+from imprimatur.web import members, views
 
 app_name = "web"
 
@@ -21,4 +21,26 @@ urlpatterns = [
     path("reference-images/<int:pk>/", views.reference_image, name="reference-image"),
     path("settings/", views.settings_page, name="settings"),
     path("settings/token/", views.token_change, name="token-change"),
+    path("members/", members.members_page, name="members"),
+    path("members/<slug:slug>/invite/", members.member_invite_view, name="member-invite"),
+    path("members/<slug:slug>/scim-token/", members.scim_token_view, name="scim-token"),
+    path("members/<slug:slug>/group-roles/", members.group_role_add_view, name="group-role-add"),
+    path(
+        "members/<slug:slug>/group-roles/<int:pk>/remove/",
+        members.group_role_remove_view,
+        name="group-role-remove",
+    ),
+    path(
+        "members/<slug:slug>/<int:user_id>/roles/", members.member_roles_view, name="member-roles"
+    ),
+    path(
+        "members/<slug:slug>/<int:user_id>/deactivate/",
+        members.member_deactivate_view,
+        name="member-deactivate",
+    ),
+    path(
+        "members/<slug:slug>/<int:user_id>/token/revoke/",
+        members.member_token_revoke_view,
+        name="member-token-revoke",
+    ),
 ]
