@@ -29,3 +29,21 @@ def account_lock(user) -> AccountLock | None:
     unlocks it, and ``failures``), else None: what the members page shows as "locked"."""
     name = username_normalise(user.get_username())
     return _active(AccountLock.objects.filter(Q(user=user) | Q(username=name)))
+
+
+def account_locks(users) -> dict[int, AccountLock]:
+    """``account_lock`` for many users in one query: user id → active lock (locked users
+    only)."""
+    users = list(users)
+    by_name = {username_normalise(user.get_username()): user.pk for user in users}
+    locks = AccountLock.objects.filter(
+        Q(user__in=[user.pk for user in users]) | Q(username__in=list(by_name))
+    )
+    now = timezone.now()
+    found: dict[int, AccountLock] = {}
+    for lock in locks:
+        if lock.is_active(now):
+            user_id = lock.user_id or by_name.get(lock.username)
+            if user_id is not None:
+                found.setdefault(user_id, lock)
+    return found

@@ -12,6 +12,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
+from imprimatur.accounts.selectors import account_locks
+from imprimatur.accounts.services import account_unlock
 from imprimatur.errors import LastAdmin
 from imprimatur.scim.selectors import provisioned_user_ids, scim_token_get
 from imprimatur.scim.services import scim_roles_resync, scim_token_revoke, scim_token_rotate
@@ -59,7 +61,9 @@ def _back(organization):
 def _member_rows(request, organization):
     provisioned = provisioned_user_ids(organization=organization)
     rows = []
-    for member in member_list(organization=organization):
+    people = list(member_list(organization=organization))
+    locks = account_locks(people)
+    for member in people:
         roles = {membership.role for membership in member.organization_memberships}
         rows.append(
             {
@@ -69,6 +73,7 @@ def _member_rows(request, organization):
                 "token": getattr(member, "auth_token", None),
                 "scim": member.pk in provisioned,
                 "is_self": member.pk == request.user.pk,
+                "lock": locks.get(member.pk),
             }
         )
     return rows, provisioned
@@ -197,6 +202,19 @@ def member_token_revoke_view(request, slug: str, user_id: int):
     member = member_get(organization=organization, user_id=user_id)
     if member_token_revoke(organization=organization, user=member, actor=request.user):
         messages.success(request, f"The API token of {member.get_username()} was revoked.")
+    return _back(organization)
+
+
+@login_required
+@require_POST
+def member_unlock_view(request, slug: str, user_id: int):
+    """Lift the lock that failed logins put on a member's account (audited)."""
+    organization = _managed_organization(request, slug)
+    member = member_get(organization=organization, user_id=user_id)
+    if account_unlock(user=member, actor=request.user, via="members"):
+        messages.success(request, f"{member.get_username()} can sign in again.")
+    else:
+        messages.info(request, f"{member.get_username()} was not locked.")
     return _back(organization)
 
 

@@ -8,6 +8,7 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from imprimatur.accounts.selectors import account_locks
 from imprimatur.scim.selectors import provisioned_user_ids
 from imprimatur.tenancy.invites import member_invite
 from imprimatur.tenancy.members import member_deactivate, member_roles_set
@@ -33,6 +34,12 @@ class MemberSerializer(serializers.Serializer):
     last_login = serializers.DateTimeField(allow_null=True)
     api_token = ApiTokenSerializer(allow_null=True, help_text="Never the key itself.")
     provisioned_by_scim = serializers.BooleanField()
+    locked_until = serializers.DateTimeField(
+        allow_null=True,
+        help_text="Set while too many failed logins keep the account locked: when the lock "
+        "ends (null: until an admin unlocks it, POST …/unlock/). See `locked`.",
+    )
+    locked = serializers.BooleanField(help_text="Whether failed logins locked the account.")
 
 
 class OrganizationSerializer(serializers.Serializer):
@@ -68,7 +75,7 @@ def _organization(request, slug):
     return organization_managed_get(user=request.user, slug=slug)
 
 
-def _member_data(member, provisioned: set[int]) -> dict:
+def _member_data(member, provisioned: set[int], locks: dict) -> dict:
     token = getattr(member, "auth_token", None)
     roles = {membership.role for membership in member.organization_memberships}
     return {
@@ -81,13 +88,17 @@ def _member_data(member, provisioned: set[int]) -> dict:
         "last_login": member.last_login,
         "api_token": {"created": token.created} if token else None,
         "provisioned_by_scim": member.pk in provisioned,
+        "locked": member.pk in locks,
+        "locked_until": locks[member.pk].locked_until if member.pk in locks else None,
     }
 
 
 def _one(organization, user_id: int) -> dict:
     member = member_get(organization=organization, user_id=user_id)
     return MemberSerializer(
-        _member_data(member, provisioned_user_ids(organization=organization))
+        _member_data(
+            member, provisioned_user_ids(organization=organization), account_locks([member])
+        )
     ).data
 
 
@@ -100,9 +111,9 @@ class MemberListView(APIView):
         """The organisation's members with their roles, last sign-in and API token."""
         organization = _organization(request, request.query_params.get("organization"))
         provisioned = provisioned_user_ids(organization=organization)
-        members = [
-            _member_data(member, provisioned) for member in member_list(organization=organization)
-        ]
+        people = list(member_list(organization=organization))
+        locks = account_locks(people)
+        members = [_member_data(member, provisioned, locks) for member in people]
         return Response(MemberSerializer(members, many=True).data)
 
 

@@ -39,6 +39,11 @@ urlpatterns = [
         name="member-deactivate",
     ),
     path(
+        "members/<slug:slug>/<int:user_id>/unlock/",
+        members.member_unlock_view,
+        name="member-unlock",
+    ),
+    path(
         "members/<slug:slug>/<int:user_id>/token/revoke/",
         members.member_token_revoke_view,
         name="member-token-revoke",

@@ -406,3 +406,45 @@ def test_a_forged_host_header_never_receives_the_set_password_link(
     (message,) = mail.outbox
     assert "attacker.example" not in message.body
     assert f"{settings.IMPRIMATUR_BASE_URL}/accounts/reset/" in message.body
+
+
+# -- Locked accounts ----------------------------------------------------------------------------
+
+
+def _lock_by_failed_logins(user, settings) -> None:
+    """Fail the HTML login until the account locks (the limit made small for the test)."""
+    settings.IMPRIMATUR_LOGIN_FAILURES_PER_ACCOUNT = 3
+    guesser = Client()
+    for _ in range(3):
+        guesser.post("/accounts/login/", {"username": user.username, "password": "wrong"})
+    response = guesser.post("/accounts/login/", {"username": user.username, "password": PASSWORD})
+    assert "_auth_user_id" not in guesser.session, "the account should be locked"
+    assert response.status_code != 302
+
+
+def test_a_locked_member_shows_as_locked_and_an_admin_unlocks_them(acme, admin_client, settings):
+    creator = acme.users["creator"]
+    _lock_by_failed_logins(creator, settings)
+    page = admin_client.get("/members/").content.decode()
+    card = page[page.index(f'id="member-{creator.pk}"') :][:3000]
+    assert "member-locked" in card and "Unlock sign-in" in card
+    api = acme.client("admin").get("/api/v1/members/").json()
+    assert {m["username"]: m["locked"] for m in api} == {
+        f"acme-{role}": role == "creator" for role in acme.users
+    }
+
+    response = admin_client.post(_url(acme, creator, "unlock"), follow=True)
+    assert f"{creator.username} can sign in again." in response.content.decode()
+    assert "member-locked" not in admin_client.get("/members/").content.decode()
+    event = AuditEvent.objects.get(action="accounts.login.unlock")
+    assert event.actor_id == acme.users["admin"].pk and event.data["via"] == "members"
+    assert Client().login(username=creator.username, password=PASSWORD)
+
+
+def test_another_organisations_admin_cannot_unlock(acme, globex, settings):
+    creator = acme.users["creator"]
+    _lock_by_failed_logins(creator, settings)
+    outsider = Client()
+    outsider.force_login(globex.users["admin"])
+    assert outsider.post(_url(acme, creator, "unlock")).status_code == 404
+    assert not AuditEvent.objects.filter(action="accounts.login.unlock").exists()
