@@ -96,12 +96,19 @@ class FileWitness:
 
     def append(self, entry: dict) -> None:
         created = not self.path.exists()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        descriptor = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            descriptor = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+        except OSError as error:
+            raise WitnessError(f"Writing to the witness {self} failed: {error}") from None
         try:
             fcntl.flock(descriptor, fcntl.LOCK_EX)
-            os.write(descriptor, entry_line(entry).encode("utf-8"))
+            data = entry_line(entry).encode("utf-8")
+            if os.write(descriptor, data) != len(data):
+                raise WitnessError(f"Writing to the witness {self} was cut short.")
             os.fsync(descriptor)
+        except OSError as error:
+            raise WitnessError(f"Writing to the witness {self} failed: {error}") from None
         finally:
             os.close(descriptor)  # releases the lock
         if created:  # the new name itself must survive a crash
@@ -116,6 +123,8 @@ class FileWitness:
             text = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
             return []
+        except (OSError, UnicodeDecodeError) as error:
+            raise WitnessError(f"Reading the witness {self} failed: {error}") from None
         return parse_lines(text.splitlines(), str(self.path))
 
 
