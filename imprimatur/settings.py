@@ -266,9 +266,9 @@ IMPRIMATUR_JOB_LEASE_SECONDS = env.int("IMPRIMATUR_JOB_LEASE_SECONDS", default=6
 # The audit log's checkpoints (governance/audit/CHAIN.md). The Ed25519 key that signs them: a
 # file outside the database (made on first use with mode 0600; give every process the same).
 IMPRIMATUR_AUDIT_KEY = env.str("IMPRIMATUR_AUDIT_KEY", default=str(VAR_DIR / "audit_key.pem"))
-# A checkpoint is signed every this many seconds (beat) and after the commit that brings this
-# many events since the last one, whichever comes first (0: no count trigger). Events newer
-# than the last checkpoint are what someone with database access could still rewrite.
+# A checkpoint is signed every this many seconds (beat) and after the commit of every this
+# many-th event, whichever comes first (0: no count trigger). Events newer than the last
+# checkpoint are what someone with database access could still rewrite.
 IMPRIMATUR_AUDIT_CHECKPOINT_SECONDS = env.int("IMPRIMATUR_AUDIT_CHECKPOINT_SECONDS", default=60)
 IMPRIMATUR_AUDIT_CHECKPOINT_EVENTS = env.int("IMPRIMATUR_AUDIT_CHECKPOINT_EVENTS", default=100)
 # Where every checkpoint is also written, outside the database, and verified against: an

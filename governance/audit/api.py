@@ -42,6 +42,10 @@ class WitnessUnavailable(exceptions.APIException):
 
 
 class CheckpointsView(APIView):
+    def perform_content_negotiation(self, request, force=False):
+        # The answer is JSON Lines whatever the Accept header asks; errors are JSON.
+        return super().perform_content_negotiation(request, force=True)
+
     @extend_schema(
         summary="The signed checkpoints held by the audit witness, as JSON Lines",
         description="Auditors and admins (of any organisation: the Merkle tree is global, so "

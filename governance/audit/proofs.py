@@ -116,14 +116,15 @@ def _base_tree(last: AuditCheckpoint | None, using: str) -> Frontier:
     return frontier
 
 
-def audit_checkpoint(*, min_events: int = 0) -> AuditCheckpoint | None:
+def audit_checkpoint(*, every: int = 0) -> AuditCheckpoint | None:
     """Sign the chain's current head, with the root of the Merkle tree of events up to it,
     with the platform key, and write it to the witness (witness.py) before the transaction
     commits: a checkpoint the witness did not take is not made. None while the log is empty.
 
     Idempotent: when the head has not moved since the last checkpoint (and that one has a
-    tree root), that one is returned; with ``min_events``, also while fewer events than that
-    came since (the "every N events" trigger: several processes asking at once make one).
+    tree root), that one is returned; with ``every`` (the "every N events" trigger), also
+    while no multiple of it was reached since the last checkpoint: several processes asking
+    at once make one, and a checkpoint signed late does not push the next one back.
     Holding the chain lock, the checkpoints are made one at a time, in sequence order. The
     tree grows from the last checkpoint's frontier: the cost is the events since.
     """
@@ -143,8 +144,8 @@ def audit_checkpoint(*, min_events: int = 0) -> AuditCheckpoint | None:
         if last is not None and last.tree_root:
             if last.sequence == sequence and last.hash == head_hash:
                 return last  # the head has not moved
-            if min_events and sequence - last.sequence < min_events:
-                return last  # not due yet
+            if every and sequence // every <= last.sequence // every:
+                return last  # no multiple of `every` since the last one: not due
         tree = _base_tree(last, using)
         hashes = [h for _, h in iter_hashes(after=tree.size, until=sequence, using=using)]
         if len(hashes) != sequence - tree.size:

@@ -76,9 +76,10 @@ def _seal_after_commit(using: str) -> int:
 
 
 def _checkpoint_if_due(using: str) -> None:
-    """The "every N events" checkpoint (IMPRIMATUR_AUDIT_CHECKPOINT_EVENTS): signed when N
-    events or more came since the last checkpoint. A cheap look first; ``audit_checkpoint``
-    checks again holding the chain lock, so processes asking at once make one checkpoint."""
+    """The "every N events" checkpoint (IMPRIMATUR_AUDIT_CHECKPOINT_EVENTS): signed when the
+    chain passed a multiple of N since the last checkpoint. A cheap look first;
+    ``audit_checkpoint`` checks again holding the chain lock, so processes asking at once
+    make one checkpoint."""
     every = settings.IMPRIMATUR_AUDIT_CHECKPOINT_EVENTS
     if every <= 0:
         return
@@ -91,8 +92,8 @@ def _checkpoint_if_due(using: str) -> None:
                 "(SELECT max(sequence) FROM audit_auditcheckpoint)"
             )
             head, last = cursor.fetchone()
-        if (head or 0) - (last or 0) >= every:
-            audit_checkpoint(min_events=every)
+        if (head or 0) // every > (last or 0) // every:
+            audit_checkpoint(every=every)
     except Exception:  # the beat task signs within IMPRIMATUR_AUDIT_CHECKPOINT_SECONDS
         logger.exception("Signing an audit checkpoint failed; the beat task will retry.")
 

@@ -126,7 +126,9 @@ def test_auditors_download_the_witness_and_verify_against_their_copy(
     ]
     page = client.get("/audit/")
     assert b"/audit/checkpoints.jsonl" in page.content
-    api = acme.client("auditor").get("/api/v1/audit/checkpoints/")
+    api = acme.client("auditor").get(
+        "/api/v1/audit/checkpoints/", HTTP_ACCEPT="application/x-ndjson"
+    )
     assert api.status_code == 200 and api.content == response.content
     refused = acme.client("creator").get("/api/v1/audit/checkpoints/")
     assert refused.status_code == 403 and refused.json()["status"] == 403
