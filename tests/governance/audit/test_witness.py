@@ -59,11 +59,10 @@ def test_frequent_checkpoints_are_signed_after_every_ten_events():
     assert audit_verify().intact
 
 
-def test_a_recomputed_edit_is_found_at_the_edited_event_on_postgresql():
-    """(a) Trigger dropped, one event edited, every later hash recomputed: the chain alone
-    verifies, the checkpoints do not, and the witness locates the first event that differs."""
-    if connection.vendor != "postgresql":
-        pytest.skip("The probe dropped PostgreSQL's trigger; SQLite's case is the same code")
+def test_a_recomputed_edit_is_found_at_the_edited_event():
+    """(a) Trigger dropped (the probe's was PostgreSQL's; SQLite's is dropped the same way
+    here), one event edited, every later hash recomputed: the chain alone verifies, and the
+    witness locates the first event that differs, not the checkpoint after it."""
     record(25)
     rewrite_from(7, target_repr="forged")
     with connection.cursor() as cursor:  # the chain itself is consistent after the rewrite
@@ -71,7 +70,10 @@ def test_a_recomputed_edit_is_found_at_the_edited_event_on_postgresql():
         assert cursor.fetchone()[0] == 1
     result = audit_verify()
     assert (result.intact, result.broken_sequence) == (False, 7), str(result)
-    assert "witness" in result.detail
+    assert result.reason == "differs from witness" and "witness" in result.detail
+    # The database on its own only knows its checkpoint at 10 no longer matches.
+    alone = audit_verify(witness=False)
+    assert (alone.broken_sequence, alone.reason) == (10, "checkpoint mismatch")
 
 
 def test_deleting_the_last_events_is_found_against_the_witness():
