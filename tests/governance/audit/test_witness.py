@@ -128,3 +128,37 @@ def test_the_window_that_remains_events_newer_than_the_last_checkpoint():
     with Unguarded() as cursor:
         cursor.execute("DELETE FROM audit_auditevent WHERE sequence >= 21")
     assert audit_verify().intact
+
+
+def test_processes_asking_at_once_make_one_checkpoint(settings):
+    """Several workers reaching the tenth event at once (threads with their own database
+    connections here): the chain lock (SQLite: BEGIN IMMEDIATE) lets one sign, the others
+    find it done; the witness gets one entry."""
+    import threading
+
+    from django.db import connections
+
+    from governance.audit.proofs import audit_checkpoint
+    from governance.audit.witness import configured_witness
+
+    settings.IMPRIMATUR_AUDIT_CHECKPOINT_EVENTS = 0  # no trigger: the threads below ask
+    record(10)
+    barrier, made, errors = threading.Barrier(4), [], []
+
+    def ask():
+        try:
+            barrier.wait()
+            made.append(audit_checkpoint(every=10).pk)
+        except Exception as error:
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=ask) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == [] and len(set(made)) == 1
+    assert AuditCheckpoint.objects.count() == 1
+    assert [entry["sequence"] for entry in configured_witness().entries()] == [10]
