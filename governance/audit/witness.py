@@ -29,6 +29,7 @@ import functools
 import hashlib
 import json
 import os
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -42,6 +43,7 @@ from governance.audit.signing import checkpoint_signed_fields
 WITNESS_FORMAT = "imprimatur-audit-witness/1"
 SIGNED = ("created_at", "hash", "key_id", "sequence", "tree_root")
 S3_KEYS = {"endpoint", "region", "retain_days", "lock_mode"}
+READERS = 16  # objects an S3 witness reads at once when verifying
 
 
 class WitnessError(Exception):
@@ -174,6 +176,7 @@ class S3Witness:
                     signature_version="s3v4",
                     request_checksum_calculation="when_required",
                     response_checksum_validation="when_required",
+                    max_pool_connections=READERS,
                 ),
             )
         return self._client
@@ -240,13 +243,17 @@ class S3Witness:
             for page in pages:
                 for item in page.get("Contents", []):
                     versions[item["Key"]] = []
-        entries = []
-        for key in sorted(versions):
-            if len(versions[key]) > 1:
+        for key, found in versions.items():
+            if len(found) > 1:
                 raise WitnessError(f"The witness object {key} was overwritten or deleted.")
+
+        def read(key: str) -> dict:
             body = self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
-            entries.append(parse_entry(body.decode("utf-8"), f"object {key}"))
-        return entries
+            return parse_entry(body.decode("utf-8"), f"object {key}")
+
+        # One request per object: several at once (the client is thread-safe).
+        with ThreadPoolExecutor(max_workers=READERS) as pool:
+            return list(pool.map(read, sorted(versions)))
 
 
 @functools.lru_cache(maxsize=8)  # one S3 client per location and process
