@@ -309,7 +309,20 @@ IMPRIMATUR_MAX_JOB_ATTEMPTS = env.int("IMPRIMATUR_MAX_JOB_ATTEMPTS", default=3)
 # A running job shows it is alive at least this often (each progress write); a job silent for
 # longer is taken over by another worker. Keep it above the slowest denoising step.
 IMPRIMATUR_JOB_LEASE_SECONDS = env.int("IMPRIMATUR_JOB_LEASE_SECONDS", default=60)
+# The audit log's checkpoints (governance/audit/CHAIN.md). The Ed25519 key that signs them: a
+# file outside the database (made on first use with mode 0600; give every process the same).
 IMPRIMATUR_AUDIT_KEY = env.str("IMPRIMATUR_AUDIT_KEY", default=str(VAR_DIR / "audit_key.pem"))
+# A checkpoint is signed every this many seconds (beat) and after the commit of every this
+# many-th event, whichever comes first (0: no count trigger). Events newer than the last
+# checkpoint are what someone with database access could still rewrite.
+IMPRIMATUR_AUDIT_CHECKPOINT_SECONDS = env.int("IMPRIMATUR_AUDIT_CHECKPOINT_SECONDS", default=60)
+IMPRIMATUR_AUDIT_CHECKPOINT_EVENTS = env.int("IMPRIMATUR_AUDIT_CHECKPOINT_EVENTS", default=100)
+# Where every checkpoint is also written, outside the database, and verified against: an
+# append-only file (a path or file:///path) or s3://BUCKET/PREFIX?endpoint=…&region=…
+# (one object each, under S3 Object Lock retention when the bucket has it; witness.py).
+IMPRIMATUR_AUDIT_WITNESS = env.str(
+    "IMPRIMATUR_AUDIT_WITNESS", default=str(VAR_DIR / "audit-witness" / "checkpoints.jsonl")
+)
 # Celery beat (embedded in the `make run` worker; `celery -A imprimatur beat` in production).
 CELERY_BEAT_SCHEDULE = {
     "recover-stale-jobs": {
@@ -320,7 +333,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "reviews.remind_overdue",
         "schedule": float(env.int("IMPRIMATUR_REVIEW_REMINDER_SECONDS", default=300)),
     },
-    "audit-checkpoint": {"task": "governance.audit.checkpoint", "schedule": 3600.0},
+    "audit-checkpoint": {
+        "task": "governance.audit.checkpoint",
+        "schedule": float(IMPRIMATUR_AUDIT_CHECKPOINT_SECONDS),
+    },
     "audit-seal": {"task": "governance.audit.seal", "schedule": 60.0},
 }
 # C2PA signing. The organisation's certificate chain and key (PEM files the operator controls;

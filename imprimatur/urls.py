@@ -49,6 +49,7 @@ api_patterns = [
         name="member-deactivate",
     ),
     path("audit/report/", audit_api.ReportView.as_view(), name="audit-report"),
+    path("audit/checkpoints/", audit_api.CheckpointsView.as_view(), name="audit-checkpoints"),
     path("projects/", tenancy_api.ProjectListView.as_view(), name="project-list"),
     path("projects/<slug:slug>/", tenancy_api.ProjectDetailView.as_view(), name="project-detail"),
     path(

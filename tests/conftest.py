@@ -262,6 +262,24 @@ def s3_environment(server: SeaweedS3):
                 os.environ[key] = value
 
 
+_audit_witnesses = iter(range(10**9))
+
+
+@pytest.fixture(autouse=True)
+def audit_witness(tmp_path_factory):
+    """Each test's audit checkpoints go to a witness file of its own (the test database starts
+    empty each time; a shared witness would name checkpoints it no longer has), and what the
+    test's commits asked of the audit log's background thread (a checkpoint) ends with it."""
+    from django.test.utils import override_settings
+
+    from governance.audit.services import audit_flush
+
+    path = tmp_path_factory.getbasetemp() / "audit-witness" / f"{next(_audit_witnesses)}.jsonl"
+    with override_settings(IMPRIMATUR_AUDIT_WITNESS=str(path)):
+        yield path
+        audit_flush()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def suite_storage(request):
     """With IMPRIMATUR_TEST_S3=1, every test's default storage is the SeaweedFS bucket."""

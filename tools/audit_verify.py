@@ -18,6 +18,13 @@ checkpoint signed (``tree_root``) must be the root of the file's events up to it
 the checkpoints' Ed25519 signatures needs ``cryptography``: when it is importable they are
 checked; when not, the script says the signatures were NOT checked.
 
+``--checkpoints`` also takes the signed checkpoints as auditors download them from the
+witness (JSON Lines, ``imprimatur-audit-witness/1``; ``--public-key PEM`` for their
+signatures): then each entry's RFC 6962 consistency proof from the entry before must verify
+(RFC 9162, section 2.1.4.2: the witnessed checkpoints are one append-only history), and an
+event of the file that is not the one an entry's event hashes name is reported at its
+sequence (``differs from witness``).
+
 With ``--proof`` it checks an inclusion proof of one event (``manage.py audit_proof``, or the
 event's page in the audit browser): the event's hash is recomputed from its fields, its
 audit path must lead to the signed tree root (RFC 6962 hashing: a leaf is SHA-256 of 0x00
@@ -207,10 +214,82 @@ def verify_proof(path: str) -> str:
     )
 
 
+def consistency_valid(first: int, second: int, first_hash: bytes, second_hash: bytes, path):
+    """RFC 9162, 2.1.4.2 (the same as governance/audit/merkle.py, written again here)."""
+    if first == second:
+        return not path and first_hash == second_hash
+    if not 0 < first < second or not path:
+        return False
+    path = list(path)
+    if first & (first - 1) == 0:
+        path.insert(0, first_hash)
+    fn, sn = first - 1, second - 1
+    while fn & 1:
+        fn, sn = fn >> 1, sn >> 1
+    fr = sr = path[0]
+    for node in path[1:]:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            fr, sr = node_hash(node, fr), node_hash(node, sr)
+            while fn and not fn & 1:
+                fn, sn = fn >> 1, sn >> 1
+        else:
+            sr = node_hash(sr, node)
+        fn, sn = fn >> 1, sn >> 1
+    return sn == 0 and fr == first_hash and sr == second_hash
+
+
+WITNESS_FORMAT = "imprimatur-audit-witness/1"
+
+
+def read_checkpoints(path: str, public_key_path: str | None) -> dict:
+    """The audit_checkpoints JSON document, or the witness's JSON Lines made into one (its
+    entries checked for consistency, their event hashes kept as ``witnessed``)."""
+    with open(path, encoding="utf-8") as stream:
+        text = stream.read()
+    try:
+        document = json.loads(text)
+    except ValueError:  # more than one line of JSON
+        document = None
+    if isinstance(document, dict) and "checkpoints" in document:
+        return document
+    entries = [json.loads(line) for line in text.splitlines() if line.strip()]
+    witnessed: dict[int, str] = {}
+    before = None
+    for entry in entries:
+        if entry.get("format") != WITNESS_FORMAT:
+            raise Broken("?", "unreadable", f"{path}: not {WITNESS_FORMAT} entries")
+        previous = entry.get("previous") or {"sequence": 0}
+        start = previous["sequence"]
+        for offset, hash_hex in enumerate(entry.get("hashes") or [], start=start + 1):
+            witnessed[offset] = hash_hex
+        if before is not None:
+            proof = [bytes.fromhex(node) for node in entry.get("consistency") or []]
+            if previous != {
+                "sequence": before["sequence"],
+                "tree_root": before["tree_root"],
+            } or not consistency_valid(
+                before["sequence"],
+                entry["sequence"],
+                bytes.fromhex(before["tree_root"]),
+                bytes.fromhex(entry["tree_root"]),
+                proof,
+            ):
+                raise Broken(entry["sequence"], "witness inconsistent", "consistency proof")
+        before = entry
+    public_key = None
+    if public_key_path:
+        with open(public_key_path, encoding="utf-8") as stream:
+            public_key = stream.read()
+    return {"checkpoints": entries, "public_key": public_key, "witnessed": witnessed}
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("events", nargs="?", help="JSON Lines from manage.py audit_export")
     parser.add_argument("--checkpoints", help="JSON from manage.py audit_checkpoints")
+    parser.add_argument("--public-key", help="PEM public key for a JSON Lines --checkpoints")
     parser.add_argument("--proof", help="an inclusion proof from manage.py audit_proof")
     args = parser.parse_args(argv)
     if args.proof:
@@ -230,11 +309,15 @@ def main(argv=None) -> int:
     try:
         document = None
         if args.checkpoints:
-            with open(args.checkpoints, encoding="utf-8") as stream:
-                document = json.load(stream)
+            document = read_checkpoints(args.checkpoints, args.public_key)
         checkpoints = document["checkpoints"] if document else []
-        first, last, found, roots = verify_file(args.events, {c["sequence"] for c in checkpoints})
+        witnessed = document.get("witnessed", {}) if document else {}
+        wanted = {c["sequence"] for c in checkpoints} | set(witnessed)
+        first, last, found, roots = verify_file(args.events, wanted)
         notes = []
+        for sequence in sorted(witnessed):
+            if sequence in found and found[sequence] != witnessed[sequence]:
+                raise Broken(sequence, "differs from witness", "another event was signed")
         if document:
             for checkpoint in checkpoints:
                 sequence = checkpoint["sequence"]
@@ -249,7 +332,12 @@ def main(argv=None) -> int:
                 signed_root = checkpoint.get("tree_root")
                 if signed_root and sequence in roots and roots[sequence] != signed_root:
                     raise Broken(sequence, "tree root mismatch", "another tree root was signed")
-            notes.append(check_signatures(document["public_key"], checkpoints))
+            if document["public_key"]:
+                notes.append(check_signatures(document["public_key"], checkpoints))
+            else:
+                notes.append("checkpoint signatures NOT checked (give --public-key)")
+            if witnessed:
+                notes.append("witness consistency proofs valid")
             if first == 1 and any(c.get("tree_root") for c in checkpoints):
                 notes.append("tree roots match")
         else:

@@ -15,6 +15,7 @@ ACTIONS: dict[str, str] = {
     "audit.report.pdf": "Someone downloaded a PDF audit report, for a period and scope.",
     "audit.proof": "Someone downloaded an event's inclusion proof (Merkle path, checkpoint).",
     "audit.verify": "Someone verified the audit chain from the UI, with the result.",
+    "audit.checkpoints": "Someone downloaded the signed checkpoints held by the witness.",
 }
 
 
@@ -89,6 +90,15 @@ def audit_verified(*, actor, organization, intact: bool, result: str):
         actor=actor,
         organization=organization,
         data={"intact": intact, "result": result},
+    )
+
+
+def audit_checkpoints_downloaded(*, actor, organization, count: int, via: str):
+    return audit_record(
+        action="audit.checkpoints",
+        actor=actor,
+        organization=organization,
+        data={"checkpoints": count, "via": via},
     )
 
 

@@ -1,19 +1,17 @@
 """The append-only guard in the database: triggers that refuse UPDATE and DELETE on the
-audit tables, whoever connects (the ORM, a shell, psql, sqlite3).
+audit tables, whoever connects (the ORM, a shell, psql, sqlite3). No row is excepted.
 
-What the triggers let through, on purpose, so that Django's test flush keeps working (it
-empties every table between ``transaction=True`` and live-server tests):
+Django's test flush empties every table between ``transaction=True`` and live-server tests:
 
-- PostgreSQL: ``TRUNCATE``. Row triggers do not fire on it, and the flush uses it. A role
-  that may truncate can empty the log; verification then reports ``truncated`` against the
-  last checkpoint (keep exported checkpoints outside the database). Production can go
-  further and ``REVOKE TRUNCATE`` from the application's role.
-- SQLite (the embedded default): deleting the *oldest* row. SQLite has no TRUNCATE and no
-  statement triggers, and the flush's ``DELETE FROM`` removes rows in id order, so the
-  trigger refuses any deletion except of the row with the lowest id. Removing events from
-  the start of the log is therefore possible on SQLite; verification reports it as
-  ``missing`` at sequence 1 (the chain must start at 1 with the genesis hash) or
-  ``truncated``. Every other DELETE, and every UPDATE, is refused.
+- PostgreSQL: it uses ``TRUNCATE``, which row triggers do not see. A role that may truncate
+  can empty the log; the witness outside the database (witness.py) still holds the
+  checkpoints, so verification reports ``truncated``. Production can go further and
+  ``REVOKE TRUNCATE`` from the application's role.
+- SQLite (the embedded default) has no TRUNCATE: its flush is ``DELETE FROM``. The audit
+  app's ``flush`` command (management/commands/flush.py) drops these triggers for the flush
+  and installs them again after it; the triggers themselves refuse every DELETE. (Before
+  issue 17 the trigger let the row with the lowest id go, so that the flush could work: it
+  let anyone delete the oldest checkpoint.)
 
 SQLite drops a table's triggers when Django rebuilds the table in a later migration, so the
 guard is (re)installed after every ``migrate`` and ``flush`` (``post_migrate``, see apps.py);
@@ -47,13 +45,25 @@ def _sqlite_statements(table: str) -> list[str]:
         f"CREATE TRIGGER IF NOT EXISTS {table}_no_update BEFORE UPDATE ON {table} "
         f"BEGIN SELECT RAISE(ABORT, '{MESSAGE}'); END",
         f"CREATE TRIGGER IF NOT EXISTS {table}_no_delete BEFORE DELETE ON {table} "
-        f"WHEN OLD.id <> (SELECT min(id) FROM {table}) "
         f"BEGIN SELECT RAISE(ABORT, '{MESSAGE}'); END",
     ]
 
 
+def _sqlite_guard_current(connection) -> bool:
+    """Whether SQLite's delete triggers are this version's (without the old exception)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND sql LIKE %s",
+            ["%_no_delete %WHEN OLD.id%"],
+        )
+        return cursor.fetchone()[0] == 0
+
+
 def install_guard(connection) -> None:
-    """Create the triggers on ``connection``'s database (idempotent)."""
+    """Create the triggers on ``connection``'s database (idempotent; on SQLite it replaces
+    delete triggers of an earlier version that excepted the oldest row)."""
+    if connection.vendor == "sqlite" and not _sqlite_guard_current(connection):
+        remove_guard(connection)
     if connection.vendor == "postgresql":
         statements = [_POSTGRESQL_FUNCTION]
         for table in TABLES:
@@ -86,6 +96,8 @@ def guard_installed(connection) -> bool:
                 [[f"{table}_append_only" for table in TABLES]],
             )
             return cursor.fetchone()[0] == len(TABLES)
+        if not _sqlite_guard_current(connection):
+            return False
         cursor.execute(
             "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND tbl_name IN (%s, %s)",
             list(TABLES),

@@ -122,3 +122,83 @@ def root_from_path(leaf: bytes, index: int, size: int, path: Sequence[bytes]) ->
         position >>= 1
         last >>= 1
     return root if last == 0 else None
+
+
+# --- Consistency proofs (RFC 6962, 2.1.2; verified as RFC 9162, 2.1.4.2) -----------------
+# A consistency proof between the tree of ``old`` leaves and the tree of ``new`` leaves
+# proves the first is a prefix of the second: nothing among the first ``old`` events was
+# changed between the two checkpoints that signed their roots.
+
+
+def _largest_power_below(n: int) -> int:
+    return 1 << ((n - 1).bit_length() - 1)
+
+
+def _subproof(m: int, start: int, end: int, complete: bool, node) -> list[bytes]:
+    """SUBPROOF(m, D[start:end], complete) of RFC 6962, 2.1.2; ``node(a, b)`` is the root of
+    the subtree of leaves a..b-1."""
+    n = end - start
+    if m == n:
+        return [] if complete else [node(start, end)]
+    k = _largest_power_below(n)
+    if m <= k:
+        return [*_subproof(m, start, start + k, complete, node), node(start + k, end)]
+    return [*_subproof(m - k, start + k, end, False, node), node(start, start + k)]
+
+
+def consistency_path(old: Frontier, new_leaves: Sequence[bytes]) -> list[bytes]:
+    """The proof that the tree of ``old.size`` leaves (given by its frontier) is a prefix of
+    that tree with ``new_leaves`` appended. Every node the proof takes from the old part is
+    one of the old tree's perfect subtrees, i.e. one of its frontier's nodes, so the old
+    leaves are not needed. Empty when either tree is."""
+    m, n = old.size, old.size + len(new_leaves)
+    if m == 0 or m == n:
+        return []
+    kept, start = {}, 0
+    for bit, node_value in zip(
+        (1 << b for b in reversed(range(m.bit_length())) if m >> b & 1), old.nodes, strict=True
+    ):
+        kept[(start, start + bit)] = node_value
+        start += bit
+
+    def node(a: int, b: int) -> bytes:
+        if (a, b) in kept:
+            return kept[(a, b)]
+        if a >= m:
+            return tree_root(new_leaves[a - m : b - m])
+        raise AssertionError(f"A consistency proof never needs leaves {a}..{b - 1}.")
+
+    return _subproof(m, 0, n, True, node)
+
+
+def consistency_valid(
+    old_size: int, new_size: int, old_root: bytes, new_root: bytes, path: Sequence[bytes]
+) -> bool:
+    """RFC 9162, 2.1.4.2: whether ``path`` proves the tree of ``old_size`` leaves with root
+    ``old_root`` is a prefix of the tree of ``new_size`` leaves with root ``new_root``."""
+    if old_size == new_size:
+        return not path and old_root == new_root
+    if not 0 < old_size < new_size or not path:
+        return old_size == 0 and not path  # the empty tree is a prefix of every tree
+    path = list(path)
+    if old_size & (old_size - 1) == 0:  # an exact power of two: the old root is a node
+        path.insert(0, old_root)
+    fn, sn = old_size - 1, new_size - 1
+    while fn & 1:
+        fn >>= 1
+        sn >>= 1
+    first = second = path[0]
+    for node in path[1:]:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            first = node_hash(node, first)
+            second = node_hash(node, second)
+            while fn and not fn & 1:
+                fn >>= 1
+                sn >>= 1
+        else:
+            second = node_hash(second, node)
+        fn >>= 1
+        sn >>= 1
+    return sn == 0 and first == old_root and second == new_root

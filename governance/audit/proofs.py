@@ -84,15 +84,55 @@ def tree_at(sequence: int, using: str = "default", base: AuditCheckpoint | None 
     return frontier
 
 
-def audit_checkpoint() -> AuditCheckpoint | None:
+def iter_hashes(*, after: int, until: int, using: str = "default") -> Iterator[tuple[int, str]]:
+    """(sequence, hash) of events after+1..until in sequence order, by keyset pages; a gap
+    is the caller's to notice."""
+    with connections[using].cursor() as cursor:
+        while after < until:
+            cursor.execute(
+                "SELECT sequence, hash FROM audit_auditevent WHERE sequence > %s "
+                "AND sequence <= %s ORDER BY sequence LIMIT %s",
+                [after, until, BATCH_SIZE],
+            )
+            rows = cursor.fetchall()
+            yield from rows
+            if len(rows) < BATCH_SIZE:
+                return
+            after = rows[-1][0]
+
+
+def _base_tree(last: AuditCheckpoint | None, using: str) -> Frontier:
+    """The tree at the last checkpoint: its kept frontier, or rebuilt from the events when
+    that is not usable (so that the next witness entry still follows the last one)."""
+    if last is None or not last.tree_root:
+        base = _with_tree(using).order_by("-sequence", "-id").first()
+        if base is None:
+            return Frontier()
+        last = base
+    frontier = _usable_frontier(last)
+    if frontier.size != last.sequence:
+        frontier = Frontier()
+        frontier.extend(iter_leaves(after=0, until=last.sequence, using=using))
+    return frontier
+
+
+def audit_checkpoint(*, every: int = 0) -> AuditCheckpoint | None:
     """Sign the chain's current head, with the root of the Merkle tree of events up to it,
-    with the platform key; None while the log is empty.
+    with the platform key, and write it to the witness (witness.py) before the transaction
+    commits: a checkpoint the witness did not take is not made. None while the log is empty.
 
     Idempotent: when the head has not moved since the last checkpoint (and that one has a
-    tree root), that one is returned. The tree grows from the last checkpoint's frontier:
-    the cost is the events since, except for the first checkpoint with a tree.
+    tree root), that one is returned; with ``every`` (the "every N events" trigger), also
+    while no multiple of it was reached since the last checkpoint: several processes asking
+    at once make one, and a checkpoint signed late does not push the next one back.
+    Holding the chain lock, the checkpoints are made one at a time, in sequence order. The
+    tree grows from the last checkpoint's frontier: the cost is the events since.
     """
+    from governance.audit.merkle import consistency_path
+    from governance.audit.witness import configured_witness, witness_entry
+
     key = load_or_create_key()
+    witness = configured_witness()
     using = router.db_for_write(AuditCheckpoint)
     with transaction.atomic(using=using):
         lock_chain(using)  # the head cannot move while it is being signed
@@ -101,14 +141,19 @@ def audit_checkpoint() -> AuditCheckpoint | None:
         if sequence == 0:
             return None
         last = AuditCheckpoint.objects.using(using).order_by("-sequence", "-id").first()
-        if (
-            last is not None
-            and last.sequence == sequence
-            and last.hash == head_hash
-            and last.tree_root
-        ):
-            return last
-        tree = tree_at(sequence, using, base=last)
+        if last is not None and last.tree_root:
+            if last.sequence == sequence and last.hash == head_hash:
+                return last  # the head has not moved
+            if every and sequence // every <= last.sequence // every:
+                return last  # no multiple of `every` since the last one: not due
+        tree = _base_tree(last, using)
+        hashes = [h for _, h in iter_hashes(after=tree.size, until=sequence, using=using)]
+        if len(hashes) != sequence - tree.size:
+            raise ValueError(f"The chain has gaps between {tree.size} and {sequence}.")
+        leaves = [event_leaf(h) for h in hashes]
+        previous = (tree.size, tree.root().hex()) if tree.size else None
+        consistency = consistency_path(tree, leaves)
+        tree.extend(leaves)
         checkpoint = AuditCheckpoint(
             sequence=sequence,
             hash=head_hash,
@@ -119,6 +164,9 @@ def audit_checkpoint() -> AuditCheckpoint | None:
         checkpoint.key_id = key.key_id
         checkpoint.signature = sign_with(key, checkpoint_message(checkpoint))
         checkpoint.save(using=using, force_insert=True)
+        witness.append(
+            witness_entry(checkpoint, previous=previous, consistency=consistency, hashes=hashes)
+        )
     return checkpoint
 
 

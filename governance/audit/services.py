@@ -27,6 +27,7 @@ import time
 import uuid
 from contextvars import ContextVar
 
+from django.conf import settings
 from django.db import connections, models, router, transaction
 from django.utils import timezone
 from psycopg.types.json import Jsonb
@@ -61,20 +62,47 @@ def audit_seal() -> int:
         return chain_pending(using)
 
 
-def _seal_after_commit(using: str) -> None:
+def _seal_after_commit(using: str) -> int:
     """After a commit that left an event pending: see ``audit_seal_after_commit`` in
-    pg_chain.py (at most one sealer waits; the others leave it to that one)."""
+    pg_chain.py (at most one sealer waits; the others leave it to that one). How many it
+    chained."""
     try:
         with connections[using].cursor() as cursor:
             cursor.execute("SELECT audit_seal_after_commit(%s, %s)", [CHAIN_LOCK, SEAL_WAITER])
+            return cursor.fetchone()[0]
     except Exception:  # the caller's work has committed; the beat task will chain it
         logger.exception("Chaining pending audit events failed; the beat task will retry.")
+        return 0
+
+
+def _checkpoint_if_due(using: str) -> None:
+    """The "every N events" checkpoint (IMPRIMATUR_AUDIT_CHECKPOINT_EVENTS): signed when the
+    chain passed a multiple of N since the last checkpoint. A cheap look first;
+    ``audit_checkpoint`` checks again holding the chain lock, so processes asking at once
+    make one checkpoint."""
+    every = settings.IMPRIMATUR_AUDIT_CHECKPOINT_EVENTS
+    if every <= 0:
+        return
+    from governance.audit.proofs import audit_checkpoint
+
+    try:
+        with connections[using].cursor() as cursor:
+            cursor.execute(
+                "SELECT (SELECT max(sequence) FROM audit_auditevent), "
+                "(SELECT max(sequence) FROM audit_auditcheckpoint)"
+            )
+            head, last = cursor.fetchone()
+        if (head or 0) // every > (last or 0) // every:
+            audit_checkpoint(every=every)
+    except Exception:  # the beat task signs within IMPRIMATUR_AUDIT_CHECKPOINT_SECONDS
+        logger.exception("Signing an audit checkpoint failed; the beat task will retry.")
 
 
 class _Sealer:
     """This process's background thread that chains pending events after their commits, so
-    that a writer neither waits for the chain nor spends a round trip on it. Idle for
-    ``IDLE_S`` it closes its connection and ends; the next commit starts it again."""
+    that a writer neither waits for the chain nor spends a round trip on it, and signs the
+    checkpoint every N events (``_checkpoint_if_due``) after the commit that reaches it.
+    Idle for ``IDLE_S`` it closes its connection and ends; the next commit starts it again."""
 
     IDLE_S = 0.5
     GATHER_S = 0.02
@@ -85,9 +113,12 @@ class _Sealer:
         self._idle.set()
         self._guard = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._seal = self._checkpoint = False
 
-    def request(self, using: str) -> None:
+    def request(self, using: str, *, seal: bool = True, checkpoint: bool = False) -> None:
         with self._guard:
+            self._seal |= seal
+            self._checkpoint |= checkpoint
             self._idle.clear()
             self._wake.set()
             if self._thread is None or not self._thread.is_alive():
@@ -108,8 +139,13 @@ class _Sealer:
                         self._thread = None
                         return
                     self._wake.clear()
-                time.sleep(self.GATHER_S)  # let more commits arrive: one chaining for them
-                _seal_after_commit(using)
+                    seal, checkpoint = self._seal, self._checkpoint
+                    self._seal = self._checkpoint = False
+                if seal:
+                    time.sleep(self.GATHER_S)  # let more commits arrive: one chaining for them
+                    checkpoint = _seal_after_commit(using) > 0 or checkpoint
+                if checkpoint:
+                    _checkpoint_if_due(using)
         finally:
             connections[using].close()  # this thread's own connection
             self._idle.set()
@@ -124,7 +160,8 @@ atexit.register(_sealer.flush, 10.0)  # a normal exit chains what it committed f
 
 
 def audit_flush(timeout: float = 30.0) -> bool:
-    """Wait until this process's pending events are chained (before exiting, in tests)."""
+    """Wait until this process's pending events are chained and its due checkpoint signed
+    (before exiting, in tests)."""
     return _sealer.flush(timeout)
 
 
@@ -167,6 +204,7 @@ def audit_record(
             event.sequence += 1
             event.hash = event_hash(event.hashed_fields())
             event.save(using=using, force_insert=True)
+            _checkpoint_after_commit(event.sequence, using)
             return event
         # One round trip: the event goes in as pending and, if the chain is free, is chained.
         values = [getattr(event, name) for name in _FIELDS]
@@ -179,4 +217,15 @@ def audit_record(
             transaction.on_commit(lambda: _sealer.request(using), using=using)
         else:
             event._state.adding = False
+            _checkpoint_after_commit(event.sequence, using)
     return event
+
+
+def _checkpoint_after_commit(sequence: int, using: str) -> None:
+    """An append that reaches a multiple of N asks for the checkpoint once it commits (a
+    batch of pending events is looked at by the sealer once chained)."""
+    every = settings.IMPRIMATUR_AUDIT_CHECKPOINT_EVENTS
+    if every > 0 and sequence % every == 0:
+        transaction.on_commit(
+            lambda: _sealer.request(using, seal=False, checkpoint=True), using=using
+        )

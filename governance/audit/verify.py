@@ -12,6 +12,12 @@ The walk stops at the first break and names its sequence number and reason:
 - ``truncated``: the last checkpoint names a sequence the chain no longer reaches;
 - ``tree root mismatch``: a checkpoint signed a Merkle root (merkle.py) that the events it
   covers do not give: its inclusion proofs would prove nothing.
+
+Then, by default, against the witness outside the database (witness_check.py): ``differs
+from witness`` (the first event that is not what a witnessed checkpoint signed), ``truncated``
+and ``missing`` against it, ``checkpoint missing from database`` / ``from witness``,
+``witness inconsistent``, ``bad signature``; ``witness unavailable`` when it cannot be read.
+The first break by sequence is reported, whichever check found it.
 """
 
 from __future__ import annotations
@@ -40,14 +46,23 @@ class VerifyResult:
     reason: str = ""
     detail: str = ""
     pending: int = 0  # events committed but not yet chained (PostgreSQL; see services.py)
+    witness: str = ""  # what the checkpoints were compared with ("" when not asked)
+    witnessed: int = 0  # checkpoints the witness holds
 
     def __str__(self) -> str:
         if self.intact:
             waiting = f", {self.pending} pending to be chained" if self.pending else ""
+            against = (
+                f", {self.witnessed} of them in the witness {self.witness}"
+                if self.witness
+                else ", not compared with a witness"
+            )
             return (
                 f"intact up to {self.last_sequence} "
-                f"({self.checked} events, {self.checkpoints} checkpoints{waiting})"
+                f"({self.checked} events, {self.checkpoints} checkpoints{against}{waiting})"
             )
+        if self.broken_sequence is None:
+            return f"not verified: {self.reason} ({self.detail})"
         return f"broken at {self.broken_sequence}: {self.reason} ({self.detail})"
 
 
@@ -206,6 +221,66 @@ def _ranges(head: int, jobs: int, batch_size: int) -> list[tuple[int, int]]:
 
 
 def audit_verify(
+    *,
+    batch_size: int = BATCH_SIZE,
+    using: str = "default",
+    check_signatures: bool = True,
+    jobs: int = 1,
+    witness: bool = True,
+    checkpoints_file: str | None = None,
+) -> VerifyResult:
+    """Walk the chain and its checkpoints (``chain_verify``), then compare them with the
+    witness: the configured one (``witness``, the default), or an auditor's copy
+    (``checkpoints_file``, the download's JSON lines). The first break by sequence wins."""
+    from dataclasses import replace
+
+    from governance.audit.witness import (
+        WitnessError,
+        configured_witness,
+        entries_from_file,
+    )
+    from governance.audit.witness_check import witness_check
+
+    result = chain_verify(
+        batch_size=batch_size, using=using, check_signatures=check_signatures, jobs=jobs
+    )
+    if not witness and checkpoints_file is None:
+        return result
+    try:
+        if checkpoints_file is not None:
+            where, entries = f"file {checkpoints_file}", entries_from_file(checkpoints_file)
+        else:
+            source = configured_witness()
+            where, entries = f"witness {source}", source.entries()
+    except WitnessError as error:
+        return replace(
+            result,
+            intact=False,
+            broken_sequence=None,
+            reason="witness unavailable",
+            detail=str(error),
+        )
+    found = witness_check(
+        entries,
+        where=where,
+        live=checkpoints_file is None,
+        using=using,
+        check_signatures=check_signatures,
+    )
+    result = replace(result, witness=where.split(" ", 1)[1], witnessed=len(entries))
+    if found is None or (not result.intact and result.broken_sequence <= found.sequence):
+        return result
+    return replace(
+        result,
+        intact=False,
+        last_sequence=min(result.last_sequence, found.sequence - 1),
+        broken_sequence=found.sequence,
+        reason=found.reason,
+        detail=found.detail,
+    )
+
+
+def chain_verify(
     *,
     batch_size: int = BATCH_SIZE,
     using: str = "default",

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_POST
 from governance.audit import selectors
 from governance.audit.chain import canonical_json
 from governance.audit.events import (
+    audit_checkpoints_downloaded,
     audit_exported,
     audit_proof_downloaded,
     audit_report_downloaded,
@@ -245,6 +246,41 @@ def chain_verify(request):
     else:
         messages.error(request, f"The audit log is {result}.")
     return redirect("audit:list")
+
+
+def checkpoints_jsonl(user, via: str) -> HttpResponse:
+    """The witness's signed checkpoints as JSON Lines, for an auditor to keep (and check the
+    platform against later: ``manage.py audit_verify --checkpoints FILE``). Read from the
+    witness, not the database. The tree is global, so they are every organisation's: they
+    show the platform's event count over time and hashes, no event's content. Raises
+    WitnessError when the witness cannot be read."""
+    from governance.audit.witness import configured_witness, entry_line
+
+    entries = configured_witness().entries()
+    _record_for_audited(
+        user,
+        lambda organization: audit_checkpoints_downloaded(
+            actor=user, organization=organization, count=len(entries), via=via
+        ),
+    )
+    response = HttpResponse(
+        "".join(entry_line(entry) for entry in entries),
+        content_type="application/x-ndjson; charset=utf-8",
+    )
+    response["Content-Disposition"] = 'attachment; filename="imprimatur-audit-checkpoints.jsonl"'
+    return response
+
+
+@login_required
+def checkpoints_download(request):
+    from governance.audit.witness import WitnessError
+
+    _may_audit(request.user)
+    try:
+        return checkpoints_jsonl(request.user, via="web")
+    except WitnessError as error:
+        messages.error(request, f"The witness cannot be read: {error}")
+        return redirect("audit:list")
 
 
 def _report_form(request) -> ReportForm:

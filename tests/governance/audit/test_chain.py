@@ -188,15 +188,41 @@ def test_the_database_refuses_changing_a_checkpoint():
 
 
 @pytest.mark.django_db
-def test_on_sqlite_only_the_oldest_event_can_be_deleted_and_verify_reports_it():
-    """The documented exception that lets Django's test flush empty the table (guard.py)."""
-    if connection.vendor != "sqlite":
-        pytest.skip("PostgreSQL refuses every DELETE (its flush uses TRUNCATE)")
+@pytest.mark.parametrize("table", ["audit_auditevent", "audit_auditcheckpoint"])
+def test_the_oldest_row_cannot_be_deleted_either(table):
+    """No exception in the guard (issue 17: SQLite's let the lowest id go, for the test
+    flush; the audit app's flush command now lifts the guard for the flush itself)."""
     record(3)
+    audit_checkpoint()
+    with (
+        pytest.raises(DatabaseError, match="append-only"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(f"DELETE FROM {table} WHERE id = (SELECT min(id) FROM {table})")
+    assert audit_verify().intact
+
+
+@pytest.mark.django_db
+def test_an_earlier_sqlite_guard_with_the_exception_is_replaced():
+    if connection.vendor != "sqlite":
+        pytest.skip("Only SQLite's guard had the exception")
+    remove_guard(connection)
     with connection.cursor() as cursor:
-        cursor.execute("DELETE FROM audit_auditevent WHERE sequence = 1")
-    result = audit_verify()
-    assert (result.intact, result.broken_sequence, result.reason) == (False, 1, "missing")
+        cursor.execute(
+            "CREATE TRIGGER audit_auditcheckpoint_no_delete BEFORE DELETE ON "
+            "audit_auditcheckpoint WHEN OLD.id <> (SELECT min(id) FROM audit_auditcheckpoint) "
+            "BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END"
+        )
+    from governance.audit.guard import guard_installed
+
+    assert not guard_installed(connection)
+    install_guard(connection)
+    assert guard_installed(connection)
+    record(1)
+    audit_checkpoint()
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        connection.cursor().execute("DELETE FROM audit_auditcheckpoint")
 
 
 class Unguarded:
@@ -302,7 +328,29 @@ def signed_checkpoint(sequence: int, **fields) -> AuditCheckpoint:
     )
     checkpoint.signature = sign(key, checkpoint_message(checkpoint))
     checkpoint.save()
+    if checkpoint.tree_root:  # written to the witness as audit_checkpoint would
+        witness_append(checkpoint)
     return checkpoint
+
+
+def witness_append(checkpoint: AuditCheckpoint) -> None:
+    from governance.audit.merkle import Frontier, consistency_path, event_leaf
+    from governance.audit.witness import configured_witness, witness_entry
+
+    witness = configured_witness()
+    before = (witness.entries() or [None])[-1]
+    size = before["sequence"] if before else 0
+    hashes = list(AuditEvent.objects.order_by("sequence").values_list("hash", flat=True))
+    old = Frontier()
+    old.extend(event_leaf(h) for h in hashes[:size])
+    new_leaves = [event_leaf(h) for h in hashes[size : checkpoint.sequence]]
+    entry = witness_entry(
+        checkpoint,
+        previous=(size, before["tree_root"]) if before else None,
+        consistency=consistency_path(old, new_leaves),
+        hashes=hashes[size : checkpoint.sequence],
+    )
+    witness.append(entry)
 
 
 @pytest.mark.django_db
@@ -333,7 +381,9 @@ def test_a_signed_tree_root_the_events_do_not_give_is_reported():
     audit_checkpoint()
     record(2)
     wrong = signed_checkpoint(6, tree_root="ab" * 32, tree_frontier=[])
-    result = audit_verify()
+    # The witness, which has the same checkpoint, says so from event 5 on (test_witness.py).
+    assert audit_verify().broken_sequence == 5
+    result = audit_verify(witness=False)
     assert (result.intact, result.broken_sequence, result.reason) == (
         False, 6, "tree root mismatch"
     )  # fmt: skip
@@ -535,10 +585,12 @@ def test_walking_in_parallel_finds_what_the_single_walk_finds(case):
         sql, params = tamper() if callable(tamper) else tamper
         with Unguarded() as cursor:
             cursor.execute(sql, params)
-    single = audit_verify(batch_size=5)
-    parallel = audit_verify(batch_size=5, jobs=2)
+    single = audit_verify(batch_size=5, witness=False)
+    parallel = audit_verify(batch_size=5, jobs=2, witness=False)
     assert single == parallel
     if expected is None:
         assert single.intact and single.last_sequence == 40 and single.checkpoints == 1
     else:
         assert (single.broken_sequence, single.reason) == expected
+    if case == "an edit with its hash recomputed, at the seam":  # the witness knows better
+        assert audit_verify(jobs=2).broken_sequence == 20

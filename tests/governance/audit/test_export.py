@@ -1,5 +1,6 @@
 """Exported JSON Lines verify with the standalone tool, and stop verifying when changed."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -127,3 +128,49 @@ def test_an_export_checks_the_signed_tree_roots(tmp_path):
     result = run_tool(events, "--checkpoints", checkpoints)
     assert result.returncode == 0, result.stdout
     assert "2 checkpoint signatures valid" in result.stdout and "tree roots match" in result.stdout
+
+
+@pytest.mark.django_db
+def test_an_export_checks_against_the_witness_download(tmp_path):
+    """The checkpoints as auditors download them (JSON Lines from the witness): signatures
+    with the published public key, consistency proofs between entries, and an export whose
+    event is not the one the witness holds is reported at that event."""
+    from governance.audit.signing import load_or_create_key
+
+    for round_ in range(3):
+        for index in range(3 + round_):
+            audit_record(action="tenancy.project.update", data={"r": round_, "i": index})
+        audit_checkpoint()
+    events, kept, key = tmp_path / "audit.jsonl", tmp_path / "kept.jsonl", tmp_path / "key.pem"
+    call_command("audit_export", "--output", str(events))
+    call_command("audit_checkpoints", "--witness", "--output", str(kept))
+    key.write_text(load_or_create_key().public_pem())
+    result = run_tool(events, "--checkpoints", kept, "--public-key", key)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "3 checkpoint signatures valid" in result.stdout
+    assert "witness consistency proofs valid" in result.stdout
+    assert "NOT checked" in run_tool(events, "--checkpoints", kept).stdout
+
+    # An export rewritten from event 5 on with every hash recomputed verifies on its own,
+    # not against the kept checkpoints.
+    from governance.audit.chain import event_hash
+
+    rows = [json.loads(line) for line in events.read_text().splitlines()]
+    prev_hash = rows[3]["hash"]
+    for row in rows[4:]:
+        row["prev_hash"] = prev_hash
+        if row["sequence"] == 5:
+            row["target_repr"] = "forged"
+        row.pop("hash")
+        row["hash"] = prev_hash = event_hash(row)
+    events.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    assert run_tool(events).returncode == 0
+    result = run_tool(events, "--checkpoints", kept, "--public-key", key)
+    assert result.returncode == 1
+    assert result.stdout.startswith("broken at 5: differs from witness")
+
+    # A kept file whose middle entry was taken out no longer proves one history.
+    lines = kept.read_text().splitlines(keepends=True)
+    kept.write_text(lines[0] + lines[2])
+    result = run_tool(events, "--checkpoints", kept)
+    assert result.stdout.startswith("broken at 12: witness inconsistent"), result.stdout

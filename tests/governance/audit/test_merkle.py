@@ -1,6 +1,7 @@
 """The Merkle tree against RFC 6962's definition and the Certificate Transparency test
-vectors (published roots and audit paths of the same eight leaves), and every inclusion
-proof of every tree up to 40 leaves against a direct transcription of the RFC."""
+vectors (published roots, audit paths and consistency proofs of the same eight leaves), and
+every inclusion and consistency proof of every tree up to 40 leaves against a direct
+transcription of the RFC."""
 
 import hashlib
 
@@ -9,6 +10,8 @@ import pytest
 from governance.audit.merkle import (
     EMPTY_ROOT,
     Frontier,
+    consistency_path,
+    consistency_valid,
     inclusion_path,
     leaf_hash,
     node_hash,
@@ -105,3 +108,66 @@ def test_a_bad_index_is_refused():
         inclusion_path([leaf_hash(b"a")], 1)
     assert root_from_path(leaf_hash(b"a"), 1, 1, []) is None
     assert root_from_path(leaf_hash(b"a"), 0, 0, []) is None
+
+
+# (old size, new size, consistency proof) of the Certificate Transparency reference tests.
+CT_CONSISTENCY = [
+    (1, 1, []),
+    (1, 8, ["96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
+            "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
+            "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4"]),
+    (6, 8, ["0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a",
+            "ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0",
+            "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7"]),
+    (2, 5, ["5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
+            "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b"]),
+]  # fmt: skip
+
+
+def rfc_subproof(m, leaves, complete=True):
+    """SUBPROOF(m, D[n], b) of RFC 6962, 2.1.2, word for word, over all the leaves."""
+    n = len(leaves)
+    if m == n:
+        return [] if complete else [rfc_root(leaves)]
+    k = 1 << ((n - 1).bit_length() - 1)
+    if m <= k:
+        return [*rfc_subproof(m, leaves[:k], complete), rfc_root(leaves[k:])]
+    return [*rfc_subproof(m - k, leaves[k:], False), rfc_root(leaves[:k])]
+
+
+def frontier_of(leaves):
+    frontier = Frontier()
+    frontier.extend(leaves)
+    return frontier
+
+
+def test_the_certificate_transparency_consistency_proofs():
+    leaves = [leaf_hash(bytes.fromhex(data)) for data in CT_LEAVES]
+    for old, new, expected in CT_CONSISTENCY:
+        path = consistency_path(frontier_of(leaves[:old]), leaves[old:new])
+        assert [node.hex() for node in path] == expected
+        old_root, new_root = (bytes.fromhex(CT_ROOTS[size - 1]) for size in (old, new))
+        assert consistency_valid(old, new, old_root, new_root, path)
+
+
+def test_every_consistency_proof_between_trees_up_to_40_leaves():
+    """Built from the old tree's frontier and the new leaves only, equal to the RFC's proof
+    over all the leaves, accepted by RFC 9162's verifier; any change is refused."""
+    leaves = [leaf_hash(i.to_bytes(2, "big")) for i in range(40)]
+    other = leaf_hash(b"rewritten")
+    for new in range(1, 41):
+        new_root = rfc_root(leaves[:new])
+        for old in range(1, new + 1):
+            old_root = rfc_root(leaves[:old])
+            path = consistency_path(frontier_of(leaves[:old]), leaves[old:new])
+            assert path == (rfc_subproof(old, leaves[:new]) if old < new else [])
+            assert consistency_valid(old, new, old_root, new_root, path)
+            # A rewritten old leaf gives another old root; the proof does not join them.
+            for index in {0, old - 1}:
+                changed = [*leaves[:index], other, *leaves[index + 1 : new]]
+                assert not consistency_valid(old, new, rfc_root(changed[:old]), new_root, path)
+            if old < new:
+                assert not consistency_valid(old, new, old_root, rfc_root(leaves[:old]), path)
+                assert not consistency_valid(old, new, old_root, new_root, path[:-1])
+                bad = [*path[:-1], node_hash(path[-1], path[-1])]
+                assert not consistency_valid(old, new, old_root, new_root, bad)
