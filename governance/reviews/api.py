@@ -1,6 +1,6 @@
 """The reviews API: the tasks waiting for me, one task, and deciding it."""
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import generics, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -207,15 +207,28 @@ class InboxView(generics.ListAPIView):
         return items
 
 
+class InboxReadInputSerializer(serializers.Serializer):
+    ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
+        required=False,
+        max_length=1000,
+        help_text="The notifications to mark read (at most 1000); absent: all of them.",
+    )
+
+
 class InboxReadView(APIView):
     """Mark my notifications read: all of them, or those listed in `ids`."""
 
-    @extend_schema(request=None, responses={200: None})
+    @extend_schema(
+        request=InboxReadInputSerializer,
+        responses={200: inline_serializer("InboxRead", {"marked": serializers.IntegerField()})},
+    )
     def post(self, request):
         from django.utils import timezone
 
+        serializer = InboxReadInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
         items = Notification.objects.filter(user=request.user, read_at__isnull=True)
-        ids = request.data.get("ids") if isinstance(request.data, dict) else None
-        if ids:
-            items = items.filter(pk__in=[int(pk) for pk in ids if str(pk).isdigit()])
+        if "ids" in serializer.validated_data:
+            items = items.filter(pk__in=serializer.validated_data["ids"])
         return Response({"marked": items.update(read_at=timezone.now())})
