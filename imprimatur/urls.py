@@ -101,3 +101,7 @@ urlpatterns = [
 ]
 
 handler404 = "imprimatur.web.views.not_found"
+# Under /api/ these answer in the API's error format (imprimatur/api.py), not an HTML page.
+handler400 = "imprimatur.web.views.bad_request"
+handler403 = "imprimatur.web.views.permission_denied"
+handler500 = "imprimatur.web.views.server_error"

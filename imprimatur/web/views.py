@@ -1,10 +1,13 @@
-"""Dashboard, project list, brand kits, account settings, and the 404 page."""
+"""Dashboard, project list, brand kits, account settings, and the error pages (in the API's
+error format under /api/)."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, ValidationError
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views import defaults
 from django.views.decorators.http import require_http_methods, require_POST
 from rest_framework.authtoken.models import Token
 
@@ -185,3 +188,30 @@ def not_found(request, exception=None):
     if request.path.startswith("/api/"):
         return error_response(404, "not_found", "Not found.")
     return render(request, "404.html", status=404)
+
+
+def bad_request(request, exception=None):
+    """400s that Django answers before any view (a bad Host header, a body over
+    DATA_UPLOAD_MAX_MEMORY_SIZE: 413 for the API)."""
+    if request.path.startswith("/api/"):
+        if isinstance(exception, RequestDataTooBig):
+            limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+            return error_response(
+                413, "too_large", f"The request body is too large: at most {limit} bytes."
+            )
+        return error_response(400, "bad_request", "Bad request.")
+    return defaults.bad_request(request, exception)
+
+
+def permission_denied(request, exception=None):
+    if request.path.startswith("/api/"):
+        return error_response(
+            403, "permission_denied", str(exception or "") or "You may not do this."
+        )
+    return defaults.permission_denied(request, exception)
+
+
+def server_error(request):
+    if request.path.startswith("/api/"):
+        return error_response(500, "server_error", "A server error occurred; it was logged.")
+    return defaults.server_error(request)
