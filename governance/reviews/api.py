@@ -30,7 +30,9 @@ class TaskSerializer(serializers.ModelSerializer):
     reasons = serializers.JSONField(source="review.reasons")
     stages = serializers.SerializerMethodField()
     object_url = serializers.SerializerMethodField()
-    decided_by = serializers.CharField(source="decided_by.get_username", default=None)
+    decided_by = serializers.CharField(
+        source="decided_by.get_username", default=None, allow_null=True
+    )
     decisions = DecisionSerializer(many=True, read_only=True)
 
     class Meta:
@@ -129,7 +131,9 @@ class StageSerializer(serializers.Serializer):
 class WorkflowSerializer(serializers.ModelSerializer):
     project = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     stages = StageSerializer(many=True)
-    created_by = serializers.CharField(source="created_by.get_username", default=None)
+    created_by = serializers.CharField(
+        source="created_by.get_username", default=None, allow_null=True
+    )
 
     class Meta:
         model = Workflow
