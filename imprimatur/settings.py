@@ -80,6 +80,8 @@ MIDDLEWARE = [
     "governance.audit.middleware.AuditRequestIdMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # A project slug that several of the user's organisations use: a page to choose one.
+    "imprimatur.web.middleware.AmbiguousProjectMiddleware",
 ]
 
 ROOT_URLCONF = "imprimatur.urls"

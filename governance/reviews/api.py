@@ -151,12 +151,16 @@ class WorkflowView(APIView):
 
     @extend_schema(responses={200: WorkflowSerializer})
     def get(self, request, slug: str):
-        project, _can_edit = selectors.workflow_project_get(user=request.user, slug=slug)
+        project, _can_edit = selectors.workflow_project_get(
+            user=request.user, slug=slug, organization=request.query_params.get("organization")
+        )
         return Response(WorkflowSerializer(services.workflow_current(project=project)).data)
 
     @extend_schema(request=WorkflowInputSerializer, responses={200: WorkflowSerializer})
     def put(self, request, slug: str):
-        project, _can_edit = selectors.workflow_project_get(user=request.user, slug=slug)
+        project, _can_edit = selectors.workflow_project_get(
+            user=request.user, slug=slug, organization=request.query_params.get("organization")
+        )
         serializer = WorkflowInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         workflow = services.workflow_update(
