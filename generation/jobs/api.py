@@ -1,6 +1,7 @@
 """Generation in the API: submit requests, follow them, fetch their images."""
 
 import django_filters
+from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpResponse
 from django.urls import reverse
 from django.utils.http import content_disposition_header
@@ -17,6 +18,7 @@ from rest_framework.views import APIView
 from generation.jobs import exports, selectors, services
 from generation.jobs.models import Asset, GenerationRequest
 from imprimatur.tenancy.models import BrandProject
+from imprimatur.tenancy.permissions import Action, user_may
 from imprimatur.tenancy.selectors import project_get
 
 
@@ -214,6 +216,8 @@ class ProjectRequestListView(generics.ListCreateAPIView):
         project = project_get(
             user=request.user, slug=slug, organization=request.query_params.get("organization")
         )
+        if not user_may(request.user, Action.GENERATE, project):  # before judging the input
+            raise PermissionDenied("Only creators of this project's organisation make requests.")
         serializer = GenerationRequestInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         return _submit(request, project, serializer.validated_data)

@@ -136,6 +136,8 @@ class ModelProfileListView(generics.ListCreateAPIView):
 
     @extend_schema(responses={201: ModelProfileSerializer})
     def post(self, request):
+        if not _admin_organizations(request.user).exists():  # before judging the input
+            raise PermissionDenied("Only admins of an organisation add models to it.")
         serializer = ModelProfileWriteSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         profile = _save_profile(request, serializer.validated_data, None)

@@ -1,5 +1,6 @@
 """The reviews API: the tasks waiting for me, one task, and deciding it."""
 
+from django.core.exceptions import PermissionDenied
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import generics, serializers
 from rest_framework.response import Response
@@ -158,9 +159,11 @@ class WorkflowView(APIView):
 
     @extend_schema(request=WorkflowInputSerializer, responses={200: WorkflowSerializer})
     def put(self, request, slug: str):
-        project, _can_edit = selectors.workflow_project_get(
+        project, can_edit = selectors.workflow_project_get(
             user=request.user, slug=slug, organization=request.query_params.get("organization")
         )
+        if not can_edit:  # before the input is judged: a non-admin learns nothing from it
+            raise PermissionDenied("Only admins change review workflows.")
         serializer = WorkflowInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         workflow = services.workflow_update(
