@@ -255,6 +255,7 @@ class World:
 
     def __init__(self, a, b):
         self.a, self.b = a, b
+        self._clients: dict[int, Client] = {}
         job = GenerationJobFactory(
             request__project=a.project,
             request__created_by=a.users["creator"],
@@ -298,9 +299,11 @@ class World:
         self.markers = [MARKER_PROMPT, a.project.name, a.organization.slug, a.project.slug]
 
     def client(self, user) -> Client:
-        client = Client()
-        client.force_login(user)
-        return client
+        """A logged-in client per user, made once per test."""
+        if user.pk not in self._clients:
+            self._clients[user.pk] = Client()
+            self._clients[user.pk].force_login(user)
+        return self._clients[user.pk]
 
 
 def _call(client: Client, method: str, url: str):
