@@ -46,6 +46,7 @@ test: install-dev
 lint: install-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/bandit -q -c pyproject.toml -r imprimatur governance generation tools
 
 format: install-dev
 	$(VENV)/bin/ruff format .

@@ -55,17 +55,31 @@ class Pagination(PageNumberPagination):
     max_page_size = 100
 
 
-def _field_errors(detail) -> dict[str, list[str]]:
+def _flatten(prefix: str, detail, errors: dict[str, list[str]]) -> None:
+    """``errors[path]`` gets the messages of ``detail``, nested dicts and lists of items as
+    ``field.key`` and ``field[index]`` (DRF gives a list field's item errors as ``{index: …}``)."""
     if isinstance(detail, dict):
-        return {
-            field: [
-                str(message) for message in (messages if isinstance(messages, list) else [messages])
-            ]
-            for field, messages in detail.items()
-        }
-    if isinstance(detail, list):
-        return {"non_field_errors": [str(message) for message in detail]}
-    return {}
+        for key, value in detail.items():
+            if isinstance(key, int):
+                path = f"{prefix}[{key}]"
+            else:
+                path = f"{prefix}.{key}" if prefix else str(key)
+            _flatten(path, value, errors)
+    elif isinstance(detail, list):
+        for index, item in enumerate(detail):
+            if isinstance(item, dict | list):  # a nested serializer's items (many=True)
+                _flatten(f"{prefix}[{index}]", item, errors)
+            else:
+                errors.setdefault(prefix or "non_field_errors", []).append(str(item))
+    else:
+        errors.setdefault(prefix or "non_field_errors", []).append(str(detail))
+
+
+def _field_errors(detail) -> dict[str, list[str]]:
+    """Field → messages, nested item errors under readable paths (``palette[0]``)."""
+    errors: dict[str, list[str]] = {}
+    _flatten("", detail, errors)
+    return errors
 
 
 def exception_handler(exc, context):

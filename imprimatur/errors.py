@@ -23,6 +23,22 @@ class AlreadyDecided(Exception):
     """Someone else decided first: a review task that is no longer open (HTTP 409)."""
 
 
+class AmbiguousProject(ValidationError):
+    """A project slug that several of the user's organisations use (HTTP 400; pages offer the
+    choice): the organisation must be named (``?organization=`` or an ``organization`` field).
+    """
+
+    def __init__(self, slug: str, organizations: list):
+        self.slug, self.organizations = slug, organizations
+        names = ", ".join(organization.slug for organization in organizations)
+        super().__init__(
+            {
+                "organization": f"Several of your organisations have a project “{slug}”: "
+                f"name the organisation (one of: {names})."
+            }
+        )
+
+
 class LastAdmin(Exception):
     """A change that would leave an organisation without an admin (HTTP 409)."""
 

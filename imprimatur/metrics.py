@@ -187,7 +187,8 @@ def multiprocess_registry() -> CollectorRegistry:
     return registry
 
 
-def worker_metrics_serve(port: int, addr: str = "0.0.0.0") -> None:
+# bandit B104: a worker's metrics port (off unless set) is for the scraper outside its container.
+def worker_metrics_serve(port: int, addr: str = "0.0.0.0") -> None:  # nosec B104
     """Serve the multiprocess registry on `port` from this (a worker's main) process."""
     from prometheus_client import start_http_server
 

@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "csp",
     "imprimatur.tenancy",
     "imprimatur.ratelimit",
     "imprimatur.accounts",
@@ -72,6 +73,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Content-Security-Policy (below) on every response, the probes' and /metrics' too.
+    "csp.middleware.CSPMiddleware",
     # Operations (imprimatur/health.py): count every request; answer probes and /metrics
     # before the host and HTTPS checks below.
     "imprimatur.health.HttpMetricsMiddleware",
@@ -85,6 +88,8 @@ MIDDLEWARE = [
     "governance.audit.middleware.AuditRequestIdMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # A project slug that several of the user's organisations use: a page to choose one.
+    "imprimatur.web.middleware.AmbiguousProjectMiddleware",
 ]
 
 ROOT_URLCONF = "imprimatur.urls"
@@ -213,6 +218,28 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
+# Content-Security-Policy (django-csp) on every response: scripts, styles, images and requests
+# from this origin only, so an injected <script> or onclick= does not run. Every script is a
+# static file (templates/ have no inline scripts or handlers; the API docs use drf-spectacular's
+# split view). Styles allow 'unsafe-inline' for the style="" attributes that carry data (palette
+# swatches, chart bars): with img-src and font-src limited to this origin an injected style can
+# load nothing from elsewhere. IMPRIMATUR_CSP_REPORT_URI: where browsers report violations.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:", "blob:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+if env.str("IMPRIMATUR_CSP_REPORT_URI", default=""):
+    CONTENT_SECURITY_POLICY["DIRECTIVES"]["report-uri"] = [env.str("IMPRIMATUR_CSP_REPORT_URI")]
 
 # --- REST API -------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -221,6 +248,12 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # JSON nested past imprimatur.parsers.MAX_JSON_DEPTH levels is a 400, not a RecursionError.
+    "DEFAULT_PARSER_CLASSES": [
+        "imprimatur.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_PAGINATION_CLASS": "imprimatur.api.Pagination",
     "PAGE_SIZE": 25,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],

@@ -3,7 +3,7 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from generation.jobs import api as jobs_api
 from generation.jobs import catalog_api
@@ -118,7 +118,8 @@ urlpatterns = [
     path("api/v1/", include((api_patterns, "api"))),
     path("scim/v2/", include("imprimatur.scim.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # The split view serves Swagger UI's start-up script as a file: no inline script (CSP).
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("policies/", include("governance.policies.urls")),
     path("reviews/", include("governance.reviews.urls")),
     path("audit/", include("governance.audit.urls")),
@@ -127,3 +128,7 @@ urlpatterns = [
 ]
 
 handler404 = "imprimatur.web.views.not_found"
+# Under /api/ these answer in the API's error format (imprimatur/api.py), not an HTML page.
+handler400 = "imprimatur.web.views.bad_request"
+handler403 = "imprimatur.web.views.permission_denied"
+handler500 = "imprimatur.web.views.server_error"

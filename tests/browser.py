@@ -22,7 +22,8 @@ needs_browser = [
 
 @pytest.fixture
 def browser_page():
-    """A 1280x900 page in headless Chromium."""
+    """A 1280x900 page in headless Chromium; the test fails if the page's
+    Content-Security-Policy blocked anything."""
     playwright_api = pytest.importorskip("playwright.sync_api")
     # Playwright runs an event loop in this thread; Django's ORM calls in the test are
     # still synchronous and safe here.
@@ -34,8 +35,18 @@ def browser_page():
                   "--disable-background-networking"],
         )  # fmt: skip
         page = browser.new_page(viewport={"width": 1280, "height": 900})
+        # Whatever the Content-Security-Policy blocked (an inline script, a style, a request
+        # elsewhere) fails the test: Chromium reports each block on the console.
+        blocked = []
+        page.on(
+            "console",
+            lambda message: (
+                blocked.append(message.text) if "Content Security Policy" in message.text else None
+            ),
+        )
         yield page
         browser.close()
+        assert blocked == [], f"The Content-Security-Policy blocked: {blocked}"
         # While Playwright's event loop runs, Django's connection handler keys its
         # connections by context, not thread: the ORM calls the test made opened one that
         # the database teardown would not see (and could not drop the test database).

@@ -43,6 +43,7 @@ ALLOWED: dict[str, set[str] | None] = {
     "imprimatur": set(),
     # The errors every interface answers the same way: any app raises them; they import none.
     "imprimatur.errors": set(),
+    "imprimatur.parsers": set(),  # the API's JSON parser (DRF only)
     # Prometheus metric definitions and the functions apps call to count (generation's jobs,
     # checks, worker): it imports no app, so any app may call it.
     "imprimatur.metrics": set(),

@@ -77,7 +77,8 @@ def _components(tokenizer_dir: Path) -> dict[str, object]:
         "unet": unet,
         "vae": vae,
         "text_encoder": text_encoder,
-        "tokenizer": CLIPTokenizer.from_pretrained(tokenizer_dir),
+        # bandit: a local directory (local_files_only=True): nothing is downloaded.
+        "tokenizer": CLIPTokenizer.from_pretrained(tokenizer_dir, local_files_only=True),  # nosec B615
         "scheduler": scheduler,
     }
 

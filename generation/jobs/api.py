@@ -1,7 +1,8 @@
 """Generation in the API: submit requests, follow them, fetch their images."""
 
 import django_filters
-from django.http import FileResponse, HttpResponse
+from django.core.exceptions import PermissionDenied
+from django.http import FileResponse, Http404, HttpResponse
 from django.urls import reverse
 from django.utils.http import content_disposition_header
 from drf_spectacular.types import OpenApiTypes
@@ -17,7 +18,7 @@ from rest_framework.views import APIView
 from generation.jobs import exports, selectors, services
 from generation.jobs.models import Asset, GenerationRequest
 from imprimatur.tenancy.models import BrandProject
-from imprimatur.tenancy.permissions import Action
+from imprimatur.tenancy.permissions import Action, user_may
 from imprimatur.tenancy.selectors import project_get
 
 
@@ -52,6 +53,11 @@ class GenerationRequestInputSerializer(serializers.Serializer):
 
 class GenerationRequestCreateSerializer(GenerationRequestInputSerializer):
     project = serializers.SlugField(help_text="Slug of the brand project.")
+    organization = serializers.SlugField(
+        required=False,
+        help_text="Slug of the project's organisation: needed only when several of your "
+        "organisations have a project with this slug.",
+    )
 
 
 class AssetSerializer(serializers.ModelSerializer):
@@ -174,6 +180,7 @@ def _submit(http_request, project: BrandProject, data: dict) -> Response:
     values = dict(data)
     prompt = values.pop("prompt")
     values.pop("project", None)
+    values.pop("organization", None)
     generation_request = services.generation_request_submit(
         project=project, user=http_request.user, prompt=prompt, params=values
     )
@@ -197,12 +204,20 @@ class ProjectRequestListView(generics.ListCreateAPIView):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation: no URL kwargs
             return GenerationRequest.objects.none()
-        project = project_get(user=self.request.user, slug=self.kwargs["slug"])
+        project = project_get(
+            user=self.request.user,
+            slug=self.kwargs["slug"],
+            organization=self.request.query_params.get("organization"),
+        )
         return selectors.generation_request_list(user=self.request.user, project=project)
 
     @extend_schema(responses={201: GenerationRequestSerializer})
     def post(self, request, slug: str):
-        project = project_get(user=request.user, slug=slug)
+        project = project_get(
+            user=request.user, slug=slug, organization=request.query_params.get("organization")
+        )
+        if not user_may(request.user, Action.GENERATE, project):  # before judging the input
+            raise PermissionDenied("Only creators of this project's organisation make requests.")
         serializer = GenerationRequestInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         return _submit(request, project, serializer.validated_data)
@@ -228,10 +243,15 @@ class RequestListView(generics.ListCreateAPIView):
         serializer = GenerationRequestCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         slug = serializer.validated_data["project"]
-        project = BrandProject.objects.restrict(request.user, Action.VIEW).filter(slug=slug).first()
-        if project is None:
+        try:
+            project = project_get(
+                user=request.user,
+                slug=slug,
+                organization=serializer.validated_data.get("organization"),
+            )
+        except Http404:
             # Same answer for "does not exist" and "belongs to another organisation".
-            raise serializers.ValidationError({"project": f"Unknown project {slug!r}."})
+            raise serializers.ValidationError({"project": f"Unknown project {slug!r}."}) from None
         return _submit(request, project, serializer.validated_data)
 
 

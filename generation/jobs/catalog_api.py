@@ -30,8 +30,9 @@ class ModelProfileSerializer(serializers.ModelSerializer):
 
     def to_representation(self, profile):
         data = super().to_representation(profile)
-        if not self.context.get("is_admin"):
-            # Where checkpoints live on the workers is for admins only.
+        if profile.organization_id not in self.context.get("admin_organization_ids", ()):
+            # Where checkpoints live on the workers is for admins of the model's organisation
+            # only: an admin elsewhere who is a creator here sees the model, not its path.
             data.pop("path")
         return data
 
@@ -63,6 +64,12 @@ class ModelProfileWriteSerializer(serializers.Serializer):
 
 def _admin_organizations(user):
     return Organization.objects.restrict(user, Action.MANAGE)
+
+
+def _admin_organization_ids(user) -> set[int]:
+    """The organisations whose models' paths ``user`` may see (restrict() answers for
+    superusers too)."""
+    return set(_admin_organizations(user).values_list("pk", flat=True))
 
 
 def _save_profile(request, data: dict, profile: ModelProfile | None) -> ModelProfile:
@@ -121,7 +128,7 @@ class ModelProfileListView(generics.ListCreateAPIView):
 
     def get_serializer_context(self):
         context = super().get_serializer_context()
-        context["is_admin"] = _admin_organizations(self.request.user).exists()
+        context["admin_organization_ids"] = _admin_organization_ids(self.request.user)
         return context
 
     def get_queryset(self):
@@ -129,10 +136,13 @@ class ModelProfileListView(generics.ListCreateAPIView):
 
     @extend_schema(responses={201: ModelProfileSerializer})
     def post(self, request):
+        if not _admin_organizations(request.user).exists():  # before judging the input
+            raise PermissionDenied("Only admins of an organisation add models to it.")
         serializer = ModelProfileWriteSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         profile = _save_profile(request, serializer.validated_data, None)
-        body = ModelProfileSerializer(profile, context={"is_admin": True}).data
+        context = {"admin_organization_ids": {profile.organization_id}}  # it saved it: an admin
+        body = ModelProfileSerializer(profile, context=context).data
         return Response(body, status=status.HTTP_201_CREATED)
 
 
@@ -146,7 +156,7 @@ class ModelProfileDetailView(generics.RetrieveAPIView):
 
     def get_serializer_context(self):
         context = super().get_serializer_context()
-        context["is_admin"] = _admin_organizations(self.request.user).exists()
+        context["admin_organization_ids"] = _admin_organization_ids(self.request.user)
         return context
 
     @extend_schema(request=ModelProfileWriteSerializer, responses={200: ModelProfileSerializer})
@@ -158,4 +168,5 @@ class ModelProfileDetailView(generics.RetrieveAPIView):
         data.pop("name", None)
         data.pop("organization", None)
         profile = _save_profile(request, data, profile)
-        return Response(ModelProfileSerializer(profile, context={"is_admin": True}).data)
+        context = {"admin_organization_ids": {profile.organization_id}}  # it saved it: an admin
+        return Response(ModelProfileSerializer(profile, context=context).data)

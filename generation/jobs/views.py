@@ -30,7 +30,9 @@ from imprimatur.tenancy.selectors import project_get
 
 @login_required
 def project_detail(request, slug: str):
-    project = project_get(user=request.user, slug=slug)
+    project = project_get(
+        user=request.user, slug=slug, organization=request.GET.get("organization")
+    )
     can_generate = user_may(request.user, Action.GENERATE, project)
     # A derivative: image-to-image from an approved image of this project.
     source = _derivative_source(request, project)
@@ -106,7 +108,9 @@ OUTCOME_WORDS = {
 @require_POST
 def policy_check(request, slug: str):
     """Live feedback while a creator types: what the policy says about the prompt (htmx)."""
-    project = project_get(user=request.user, slug=slug)
+    project = project_get(
+        user=request.user, slug=slug, organization=request.GET.get("organization")
+    )
     if not user_may(request.user, Action.GENERATE, project):
         raise PermissionDenied("Only creators of this project check prompts here.")
     prompt = request.POST.get("prompt", "").strip()
@@ -249,7 +253,9 @@ def calibration(request, slug: str):
     decisions: for admins and compliance officers setting thresholds."""
     from generation.jobs.calibration import score_distributions
 
-    project = project_get(user=request.user, slug=slug)
+    project = project_get(
+        user=request.user, slug=slug, organization=request.GET.get("organization")
+    )
     if not selectors.may_see_quarantined(
         user=request.user, organization_id=project.organization_id
     ):

@@ -1,6 +1,6 @@
 """The report form: whose report (organisation, optional project) and for which days."""
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from django import forms
 from django.utils import timezone
@@ -13,6 +13,11 @@ from governance.audit.reports import (
 )
 from imprimatur.tenancy.models import BrandProject, Organization
 from imprimatur.tenancy.permissions import Action
+
+# The days a report may name: the log holds nothing older, and the period's bounds (the day
+# after ``until``, in any time zone) must stay within what dates and the database can hold.
+EARLIEST_DAY = date(1970, 1, 1)
+LATEST_DAY = date(9998, 12, 31)
 
 
 class ReportForm(forms.Form):
@@ -34,8 +39,24 @@ class ReportForm(forms.Form):
         self.fields["until"].initial = today
         self.fields["since"].initial = today - timedelta(days=DEFAULT_PERIOD_DAYS - 1)
 
+    def _clean_day(self, name: str):
+        day = self.cleaned_data.get(name)
+        if day is not None and not EARLIEST_DAY <= day <= LATEST_DAY:
+            raise forms.ValidationError(
+                f"Give a day between {EARLIEST_DAY.isoformat()} and {LATEST_DAY.isoformat()}."
+            )
+        return day
+
+    def clean_since(self):
+        return self._clean_day("since")
+
+    def clean_until(self):
+        return self._clean_day("until")
+
     def clean(self):
         cleaned = super().clean()
+        if self.has_error("since") or self.has_error("until"):
+            return cleaned
         today = timezone.localdate()
         until = cleaned.get("until") or today
         since = cleaned.get("since") or until - timedelta(days=DEFAULT_PERIOD_DAYS - 1)

@@ -82,7 +82,9 @@ class PolicyDocumentField(serializers.JSONField):
 
 class PolicySerializer(serializers.ModelSerializer):
     organization = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    project = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    project = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True, allow_null=True, help_text="null: the organisation's."
+    )
     draft = PolicyDocumentField()
     latest_version = serializers.SerializerMethodField()
     unpublished_changes = serializers.SerializerMethodField()

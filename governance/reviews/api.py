@@ -1,6 +1,7 @@
 """The reviews API: the tasks waiting for me, one task, and deciding it."""
 
-from drf_spectacular.utils import extend_schema
+from django.core.exceptions import PermissionDenied
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import generics, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -30,7 +31,9 @@ class TaskSerializer(serializers.ModelSerializer):
     reasons = serializers.JSONField(source="review.reasons")
     stages = serializers.SerializerMethodField()
     object_url = serializers.SerializerMethodField()
-    decided_by = serializers.CharField(source="decided_by.get_username", default=None)
+    decided_by = serializers.CharField(
+        source="decided_by.get_username", default=None, allow_null=True
+    )
     decisions = DecisionSerializer(many=True, read_only=True)
 
     class Meta:
@@ -129,7 +132,9 @@ class StageSerializer(serializers.Serializer):
 class WorkflowSerializer(serializers.ModelSerializer):
     project = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     stages = StageSerializer(many=True)
-    created_by = serializers.CharField(source="created_by.get_username", default=None)
+    created_by = serializers.CharField(
+        source="created_by.get_username", default=None, allow_null=True
+    )
 
     class Meta:
         model = Workflow
@@ -147,12 +152,18 @@ class WorkflowView(APIView):
 
     @extend_schema(responses={200: WorkflowSerializer})
     def get(self, request, slug: str):
-        project, _can_edit = selectors.workflow_project_get(user=request.user, slug=slug)
+        project, _can_edit = selectors.workflow_project_get(
+            user=request.user, slug=slug, organization=request.query_params.get("organization")
+        )
         return Response(WorkflowSerializer(services.workflow_current(project=project)).data)
 
     @extend_schema(request=WorkflowInputSerializer, responses={200: WorkflowSerializer})
     def put(self, request, slug: str):
-        project, _can_edit = selectors.workflow_project_get(user=request.user, slug=slug)
+        project, can_edit = selectors.workflow_project_get(
+            user=request.user, slug=slug, organization=request.query_params.get("organization")
+        )
+        if not can_edit:  # before the input is judged: a non-admin learns nothing from it
+            raise PermissionDenied("Only admins change review workflows.")
         serializer = WorkflowInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         workflow = services.workflow_update(
@@ -207,15 +218,28 @@ class InboxView(generics.ListAPIView):
         return items
 
 
+class InboxReadInputSerializer(serializers.Serializer):
+    ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
+        required=False,
+        max_length=1000,
+        help_text="The notifications to mark read (at most 1000); absent: all of them.",
+    )
+
+
 class InboxReadView(APIView):
     """Mark my notifications read: all of them, or those listed in `ids`."""
 
-    @extend_schema(request=None, responses={200: None})
+    @extend_schema(
+        request=InboxReadInputSerializer,
+        responses={200: inline_serializer("InboxRead", {"marked": serializers.IntegerField()})},
+    )
     def post(self, request):
         from django.utils import timezone
 
+        serializer = InboxReadInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
         items = Notification.objects.filter(user=request.user, read_at__isnull=True)
-        ids = request.data.get("ids") if isinstance(request.data, dict) else None
-        if ids:
-            items = items.filter(pk__in=[int(pk) for pk in ids if str(pk).isdigit()])
+        if "ids" in serializer.validated_data:
+            items = items.filter(pk__in=serializer.validated_data["ids"])
         return Response({"marked": items.update(read_at=timezone.now())})

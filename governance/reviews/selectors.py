@@ -8,6 +8,7 @@ from django.utils import timezone
 from governance.reviews.models import Review, ReviewTask
 from imprimatur.tenancy.models import BrandProject
 from imprimatur.tenancy.permissions import Role, user_roles, user_roles_by_organization
+from imprimatur.tenancy.selectors import project_choose
 
 NO_SUCH_TASK = "No such review task."
 
@@ -99,12 +100,12 @@ def workflow_projects(*, user):
     )
 
 
-def workflow_project_get(*, user, slug: str) -> tuple[BrandProject, bool]:
-    """The project by slug, if the user may read its workflow, and whether they may edit it
-    (admins)."""
-    project = workflow_projects(user=user).filter(slug=slug).first()
-    if project is None:
-        raise Http404("No such project.")
+def workflow_project_get(
+    *, user, slug: str, organization: str | None = None
+) -> tuple[BrandProject, bool]:
+    """The project by slug (and organisation slug, when several of the user's organisations
+    use it), if the user may read its workflow, and whether they may edit it (admins)."""
+    project = project_choose(workflow_projects(user=user), slug=slug, organization=organization)
     return project, is_admin(user=user, organization_id=project.organization_id)
 
 

@@ -8,6 +8,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
@@ -151,7 +152,9 @@ def task_detail(request, pk: int):
 @login_required
 def workflow_edit(request, slug: str):
     """A project's review stages: admins save a new version; open reviews keep theirs."""
-    project, can_edit = selectors.workflow_project_get(user=request.user, slug=slug)
+    project, can_edit = selectors.workflow_project_get(
+        user=request.user, slug=slug, organization=request.GET.get("organization")
+    )
     current = services.workflow_current(project=project)
     status = 200
     if request.method == "POST":
@@ -182,7 +185,10 @@ def workflow_edit(request, slug: str):
                     f"Version {workflow.version} of the workflow is saved: new reviews follow "
                     "it; open reviews keep the version they started with.",
                 )
-                return redirect("reviews:workflow", slug=project.slug)
+                return redirect(
+                    f"{reverse('reviews:workflow', args=[project.slug])}"
+                    f"?organization={project.organization.slug}"
+                )
         else:
             status = 400
     else:

@@ -63,7 +63,11 @@ class ProjectDetailView(generics.RetrieveAPIView):
     serializer_class = BrandProjectSerializer
 
     def get_object(self):
-        return selectors.project_get(user=self.request.user, slug=self.kwargs["slug"])
+        return selectors.project_get(
+            user=self.request.user,
+            slug=self.kwargs["slug"],
+            organization=self.request.query_params.get("organization"),
+        )
 
     @extend_schema(request=BrandKitUpdateSerializer, responses=BrandProjectSerializer)
     def patch(self, request, *args, **kwargs):
@@ -74,5 +78,7 @@ class ProjectDetailView(generics.RetrieveAPIView):
         project = services.project_brand_update(
             project=project, user=request.user, **serializer.validated_data
         )
-        project = selectors.project_get(user=request.user, slug=project.slug)
+        project = selectors.project_get(
+            user=request.user, slug=project.slug, organization=project.organization.slug
+        )
         return Response(BrandProjectSerializer(project, context={"request": request}).data)

@@ -1,10 +1,14 @@
-"""Dashboard, project list, brand kits, account settings, and the 404 page."""
+"""Dashboard, project list, brand kits, account settings, and the error pages (in the API's
+error format under /api/)."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, ValidationError
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views import defaults
 from django.views.decorators.http import require_http_methods, require_POST
 from rest_framework.authtoken.models import Token
 
@@ -86,7 +90,9 @@ def _brand_kit_page(request, project, *, form=None, upload_form=None, status=200
 def brand_kit(request, slug: str):
     """A project's brand kit: every member reads it (creators write better prompts knowing it);
     admins of its organisation edit it."""
-    project = project_get(user=request.user, slug=slug)
+    project = project_get(
+        user=request.user, slug=slug, organization=request.GET.get("organization")
+    )
     if request.method == "GET":
         return _brand_kit_page(request, project)
     if not _may_manage(request.user, project):
@@ -108,14 +114,16 @@ def brand_kit(request, slug: str):
             form.add_service_errors(error)
         else:
             messages.success(request, "The brand kit was saved. New checks use it from now on.")
-            return redirect("web:brand-kit", slug=project.slug)
+            return redirect(_brand_kit_url(project))
     return _brand_kit_page(request, project, form=form, status=400)
 
 
 @login_required
 @require_POST
 def reference_image_upload(request, slug: str):
-    project = project_get(user=request.user, slug=slug)
+    project = project_get(
+        user=request.user, slug=slug, organization=request.GET.get("organization")
+    )
     if not _may_manage(request.user, project):
         raise PermissionDenied("Only admins of the organisation edit the brand kit.")
     upload_form = ReferenceImageForm(request.POST, request.FILES)
@@ -133,20 +141,22 @@ def reference_image_upload(request, slug: str):
             messages.success(
                 request, "The reference image was added. A worker embeds it for the checks."
             )
-            return redirect("web:brand-kit", slug=project.slug)
+            return redirect(_brand_kit_url(project))
     return _brand_kit_page(request, project, upload_form=upload_form, status=400)
 
 
 @login_required
 @require_POST
 def reference_image_delete(request, slug: str, pk: int):
-    project = project_get(user=request.user, slug=slug)
+    project = project_get(
+        user=request.user, slug=slug, organization=request.GET.get("organization")
+    )
     if not _may_manage(request.user, project):
         raise PermissionDenied("Only admins of the organisation edit the brand kit.")
     reference = get_object_or_404(BrandReferenceImage, pk=pk, project=project)
     reference_image_remove(reference=reference, user=request.user)
     messages.success(request, "The reference image was removed.")
-    return redirect("web:brand-kit", slug=project.slug)
+    return redirect(_brand_kit_url(project))
 
 
 @login_required
@@ -181,7 +191,41 @@ def reference_image(request, pk: int):
     return FileResponse(image.image.open("rb"))
 
 
+def _brand_kit_url(project) -> str:
+    """The brand kit's page, unambiguous even when another organisation uses the slug."""
+    return (
+        f"{reverse('web:brand-kit', args=[project.slug])}?organization={project.organization.slug}"
+    )
+
+
 def not_found(request, exception=None):
     if request.path.startswith("/api/"):
         return error_response(404, "not_found", "Not found.")
     return render(request, "404.html", status=404)
+
+
+def bad_request(request, exception=None):
+    """400s that Django answers before any view (a bad Host header, a body over
+    DATA_UPLOAD_MAX_MEMORY_SIZE: 413 for the API)."""
+    if request.path.startswith("/api/"):
+        if isinstance(exception, RequestDataTooBig):
+            limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+            return error_response(
+                413, "too_large", f"The request body is too large: at most {limit} bytes."
+            )
+        return error_response(400, "bad_request", "Bad request.")
+    return defaults.bad_request(request, exception)
+
+
+def permission_denied(request, exception=None):
+    if request.path.startswith("/api/"):
+        return error_response(
+            403, "permission_denied", str(exception or "") or "You may not do this."
+        )
+    return defaults.permission_denied(request, exception)
+
+
+def server_error(request):
+    if request.path.startswith("/api/"):
+        return error_response(500, "server_error", "A server error occurred; it was logged.")
+    return defaults.server_error(request)

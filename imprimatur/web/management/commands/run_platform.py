@@ -33,7 +33,8 @@ class Command(BaseCommand):
             ],
             "web": [python, "manage.py", "runserver", addr, "--noreload"],
         }  # fmt: skip
-        processes = {name: subprocess.Popen(command) for name, command in commands.items()}
+        # bandit: a fixed command line of this project, no shell, no user input.
+        processes = {name: subprocess.Popen(command) for name, command in commands.items()}  # nosec B603
         self.stdout.write(self.style.SUCCESS(f"Imprimatur is running on http://{addr}/"))
         stopping = False
 

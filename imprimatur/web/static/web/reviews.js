@@ -37,4 +37,8 @@
       links[index].focus();
     }
   });
+  // A filter that applies as soon as it changes (the queue's project filter).
+  document.querySelectorAll("select[data-autosubmit]").forEach(function (select) {
+    select.addEventListener("change", function () { select.form.submit(); });
+  });
 })();
