@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "governance.policies",
     "governance.reviews",
     "generation.jobs",
+    "imprimatur.webhooks",
 ]
 
 MIDDLEWARE = [
@@ -318,7 +319,31 @@ CELERY_BEAT_SCHEDULE = {
     },
     "audit-checkpoint": {"task": "governance.audit.checkpoint", "schedule": 3600.0},
     "audit-seal": {"task": "governance.audit.seal", "schedule": 60.0},
+    # Webhook deliveries whose message was lost, or whose endpoint was enabled again.
+    "webhooks-sweep": {"task": "webhooks.sweep", "schedule": 60.0},
 }
+# Webhooks (imprimatur/webhooks/, Standard Webhooks). Seconds before each try of a delivery:
+# the first at once, then the retries; after the last one fails the delivery has failed.
+IMPRIMATUR_WEBHOOK_RETRY_SCHEDULE = [
+    float(seconds)
+    for seconds in env.list(
+        "IMPRIMATUR_WEBHOOK_RETRY_SCHEDULE",
+        default=["0", "5", "300", "1800", "7200", "18000", "36000", "36000"],
+    )
+]
+# An endpoint whose every try failed for this long (no success in between) is disabled and
+# its organisation's admins are emailed (default: 5 days).
+IMPRIMATUR_WEBHOOK_DISABLE_AFTER_SECONDS = env.int(
+    "IMPRIMATUR_WEBHOOK_DISABLE_AFTER_SECONDS", default=5 * 24 * 3600
+)
+# After a secret's rotation the previous secret also signs for this long (both signatures).
+IMPRIMATUR_WEBHOOK_SECRET_OVERLAP_SECONDS = env.int(
+    "IMPRIMATUR_WEBHOOK_SECRET_OVERLAP_SECONDS", default=24 * 3600
+)
+# The longest one try may take (connect and answer), in seconds.
+IMPRIMATUR_WEBHOOK_TIMEOUT_SECONDS = env.float("IMPRIMATUR_WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+# Send to loopback, private and reserved addresses too (off: no SSRF into your network).
+IMPRIMATUR_WEBHOOK_ALLOW_PRIVATE = env.bool("IMPRIMATUR_WEBHOOK_ALLOW_PRIVATE", default=False)
 # C2PA signing. The organisation's certificate chain and key (PEM files the operator controls;
 # the key is never served or logged), and the roots local verification trusts. Unset while
 # IMPRIMATUR_DEV_SIGNER is on (default: DEBUG): a development CA and signer are made under

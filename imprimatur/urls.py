@@ -14,6 +14,7 @@ from imprimatur import api, health
 from imprimatur.accounts import api as accounts_api
 from imprimatur.accounts import views as accounts_views
 from imprimatur.tenancy import api as tenancy_api
+from imprimatur.webhooks import api as webhooks_api
 
 api_patterns = [
     path("reviews/tasks/", reviews_api.TaskListView.as_view(), name="review-task-list"),
@@ -84,6 +85,33 @@ api_patterns = [
         policies_api.PolicyRecheckView.as_view(),
         name="policy-recheck",
     ),
+    # Webhooks (imprimatur/webhooks/): endpoints, secrets, the delivery log.
+    path("webhooks/endpoints/", webhooks_api.EndpointListView.as_view(), name="webhook-list"),
+    path(
+        "webhooks/endpoints/<int:pk>/",
+        webhooks_api.EndpointDetailView.as_view(),
+        name="webhook-detail",
+    ),
+    path(
+        "webhooks/endpoints/<int:pk>/rotate/",
+        webhooks_api.EndpointRotateView.as_view(),
+        name="webhook-rotate",
+    ),
+    path(
+        "webhooks/endpoints/<int:pk>/deliveries/",
+        webhooks_api.EndpointDeliveryListView.as_view(),
+        name="webhook-delivery-list",
+    ),
+    path(
+        "webhooks/deliveries/<int:pk>/",
+        webhooks_api.DeliveryDetailView.as_view(),
+        name="webhook-delivery-detail",
+    ),
+    path(
+        "webhooks/deliveries/<int:pk>/resend/",
+        webhooks_api.DeliveryResendView.as_view(),
+        name="webhook-delivery-resend",
+    ),
 ]
 
 urlpatterns = [
@@ -100,6 +128,7 @@ urlpatterns = [
     path("policies/", include("governance.policies.urls")),
     path("reviews/", include("governance.reviews.urls")),
     path("audit/", include("governance.audit.urls")),
+    path("settings/webhooks/", include("imprimatur.webhooks.urls")),
     path("", include("generation.jobs.urls")),
     path("", include("imprimatur.web.urls")),
 ]

@@ -80,6 +80,14 @@ ALLOWED: dict[str, set[str] | None] = {
     "governance.policies": {"imprimatur.tenancy", "imprimatur.errors", "governance.audit"},
     "governance.reviews": {"imprimatur.tenancy", "imprimatur.errors", "governance.audit"},
     "governance": set(),  # the package's __init__
+    # Webhooks: deliveries made from audit events and two signals (review task opened,
+    # checkpoint signed); it reads generation's actions as text and imports no generation.
+    "imprimatur.webhooks": {
+        "imprimatur.tenancy",
+        "imprimatur.errors",
+        "governance.audit",
+        "governance.reviews",
+    },
     # Generation's Django app drives the plain-Python packages and is governed.
     "generation.jobs": {
         "generation.engine",

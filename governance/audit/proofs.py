@@ -20,6 +20,7 @@ from django.utils import timezone
 from governance.audit.head import chain_head, chain_pending, lock_chain
 from governance.audit.merkle import Frontier, event_leaf, inclusion_path
 from governance.audit.models import AuditCheckpoint, AuditEvent
+from governance.audit.signals import checkpoint_signed
 from governance.audit.signing import (
     checkpoint_message,
     checkpoint_signed_fields,
@@ -119,6 +120,7 @@ def audit_checkpoint() -> AuditCheckpoint | None:
         checkpoint.key_id = key.key_id
         checkpoint.signature = sign_with(key, checkpoint_message(checkpoint))
         checkpoint.save(using=using, force_insert=True)
+        checkpoint_signed.send(sender=AuditCheckpoint, checkpoint=checkpoint)
     return checkpoint
 
 

@@ -35,6 +35,7 @@ from governance.audit.chain import event_hash, event_hash_parts, normalise_data
 from governance.audit.head import CHAIN_LOCK, SEAL_WAITER, chain_head, chain_pending, lock_chain
 from governance.audit.models import AuditEvent
 from governance.audit.registry import ensure_registered
+from governance.audit.signals import event_recorded
 
 # Groups the events of one user action (one HTTP request or one task run).
 current_request_id: ContextVar[str] = ContextVar("audit_request_id", default="")
@@ -167,6 +168,7 @@ def audit_record(
             event.sequence += 1
             event.hash = event_hash(event.hashed_fields())
             event.save(using=using, force_insert=True)
+            event_recorded.send(sender=AuditEvent, event=event)
             return event
         # One round trip: the event goes in as pending and, if the chain is free, is chained.
         values = [getattr(event, name) for name in _FIELDS]
@@ -179,4 +181,5 @@ def audit_record(
             transaction.on_commit(lambda: _sealer.request(using), using=using)
         else:
             event._state.adding = False
+        event_recorded.send(sender=AuditEvent, event=event)
     return event
