@@ -321,6 +321,7 @@ CELERY_BEAT_SCHEDULE = {
     "audit-seal": {"task": "governance.audit.seal", "schedule": 60.0},
     # Webhook deliveries whose message was lost, or whose endpoint was enabled again.
     "webhooks-sweep": {"task": "webhooks.sweep", "schedule": 60.0},
+    "push-sweep": {"task": "generation.push_sweep", "schedule": 60.0},
 }
 # Webhooks (imprimatur/webhooks/, Standard Webhooks). Seconds before each try of a delivery:
 # the first at once, then the retries; after the last one fails the delivery has failed.
@@ -342,6 +343,11 @@ IMPRIMATUR_WEBHOOK_SECRET_OVERLAP_SECONDS = env.int(
 )
 # The longest one try may take (connect and answer), in seconds.
 IMPRIMATUR_WEBHOOK_TIMEOUT_SECONDS = env.float("IMPRIMATUR_WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+# Push to a destination (generation/jobs/destinations.py): the folder under which projects'
+# folder destinations must lie (empty: no folder destinations), and the buckets they may
+# name, as storage URLs (s3://BUCKET?endpoint=…&region=…; credentials from AWS_*).
+IMPRIMATUR_PUSH_FOLDER_ROOT = env.str("IMPRIMATUR_PUSH_FOLDER_ROOT", default=str(VAR_DIR / "push"))
+IMPRIMATUR_PUSH_S3_BUCKETS = env.list("IMPRIMATUR_PUSH_S3_BUCKETS", default=[])
 # Send to loopback, private and reserved addresses too (off: no SSRF into your network).
 IMPRIMATUR_WEBHOOK_ALLOW_PRIVATE = env.bool("IMPRIMATUR_WEBHOOK_ALLOW_PRIVATE", default=False)
 # C2PA signing. The organisation's certificate chain and key (PEM files the operator controls;

@@ -6,7 +6,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from generation.jobs import api as jobs_api
-from generation.jobs import catalog_api
+from generation.jobs import catalog_api, destinations_api
 from governance.audit import api as audit_api
 from governance.policies import api as policies_api
 from governance.reviews import api as reviews_api
@@ -84,6 +84,11 @@ api_patterns = [
         "policies/<int:pk>/recheck/",
         policies_api.PolicyRecheckView.as_view(),
         name="policy-recheck",
+    ),
+    path(
+        "projects/<slug:slug>/destination/",
+        destinations_api.ProjectDestinationView.as_view(),
+        name="project-destination",
     ),
     # Webhooks (imprimatur/webhooks/): endpoints, secrets, the delivery log.
     path("webhooks/endpoints/", webhooks_api.EndpointListView.as_view(), name="webhook-list"),

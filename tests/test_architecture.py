@@ -40,7 +40,9 @@ ALLOWED: dict[str, set[str] | None] = {
     "imprimatur.urls": ANY,
     "imprimatur.api": ANY,
     # The project's wiring (settings, the Celery app, ASGI/WSGI): names apps as strings only.
-    "imprimatur": set(),
+    "imprimatur": {"imprimatur.storage"},
+    # STORAGE_URL → a storage backend's options: plain Python, imports no app.
+    "imprimatur.storage": set(),
     # The errors every interface answers the same way: any app raises them; they import none.
     "imprimatur.errors": set(),
     # Prometheus metric definitions and the functions apps call to count (generation's jobs,
@@ -101,6 +103,7 @@ ALLOWED: dict[str, set[str] | None] = {
         "imprimatur.errors",
         "imprimatur.metrics",  # counts jobs, stage times, images and verdicts
         "imprimatur.ratelimit",  # the public verify rate per client address
+        "imprimatur.storage",  # push destinations: an allowed bucket's storage options
     },
     # Plain Python that the GPU workers run: no Django, no app (rule b).
     "generation.engine": set(),
