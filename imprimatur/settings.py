@@ -239,7 +239,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {"PolicyOutcomeEnum": "governance.policies.api.OUTCOME_CHOICES"},
+    "ENUM_NAME_OVERRIDES": {
+        "PolicyOutcomeEnum": "governance.policies.api.OUTCOME_CHOICES",
+        "WebhookDeliveryStatusEnum": "imprimatur.webhooks.models.Delivery.Status",
+        "AssetPushStatusEnum": "generation.jobs.models.AssetPush.Status",
+    },
 }
 
 # --- Celery ---------------------------------------------------------------------------

@@ -179,6 +179,7 @@ class EndpointDeliveryListView(generics.ListAPIView):
     """An endpoint's deliveries, newest first."""
 
     serializer_class = DeliverySerializer
+    queryset = Delivery.objects.none()  # for the schema; get_queryset scopes it
 
     def get_queryset(self):
         endpoint = selectors.endpoint_get(user=self.request.user, pk=self.kwargs["pk"])
