@@ -12,6 +12,8 @@ from generation.jobs.models import Asset, AssetPush
 from governance.audit.models import AuditEvent
 from governance.reviews.models import Review
 from governance.reviews.services import task_decide
+from imprimatur.webhooks.models import Delivery
+from imprimatur.webhooks.services import endpoint_create
 from tests.generation.jobs.test_provenance_flow import generated
 
 pytestmark = pytest.mark.django_db
@@ -37,12 +39,22 @@ def push_root(settings, tmp_path):
     return tmp_path / "push"
 
 
-def test_an_approved_image_is_copied_with_its_sidecar_to_a_folder(acme, tiny_model_path, push_root):
+def test_an_approved_image_is_copied_with_its_sidecar_to_a_folder(
+    acme, tiny_model_path, push_root, settings
+):
     folder = push_root / "acme"
     response = acme.client("admin").put(
         f"/api/v1/projects/{acme.project.slug}/destination/", {"url": str(folder)}, format="json"
     )
     assert response.status_code == 200, response.json()
+
+    settings.IMPRIMATUR_WEBHOOK_ALLOW_PRIVATE = True  # an endpoint that is never called here
+    endpoint, _ = endpoint_create(
+        organization=acme.organization,
+        url="http://127.0.0.1:9/hooks",
+        actor=acme.users["admin"],
+        event_types=["asset.approved"],
+    )
 
     asset = approved_and_published(acme)
     push = AssetPush.objects.get(asset=asset)
@@ -50,6 +62,9 @@ def test_an_approved_image_is_copied_with_its_sidecar_to_a_folder(acme, tiny_mod
 
     push.refresh_from_db()
     assert push.status == AssetPush.Status.SUCCEEDED and push.attempts == 1
+    # The approval was also a webhook event for the organisation's endpoint.
+    [approved] = Delivery.objects.filter(endpoint=endpoint)
+    assert approved.payload["data"]["asset"] == {"id": asset.pk, "status": "approved"}
     image, sidecar = (folder / name for name in push.names)
     with asset.published_image.open("rb") as handle:
         assert image.read_bytes() == handle.read()  # the signed published file, manifest in it

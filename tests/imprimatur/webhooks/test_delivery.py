@@ -206,3 +206,38 @@ def test_the_sweep_sends_deliveries_whose_message_was_lost(acme, receiver):
         next_attempt_at=timezone.now() - timedelta(minutes=5)
     )
     assert sending.deliveries_due_send() == 1
+
+
+def test_a_failed_request_and_a_signed_checkpoint_are_delivered(acme, globex, receiver):
+    from generation.jobs.models import GenerationRequest
+    from generation.jobs.transitions import generation_request_transition
+    from governance.audit.proofs import audit_checkpoint
+    from tests.generation.jobs.factories import GenerationRequestFactory
+
+    acme_endpoint = endpoint_for(acme, receiver, event_types=["request.failed"])
+    globex_endpoint = endpoint_for(globex, receiver, event_types=["audit.checkpoint.signed"])
+    request = GenerationRequestFactory(
+        project=acme.project,
+        created_by=acme.users["creator"],
+        model_profile=acme.model,
+        status=GenerationRequest.Status.QUEUED,
+    )
+    generation_request_transition(request=request, to="failed", error="out of memory")
+    [failed] = deliveries(acme_endpoint)
+    assert failed.payload["data"]["request"] == {"id": request.pk, "status": "failed"}
+    assert "out of memory" not in json.dumps(failed.payload)
+
+    checkpoint = audit_checkpoint()
+    [signed] = deliveries(globex_endpoint)
+    assert signed.payload["data"] == {
+        "organization": globex.organization.slug,
+        "checkpoint": {
+            "id": checkpoint.pk,
+            "sequence": checkpoint.sequence,
+            "hash": checkpoint.hash,
+            "tree_root": checkpoint.tree_root,
+            "key_id": checkpoint.key_id,
+        },
+    }
+    assert sending.delivery_attempt(signed.pk).succeeded
+    assert receiver.received[-1].verified_by == [1]  # globex's secret, not acme's
