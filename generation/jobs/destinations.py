@@ -77,10 +77,13 @@ def _bucket_options(url: str) -> tuple[dict, str]:
 def destination_check(url: str) -> str:
     """The destination URL, cleaned; ValidationError on ``url`` if it is not allowed."""
     url = (url or "").strip()
-    if url.startswith("s3://"):
-        _bucket_options(url)
-        return url
-    folder = _folder(url)
+    try:
+        if url.startswith("s3://"):
+            _bucket_options(url)
+            return url
+        folder = _folder(url)
+    except ValueError as exc:  # urlsplit: an unbalanced [ and the like
+        raise ValidationError({"url": f"Not a valid destination: {exc}."}) from exc
     if folder is None:
         raise ValidationError({"url": "Give a folder (/path, file:///path) or s3://BUCKET/prefix."})
     _folder_checked(folder)

@@ -140,6 +140,7 @@ def test_an_approved_image_is_copied_to_an_allowed_bucket(
         ("s3://someone-elses-bucket/x", "not one the operator allows"),
         ("s3://allowed?endpoint=http://169.254.169.254", "nothing more"),
         ("https://example.com/upload", "Give a folder"),
+        ("s3://[bucket/x", "Not a valid destination"),
     ],
 )
 def test_destinations_outside_what_the_operator_allows_are_refused(

@@ -146,3 +146,21 @@ def test_the_pages_add_an_endpoint_and_show_its_deliveries(acme, receiver):
     assert "request.succeeded" in shown and "HTTP 204" in shown and "Send again" in shown
     assert endpoint.secret not in shown
     assert "<script" not in shown.split("</header>")[-1]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"url": "not a url"},
+        {"url": "http://[::1"},
+        {"url": "https://example.com/h", "event_types": "request.succeeded"},
+        {"url": "https://example.com/h", "event_types": ["no.such.event"]},
+        {"url": "https://example.com/h", "organization": "globex-org"},
+        {"url": "http://" + "a" * 70 + ".example/h"},
+    ],
+)
+def test_bad_input_is_a_400_in_the_error_format(acme, globex, body):
+    response = acme.client("admin").post(f"{API}/endpoints/", body, format="json")
+    assert response.status_code == 400, response.content
+    assert response.json()["code"] == "invalid" and response.json()["errors"]
