@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "governance.policies",
     "governance.reviews",
     "generation.jobs",
+    "imprimatur.webhooks",
 ]
 
 MIDDLEWARE = [
@@ -275,6 +276,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "PolicyOutcomeEnum": "governance.policies.api.OUTCOME_CHOICES",
         "RoleEnum": "imprimatur.tenancy.permissions.Role",  # members API and review stages
+        "WebhookDeliveryStatusEnum": "imprimatur.webhooks.models.Delivery.Status",
+        "AssetPushStatusEnum": "generation.jobs.models.AssetPush.Status",
     },
 }
 
@@ -371,7 +374,37 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(IMPRIMATUR_AUDIT_CHECKPOINT_SECONDS),
     },
     "audit-seal": {"task": "governance.audit.seal", "schedule": 60.0},
+    # Webhook deliveries whose message was lost, or whose endpoint was enabled again.
+    "webhooks-sweep": {"task": "webhooks.sweep", "schedule": 60.0},
+    "push-sweep": {"task": "generation.push_sweep", "schedule": 60.0},
 }
+# Webhooks (imprimatur/webhooks/, Standard Webhooks). Seconds before each try of a delivery:
+# the first at once, then the retries; after the last one fails the delivery has failed.
+IMPRIMATUR_WEBHOOK_RETRY_SCHEDULE = [
+    float(seconds)
+    for seconds in env.list(
+        "IMPRIMATUR_WEBHOOK_RETRY_SCHEDULE",
+        default=["0", "5", "300", "1800", "7200", "18000", "36000", "36000"],
+    )
+]
+# An endpoint whose every try failed for this long (no success in between) is disabled and
+# its organisation's admins are emailed (default: 5 days).
+IMPRIMATUR_WEBHOOK_DISABLE_AFTER_SECONDS = env.int(
+    "IMPRIMATUR_WEBHOOK_DISABLE_AFTER_SECONDS", default=5 * 24 * 3600
+)
+# After a secret's rotation the previous secret also signs for this long (both signatures).
+IMPRIMATUR_WEBHOOK_SECRET_OVERLAP_SECONDS = env.int(
+    "IMPRIMATUR_WEBHOOK_SECRET_OVERLAP_SECONDS", default=24 * 3600
+)
+# The longest one try may take (connect and answer), in seconds.
+IMPRIMATUR_WEBHOOK_TIMEOUT_SECONDS = env.float("IMPRIMATUR_WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+# Push to a destination (generation/jobs/destinations.py): the folder under which projects'
+# folder destinations must lie (empty: no folder destinations), and the buckets they may
+# name, as storage URLs (s3://BUCKET?endpoint=…&region=…; credentials from AWS_*).
+IMPRIMATUR_PUSH_FOLDER_ROOT = env.str("IMPRIMATUR_PUSH_FOLDER_ROOT", default=str(VAR_DIR / "push"))
+IMPRIMATUR_PUSH_S3_BUCKETS = env.list("IMPRIMATUR_PUSH_S3_BUCKETS", default=[])
+# Send to loopback, private and reserved addresses too (off: no SSRF into your network).
+IMPRIMATUR_WEBHOOK_ALLOW_PRIVATE = env.bool("IMPRIMATUR_WEBHOOK_ALLOW_PRIVATE", default=False)
 # C2PA signing. The organisation's certificate chain and key (PEM files the operator controls;
 # the key is never served or logged), and the roots local verification trusts. Unset while
 # IMPRIMATUR_DEV_SIGNER is on (default: DEBUG): a development CA and signer are made under

@@ -6,7 +6,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from generation.jobs import api as jobs_api
-from generation.jobs import catalog_api
+from generation.jobs import catalog_api, destinations_api
 from governance.audit import api as audit_api
 from governance.policies import api as policies_api
 from governance.reviews import api as reviews_api
@@ -15,6 +15,7 @@ from imprimatur.accounts import api as accounts_api
 from imprimatur.accounts import views as accounts_views
 from imprimatur.tenancy import api as tenancy_api
 from imprimatur.web import members_api
+from imprimatur.webhooks import api as webhooks_api
 
 api_patterns = [
     path("reviews/tasks/", reviews_api.TaskListView.as_view(), name="review-task-list"),
@@ -94,6 +95,38 @@ api_patterns = [
         policies_api.PolicyRecheckView.as_view(),
         name="policy-recheck",
     ),
+    path(
+        "projects/<slug:slug>/destination/",
+        destinations_api.ProjectDestinationView.as_view(),
+        name="project-destination",
+    ),
+    # Webhooks (imprimatur/webhooks/): endpoints, secrets, the delivery log.
+    path("webhooks/endpoints/", webhooks_api.EndpointListView.as_view(), name="webhook-list"),
+    path(
+        "webhooks/endpoints/<int:pk>/",
+        webhooks_api.EndpointDetailView.as_view(),
+        name="webhook-detail",
+    ),
+    path(
+        "webhooks/endpoints/<int:pk>/rotate/",
+        webhooks_api.EndpointRotateView.as_view(),
+        name="webhook-rotate",
+    ),
+    path(
+        "webhooks/endpoints/<int:pk>/deliveries/",
+        webhooks_api.EndpointDeliveryListView.as_view(),
+        name="webhook-delivery-list",
+    ),
+    path(
+        "webhooks/deliveries/<int:pk>/",
+        webhooks_api.DeliveryDetailView.as_view(),
+        name="webhook-delivery-detail",
+    ),
+    path(
+        "webhooks/deliveries/<int:pk>/resend/",
+        webhooks_api.DeliveryResendView.as_view(),
+        name="webhook-delivery-resend",
+    ),
 ]
 
 urlpatterns = [
@@ -123,6 +156,7 @@ urlpatterns = [
     path("policies/", include("governance.policies.urls")),
     path("reviews/", include("governance.reviews.urls")),
     path("audit/", include("governance.audit.urls")),
+    path("settings/webhooks/", include("imprimatur.webhooks.urls")),
     path("", include("generation.jobs.urls")),
     path("", include("imprimatur.web.urls")),
 ]

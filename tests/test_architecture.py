@@ -40,7 +40,9 @@ ALLOWED: dict[str, set[str] | None] = {
     "imprimatur.urls": ANY,
     "imprimatur.api": ANY,
     # The project's wiring (settings, the Celery app, ASGI/WSGI): names apps as strings only.
-    "imprimatur": set(),
+    "imprimatur": {"imprimatur.storage"},
+    # STORAGE_URL → a storage backend's options: plain Python, imports no app.
+    "imprimatur.storage": set(),
     # The errors every interface answers the same way: any app raises them; they import none.
     "imprimatur.errors": set(),
     "imprimatur.parsers": set(),  # the API's JSON parser (DRF only)
@@ -84,6 +86,14 @@ ALLOWED: dict[str, set[str] | None] = {
     "governance.policies": {"imprimatur.tenancy", "imprimatur.errors", "governance.audit"},
     "governance.reviews": {"imprimatur.tenancy", "imprimatur.errors", "governance.audit"},
     "governance": set(),  # the package's __init__
+    # Webhooks: deliveries made from audit events and two signals (review task opened,
+    # checkpoint signed); it reads generation's actions as text and imports no generation.
+    "imprimatur.webhooks": {
+        "imprimatur.tenancy",
+        "imprimatur.errors",
+        "governance.audit",
+        "governance.reviews",
+    },
     # Generation's Django app drives the plain-Python packages and is governed.
     "generation.jobs": {
         "generation.engine",
@@ -97,6 +107,7 @@ ALLOWED: dict[str, set[str] | None] = {
         "imprimatur.errors",
         "imprimatur.metrics",  # counts jobs, stage times, images and verdicts
         "imprimatur.ratelimit",  # the public verify rate per client address
+        "imprimatur.storage",  # push destinations: an allowed bucket's storage options
     },
     # Plain Python that the GPU workers run: no Django, no app (rule b).
     "generation.engine": set(),

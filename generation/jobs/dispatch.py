@@ -11,14 +11,16 @@ RECOVER_STALE_JOBS = "generation.recover_stale_jobs"
 RERUN_ASSET_CHECKS = "generation.checks.rerun_asset_checks"
 EMBED_REFERENCE_IMAGE = "generation.checks.embed_reference_image"
 PUBLISH_APPROVED_ASSET = "generation.provenance.publish_approved_asset"
+PUSH_ASSET = "generation.push_asset"
 
 #: The queue of everything that is not generation (re-checks, signing approvals, upkeep).
 DEFAULT_QUEUE = "default"
 
 
-def send_now(name: str, *, args: list, queue: str) -> None:
-    """Send task ``name`` at once (outside a transaction: recovering jobs)."""
-    current_app.send_task(name, args=args, queue=queue)
+def send_now(name: str, *, args: list, queue: str, countdown: float = 0) -> None:
+    """Send task ``name`` at once (outside a transaction: recovering jobs), or to run
+    ``countdown`` seconds from now (a retry)."""
+    current_app.send_task(name, args=args, queue=queue, countdown=countdown or None)
 
 
 def send_on_commit(name: str, *, args: list, queue: str = DEFAULT_QUEUE) -> None:

@@ -20,6 +20,11 @@ ACTIONS: dict[str, str] = {
     "generation.asset.request_changes": "An image's review ended asking for changes.",
     "generation.asset.publish": "An approved image was signed again, with its approval.",
     "generation.asset.export": "An image was exported as a signed PNG, JPEG or WebP file.",
+    "generation.asset.push": "An approved image and its sidecar were copied to the project's "
+    "destination.",
+    "generation.asset.push_failed": "Copying an approved image to the project's destination "
+    "failed on every retry.",
+    "generation.destination.set": "An admin set or removed a project's push destination.",
     "generation.model.create": "An admin added a model to the catalog.",
     "generation.model.update": "An admin changed a model of the catalog.",
 }
@@ -215,5 +220,42 @@ def asset_exported(*, asset, user, fmt: str, sha256: str, size: int, approved: b
             "sha256": sha256,
             "asset_sha256": asset.sha256,
             "approved": approved,
+        },
+    )
+
+
+def push_destination_set(*, project, actor, url: str, enabled: bool) -> None:
+    audit_record(
+        action="generation.destination.set",
+        actor=actor,
+        organization=project.organization,
+        target=project,
+        project=project,
+        data={"url": url, "enabled": enabled},
+    )
+
+
+def asset_pushed(*, asset, push) -> None:
+    project = asset.request.project
+    audit_record(
+        action="generation.asset.push",
+        organization=project.organization,
+        target=asset,
+        project=project,
+        data={"destination": push.destination_url, "names": push.names, "attempts": push.attempts},
+    )
+
+
+def asset_push_failed(*, asset, push) -> None:
+    project = asset.request.project
+    audit_record(
+        action="generation.asset.push_failed",
+        organization=project.organization,
+        target=asset,
+        project=project,
+        data={
+            "destination": push.destination_url,
+            "attempts": push.attempts,
+            "error": push.last_error,
         },
     )

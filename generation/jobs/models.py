@@ -349,3 +349,49 @@ class AssetCheck(OrganizationScoped):
 
     def __str__(self) -> str:
         return f"Checks of {self.asset}: {self.verdict}"
+
+
+class PushDestination(OrganizationScoped):
+    """Where a project's approved images are copied once published (``destinations.py``):
+    a folder under ``IMPRIMATUR_PUSH_FOLDER_ROOT`` or a bucket the operator allowed
+    (``IMPRIMATUR_PUSH_S3_BUCKETS``), with an optional prefix."""
+
+    project = models.OneToOneField(
+        BrandProject, on_delete=models.CASCADE, related_name="push_destination"
+    )
+    url = models.CharField(max_length=500)
+    enabled = models.BooleanField(default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    organization_path = "project__organization"
+
+    def __str__(self) -> str:
+        return f"Push destination of {self.project}: {self.url}"
+
+
+class AssetPush(OrganizationScoped):
+    """One copy of a published image (with its JSON sidecar) to a destination, retried on
+    the webhooks' schedule (``IMPRIMATUR_WEBHOOK_RETRY_SCHEDULE``)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SUCCEEDED = "succeeded", "Copied"
+        FAILED = "failed", "Failed"
+
+    asset = models.ForeignKey(Asset, on_delete=models.CASCADE, related_name="pushes")
+    destination_url = models.CharField(max_length=500)  # as it was when the push was queued
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    names = models.JSONField(default=list, blank=True)  # what was written, once copied
+    created_at = models.DateTimeField(auto_now_add=True)
+    pushed_at = models.DateTimeField(null=True, blank=True)
+
+    organization_path = "asset__request__project__organization"
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"Push of {self.asset} to {self.destination_url}"

@@ -187,6 +187,7 @@ def asset_publish(asset_id: int) -> None:
     from django.db import transaction
 
     from generation.jobs import events
+    from generation.jobs.destinations import push_queue
     from generation.jobs.models import Asset
     from generation.provenance import ApprovalClaim, sign_approved
     from governance.reviews.selectors import review_last_decision, reviews_of
@@ -223,6 +224,7 @@ def asset_publish(asset_id: int) -> None:
             stages=list(claim.stages),
             approver_role=claim.approver_role,
         )
+        push_queue(asset=locked)  # the project's destination, if it has one
 
 
 # --- Finding an image's asset again -------------------------------------------------------------

@@ -165,3 +165,19 @@ def publish_approved_asset(asset_id: int) -> None:
     from generation.jobs.signing import asset_publish
 
     asset_publish(asset_id)
+
+
+@shared_task(name=dispatch.PUSH_ASSET, acks_late=True)
+def push_asset(push_id: int) -> None:
+    """Copy a published image and its sidecar to the project's destination (once, if due)."""
+    from generation.jobs.destinations import push_attempt
+
+    push_attempt(push_id)
+
+
+@shared_task(name="generation.push_sweep")
+def push_sweep() -> int:
+    """Send again the pushes whose message was lost."""
+    from generation.jobs.destinations import pushes_due_send
+
+    return pushes_due_send()

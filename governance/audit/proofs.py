@@ -20,6 +20,7 @@ from django.utils import timezone
 from governance.audit.head import chain_head, chain_pending, lock_chain
 from governance.audit.merkle import Frontier, event_leaf, inclusion_path
 from governance.audit.models import AuditCheckpoint, AuditEvent
+from governance.audit.signals import checkpoint_signed
 from governance.audit.signing import (
     checkpoint_message,
     checkpoint_signed_fields,
@@ -167,6 +168,7 @@ def audit_checkpoint(*, every: int = 0) -> AuditCheckpoint | None:
         witness.append(
             witness_entry(checkpoint, previous=previous, consistency=consistency, hashes=hashes)
         )
+        checkpoint_signed.send(sender=AuditCheckpoint, checkpoint=checkpoint)
     return checkpoint
 
 

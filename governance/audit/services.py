@@ -36,6 +36,7 @@ from governance.audit.chain import event_hash, event_hash_parts, normalise_data
 from governance.audit.head import CHAIN_LOCK, SEAL_WAITER, chain_head, chain_pending, lock_chain
 from governance.audit.models import AuditEvent
 from governance.audit.registry import ensure_registered
+from governance.audit.signals import event_recorded
 
 # Groups the events of one user action (one HTTP request or one task run).
 current_request_id: ContextVar[str] = ContextVar("audit_request_id", default="")
@@ -206,6 +207,7 @@ def audit_record(
             event.hash = event_hash(event.hashed_fields())
             event.save(using=using, force_insert=True)
             _checkpoint_after_commit(event.sequence, using)
+            event_recorded.send(sender=AuditEvent, event=event)
             return event
         # One round trip: the event goes in as pending and, if the chain is free, is chained.
         values = [getattr(event, name) for name in _FIELDS]
@@ -219,6 +221,7 @@ def audit_record(
         else:
             event._state.adding = False
             _checkpoint_after_commit(event.sequence, using)
+        event_recorded.send(sender=AuditEvent, event=event)
     return event
 
 

@@ -29,6 +29,9 @@ from imprimatur.tenancy.permissions import Role, user_roles
 #: and ``decision``
 #: (the ReviewDecision that ended it; None when withdrawn).
 review_decided = Signal()
+#: Sent when a review stage opens and waits for its role's reviewers: ``task`` (the
+#: ReviewTask), inside the transaction that creates it (webhooks: ``review.task.assigned``).
+task_opened = Signal()
 
 
 # --- Workflows ------------------------------------------------------------------------------
@@ -84,6 +87,7 @@ def _task_create(review: Review, index: int) -> ReviewTask:
         due_at=timezone.now() + timedelta(hours=due) if due else None,
     )
     notifications.on_task_created(task)
+    task_opened.send(sender=ReviewTask, task=task)
     return task
 
 
