@@ -40,6 +40,8 @@ api_patterns = [
         name="member-unlock",
     ),
     path("audit/report/", audit_api.ReportView.as_view(), name="audit-report"),
+    path("audit/export/", audit_api.ExportView.as_view(), name="audit-export"),
+    path("audit/verify/", audit_api.VerifyView.as_view(), name="audit-verify"),
     path("projects/", tenancy_api.ProjectListView.as_view(), name="project-list"),
     path("projects/<slug:slug>/", tenancy_api.ProjectDetailView.as_view(), name="project-detail"),
     path(

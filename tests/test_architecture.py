@@ -43,6 +43,9 @@ ALLOWED: dict[str, set[str] | None] = {
     "imprimatur": set(),
     # The errors every interface answers the same way: any app raises them; they import none.
     "imprimatur.errors": set(),
+    # File views for browsers and API clients (token or session, 401 JSON): DRF's token
+    # authentication only, so any app's file views may use it.
+    "imprimatur.downloads": set(),
     # Prometheus metric definitions and the functions apps call to count (generation's jobs,
     # checks, worker): it imports no app, so any app may call it.
     "imprimatur.metrics": set(),
@@ -74,7 +77,7 @@ ALLOWED: dict[str, set[str] | None] = {
     "imprimatur.identity": {"imprimatur.tenancy", "imprimatur.errors", "governance.audit"},
     # The audit log depends on no app it audits: apps register their actions and report
     # columns with it (every app may record audit events, so every app may import it).
-    "governance.audit": {"imprimatur.tenancy"},
+    "governance.audit": {"imprimatur.tenancy", "imprimatur.downloads"},
     # Governance never imports generation, nor another governance app except the audit log;
     # generation hands over what governance needs (prompt and usage sources, reviewables).
     "governance.policies": {"imprimatur.tenancy", "imprimatur.errors", "governance.audit"},
@@ -93,6 +96,7 @@ ALLOWED: dict[str, set[str] | None] = {
         "imprimatur.errors",
         "imprimatur.metrics",  # counts jobs, stage times, images and verdicts
         "imprimatur.ratelimit",  # the public verify rate per client address
+        "imprimatur.downloads",  # its file views answer API tokens too
     },
     # Plain Python that the GPU workers run: no Django, no app (rule b).
     "generation.engine": set(),

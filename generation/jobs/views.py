@@ -22,6 +22,7 @@ from governance.policies.display import highlight_matches, policy_matches_data
 from governance.policies.quotas import policy_quota_usage
 from governance.policies.services import policy_evaluate
 from governance.reviews.selectors import reviews_of
+from imprimatur.downloads import file_download
 from imprimatur.errors import InvalidTransition
 from imprimatur.tenancy.models import Organization
 from imprimatur.tenancy.permissions import Action, user_may
@@ -281,7 +282,7 @@ def asset_recheck(request, pk: int):
     return redirect(f"{reverse('jobs:request', args=[asset.request_id])}#asset-{asset.pk}")
 
 
-@login_required
+@file_download
 def asset_published(request, pk: int):
     """The approved image, signed again with the approval in its manifest."""
     asset = selectors.asset_file_get(user=request.user, pk=pk)
@@ -295,7 +296,7 @@ def asset_published(request, pk: int):
     )
 
 
-@login_required
+@file_download
 def asset_export(request, pk: int, fmt: str):
     """The image (its approved version once approved) as PNG, JPEG or WebP, signed after the
     re-encoding: the signed source is the parent ingredient of the export's manifest."""
@@ -309,7 +310,7 @@ def asset_export(request, pk: int, fmt: str):
     return response
 
 
-@login_required
+@file_download
 def asset_image(request, pk: int):
     asset = selectors.asset_file_get(user=request.user, pk=pk)
     return FileResponse(asset.image.open("rb"), content_type="image/png")
@@ -318,7 +319,7 @@ def asset_image(request, pk: int):
 # --- Uploads and the model catalog -----------------------------------------------------------
 
 
-@login_required
+@file_download
 def request_upload(request, pk: int, which: str):
     """A request's init image or mask, for users who may see the request."""
     generation_request = selectors.generation_request_get(user=request.user, pk=pk)
