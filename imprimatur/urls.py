@@ -6,7 +6,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from generation.jobs import api as jobs_api
-from generation.jobs import catalog_api
+from generation.jobs import catalog_api, sharing_api
 from governance.audit import api as audit_api
 from governance.policies import api as policies_api
 from governance.reviews import api as reviews_api
@@ -59,6 +59,21 @@ api_patterns = [
     path("assets/<int:pk>/file/", jobs_api.AssetFileView.as_view(), name="asset-file"),
     path("assets/<int:pk>/export/", jobs_api.AssetExportView.as_view(), name="asset-export"),
     path("provenance/verify/", jobs_api.VerifyView.as_view(), name="provenance-verify"),
+    path(
+        "assets/<int:pk>/share-links/",
+        sharing_api.AssetShareLinkListView.as_view(),
+        name="asset-share-links",
+    ),
+    path(
+        "share-links/<int:pk>/revoke/",
+        sharing_api.ShareLinkRevokeView.as_view(),
+        name="share-link-revoke",
+    ),
+    path(
+        "organizations/<slug:slug>/sharing/",
+        sharing_api.SharingView.as_view(),
+        name="organization-sharing",
+    ),
     path("policies/", policies_api.PolicyListView.as_view(), name="policy-list"),
     path("policies/<int:pk>/", policies_api.PolicyDetailView.as_view(), name="policy-detail"),
     path(

@@ -20,6 +20,10 @@ ACTIONS: dict[str, str] = {
     "generation.asset.request_changes": "An image's review ended asking for changes.",
     "generation.asset.publish": "An approved image was signed again, with its approval.",
     "generation.asset.export": "An image was exported as a signed PNG, JPEG or WebP file.",
+    "generation.sharing.configure": "An admin turned share links on or off.",
+    "generation.share.create": "Someone made a share link for an approved image.",
+    "generation.share.revoke": "Someone revoked a share link.",
+    "generation.share.use": "Someone downloaded an approved image by its share link.",
     "generation.model.create": "An admin added a model to the catalog.",
     "generation.model.update": "An admin changed a model of the catalog.",
 }
@@ -216,4 +220,52 @@ def asset_exported(*, asset, user, fmt: str, sha256: str, size: int, approved: b
             "asset_sha256": asset.sha256,
             "approved": approved,
         },
+    )
+
+
+def sharing_configured(*, organization, user, enabled: bool) -> None:
+    audit_record(
+        action="generation.sharing.configure",
+        actor=user,
+        organization=organization,
+        target=organization,
+        data={"share_links": enabled},
+    )
+
+
+def share_link_created(*, link, user, hours: int) -> None:
+    """A share link was made (its token is not recorded: only who, for which image, until)."""
+    asset = link.asset
+    project = asset.request.project
+    audit_record(
+        action="generation.share.create",
+        actor=user,
+        organization=project.organization,
+        target=link,
+        project=project,
+        data={"asset": asset.pk, "hours": hours, "expires_at": link.expires_at.isoformat()},
+    )
+
+
+def share_link_revoked(*, link, user) -> None:
+    project = link.asset.request.project
+    audit_record(
+        action="generation.share.revoke",
+        actor=user,
+        organization=project.organization,
+        target=link,
+        project=project,
+        data={"asset": link.asset_id, "uses": link.uses},
+    )
+
+
+def share_link_used(*, link, address: str) -> None:
+    """Someone downloaded an image by its share link: no user, the client's address."""
+    project = link.asset.request.project
+    audit_record(
+        action="generation.share.use",
+        organization=project.organization,
+        target=link,
+        project=project,
+        data={"asset": link.asset_id, "address": address},
     )

@@ -1,5 +1,6 @@
 """HTML views for generation: the project page with its request form, request pages."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -18,6 +19,7 @@ from generation.jobs.forms import (
     ModelProfileForm,
 )
 from generation.jobs.models import Asset, GenerationRequest
+from generation.jobs.sharing_views import share_context
 from governance.policies.display import highlight_matches, policy_matches_data
 from governance.policies.quotas import policy_quota_usage
 from governance.policies.services import policy_evaluate
@@ -172,6 +174,8 @@ def _status_context(request, pk: int) -> dict:
         ],
         "can_act": selectors.may_act_on(request=generation_request, user=request.user),
         "can_generate": user_may(request.user, Action.GENERATE, generation_request.project),
+        "can_share": share_context(request.user, assets),
+        "share_max_hours": settings.IMPRIMATUR_SHARE_LINK_MAX_HOURS,
         "changes_requested": generation_request.created_by_id == request.user.pk
         and (
             generation_request.status == GenerationRequest.Status.CHANGES_REQUESTED

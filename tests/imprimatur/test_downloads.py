@@ -4,37 +4,19 @@ exports) work with ``Authorization: Token …`` as with a session, under the sam
 checks; an API client without credentials gets a 401 in the API's error format, not the
 login page."""
 
-import io
-
 import pytest
-from django.core.files.base import ContentFile
-from PIL import Image
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from generation.jobs.models import Asset
-from tests.generation.jobs.factories import GenerationJobFactory
+from tests.generation.jobs.factories import approved_asset
 
 pytestmark = pytest.mark.django_db
 
 
-def png_bytes(colour=(200, 30, 30)) -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", (16, 16), colour).save(out, format="PNG")
-    return out.getvalue()
-
-
 @pytest.fixture
 def approved(acme) -> Asset:
-    """An approved asset with an approved copy (unsigned bytes: these tests are about who
-    may download them, test_provenance_flow about what is in them)."""
-    job = GenerationJobFactory(request__project=acme.project)
-    asset = Asset(request=job.request, job=job, index=0, seed=1, width=16, height=16,
-                  sha256="0" * 64, status=Asset.Status.APPROVED)  # fmt: skip
-    asset.image.save("image.png", ContentFile(png_bytes()), save=False)
-    asset.published_image.save("approved.png", ContentFile(png_bytes((0, 90, 0))), save=False)
-    asset.save()
-    return asset
+    return approved_asset(acme)
 
 
 def token_client(user) -> APIClient:
