@@ -102,7 +102,7 @@ class ExportView(APIView):
         return export_response(request.user, fmt, filters, query)
 
 
-class VerifyResultSerializer(serializers.Serializer):
+class AuditVerifyResultSerializer(serializers.Serializer):
     intact = serializers.BooleanField()
     last_sequence = serializers.IntegerField(help_text="The last event that verified.")
     checked = serializers.IntegerField(help_text="Events checked.")
@@ -119,7 +119,7 @@ class VerifyView(APIView):
     intact and where it broke. Auditors and admins; audited."""
 
     @extend_schema(
-        summary="Verify the audit log", request=None, responses={200: VerifyResultSerializer}
+        summary="Verify the audit log", request=None, responses={200: AuditVerifyResultSerializer}
     )
     def post(self, request):
         result = chain_verify_audited(request.user)
@@ -134,4 +134,4 @@ class VerifyView(APIView):
             "pending": result.pending,
             "summary": str(result),
         }
-        return Response(VerifyResultSerializer(body).data)
+        return Response(AuditVerifyResultSerializer(body).data)
