@@ -44,7 +44,12 @@ class AssetShareLinkListView(APIView):
     """An approved image's share links (compliance officers and admins); POST makes one,
     when the organisation has turned share links on."""
 
-    @extend_schema(responses={200: ShareLinkSerializer(many=True)})
+    @extend_schema(
+        responses={
+            200: ShareLinkSerializer(many=True),
+            404: OpenApiResponse(description="No such image, or another organisation's."),
+        }
+    )
     def get(self, request, pk: int):
         asset = selectors.asset_get(user=request.user, pk=pk)
         links = sharing.share_links_of(user=request.user, asset=asset)
@@ -73,7 +78,14 @@ class AssetShareLinkListView(APIView):
 class ShareLinkRevokeView(APIView):
     """Revoke a share link: it stops working at once. 409 when it already was."""
 
-    @extend_schema(request=None, responses={200: ShareLinkSerializer})
+    @extend_schema(
+        request=None,
+        responses={
+            200: ShareLinkSerializer,
+            404: OpenApiResponse(description="No such link, or not yours to revoke."),
+            409: OpenApiResponse(description="Already revoked."),
+        },
+    )
     def post(self, request, pk: int):
         link = sharing.share_link_get(user=request.user, pk=pk)
         link = sharing.share_link_revoke(link=link, user=request.user)
@@ -101,7 +113,14 @@ class SharingView(APIView):
         organization = self._organization(request, slug)
         return Response({"share_links": sharing.sharing_enabled(organization)})
 
-    @extend_schema(request=SharingSerializer, responses={200: SharingSerializer})
+    @extend_schema(
+        request=SharingSerializer,
+        responses={
+            200: SharingSerializer,
+            403: OpenApiResponse(description="Not an admin of the organisation."),
+            404: OpenApiResponse(description="No such organisation, or not yours."),
+        },
+    )
     def put(self, request, slug: str):
         organization = self._organization(request, slug)
         serializer = SharingSerializer(data=request.data)
