@@ -96,7 +96,7 @@ def parser() -> argparse.ArgumentParser:
         "Exchange a username and password for an API token and save it "
         "(with the server's URL) in the config file, mode 0600.",
     )
-    login.add_argument("--username", "-u", required=True)
+    login.add_argument("--username", "-u", required=True, help="your username")
     login.add_argument(
         "--password-stdin",
         action="store_true",
@@ -132,15 +132,15 @@ def parser() -> argparse.ArgumentParser:
         "it to its end with a progress bar (exit 1 unless it succeeded).",
     )
     submit.add_argument("--project", "-p", required=True, help="the project's slug")
-    submit.add_argument("--prompt", required=True)
-    submit.add_argument("--negative-prompt")
+    submit.add_argument("--prompt", required=True, help="what to draw (checked by the policies)")
+    submit.add_argument("--negative-prompt", help="what to avoid")
     submit.add_argument("--model", help="a model profile name (default: the project's first)")
-    submit.add_argument("--width", type=int)
-    submit.add_argument("--height", type=int)
-    submit.add_argument("--steps", type=int)
-    submit.add_argument("--guidance-scale", type=float)
-    submit.add_argument("--seed", type=int)
-    submit.add_argument("--num-images", type=int)
+    submit.add_argument("--width", type=int, help="pixels: one of the model's sizes")
+    submit.add_argument("--height", type=int, help="pixels: one of the model's sizes")
+    submit.add_argument("--steps", type=int, help="denoising steps (the model's default)")
+    submit.add_argument("--guidance-scale", type=float, help="prompt guidance")
+    submit.add_argument("--seed", type=int, help="image i uses seed + i (random if absent)")
+    submit.add_argument("--num-images", type=int, help="how many images (default 1)")
     submit.add_argument("--wait", action="store_true", help="wait until the request has ended")
     wait_options(submit)
     submit.set_defaults(run=cmd_submit)
@@ -167,8 +167,8 @@ def parser() -> argparse.ArgumentParser:
     download.add_argument("--request", action="store_true", help="ID is a request: all its images")
     download.add_argument("--output", "-o", help="file or folder (default: the current folder)")
     download.add_argument(
-        "--version",
-        dest="version",
+        "--which",
+        dest="which",
         default="auto",
         choices=["auto", "published", "original"],
         help="auto (default): published if approved, else original",
@@ -206,7 +206,7 @@ def parser() -> argparse.ArgumentParser:
             decision, text + " Exit 1 when someone decided it first.", parent=review_commands
         )
         decide.add_argument("task_id", type=int, metavar="TASK")
-        decide.add_argument("--comment", "-m", default="")
+        decide.add_argument("--comment", "-m", default="", help="why (kept with the decision)")
         decide.set_defaults(run=cmd_reviews_decide, decision=decision)
 
     audit = commands.add_parser(

@@ -178,7 +178,7 @@ def cmd_download(args, out: Output) -> int:
             if target.is_dir():
                 target = target / name
             targets = [(asset, target)]
-        done = [_download_one(client, asset, target, args.version) for asset, target in targets]
+        done = [_download_one(client, asset, target, args.which) for asset, target in targets]
     out.result(
         done,
         "\n".join(
