@@ -11,9 +11,8 @@ the last test shows the check failing on a schema changed that way.
 import copy
 
 import pytest
-from rest_framework.test import APIClient
-
 from imprimatur_client.client import OPERATIONS, SHAPES, Operation
+from rest_framework.test import APIClient
 
 pytestmark = pytest.mark.django_db
 
