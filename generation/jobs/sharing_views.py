@@ -12,7 +12,8 @@ from django.views.decorators.http import require_GET, require_POST
 
 from generation.jobs import selectors, sharing
 from imprimatur.errors import InvalidTransition
-from imprimatur.ratelimit.addresses import client_address
+from imprimatur.ratelimit import counters
+from imprimatur.ratelimit.addresses import address_bucket, client_address
 from imprimatur.tenancy.models import Organization
 from imprimatur.tenancy.permissions import Action
 
@@ -21,9 +22,22 @@ from imprimatur.tenancy.permissions import Action
 @never_cache
 def share_download(request, token: str):
     """The published file of an approved image, for anyone with a working link (no login).
-    404 for a token that names no link, 410 for one that expired or was revoked."""
+    404 for a token that names no link, 410 for one that expired or was revoked; 429 past
+    IMPRIMATUR_SHARE_PER_MINUTE downloads (or guesses) a minute from one client address."""
+    from django.conf import settings
+
+    address = client_address(request)
+    hits = counters.hit(f"share:{address_bucket(address)}", counters.Window(60))
+    if hits > settings.IMPRIMATUR_SHARE_PER_MINUTE:
+        response = HttpResponse(
+            "Too many downloads from your address; try again in a minute.\n",
+            status=429,
+            content_type="text/plain; charset=utf-8",
+        )
+        response["Retry-After"] = "60"
+        return response
     try:
-        asset = sharing.share_link_use(token=token, address=client_address(request))
+        asset = sharing.share_link_use(token=token, address=address)
     except sharing.LinkGone as gone:
         return HttpResponse(f"{gone}\n", status=410, content_type="text/plain; charset=utf-8")
     response = FileResponse(

@@ -157,3 +157,14 @@ def test_the_pages_switch_and_share_button(client, acme, asset):
     client.force_login(acme.users["creator"])
     assert b"Make a share link" not in client.get(f"/requests/{asset.request_id}/").content
     assert client.post(f"/assets/{asset.pk}/share/", {"hours": "3"}).status_code == 403
+
+
+@override_settings(IMPRIMATUR_SHARE_PER_MINUTE=2)
+def test_downloads_and_guesses_are_rate_limited_per_address(acme, asset):
+    turn_on(acme)
+    url = make_link(acme, asset).json()["url"]
+    assert fetch("/share/a-guess/").status_code == 404
+    assert fetch(url).status_code == 200
+    limited = fetch(url)
+    assert limited.status_code == 429 and limited["Retry-After"] == "60"
+    assert AuditEvent.objects.filter(action="generation.share.use").count() == 1
