@@ -20,8 +20,9 @@ $(VENV)/.installed: pyproject.toml | $(VENV)/bin/python
 	$(PIP) install --no-deps $(WATERMARK)
 	touch $@
 
-$(VENV)/.installed-dev: pyproject.toml | $(VENV)/bin/python
+$(VENV)/.installed-dev: pyproject.toml clients/python/pyproject.toml | $(VENV)/bin/python
 	$(PIP) install -e '.[dev]'
+	$(PIP) install -e ./clients/python  # the imprimatur client and CLI (tests/clients run it)
 	$(PIP) install --no-deps $(WATERMARK)
 	touch $@ $(VENV)/.installed
 

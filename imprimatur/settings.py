@@ -418,6 +418,11 @@ IMPRIMATUR_C2PA_LABEL = env.str("IMPRIMATUR_C2PA_LABEL", default="org.imprimatur
 # The verify page and API for people without an account, and its rate per client address.
 IMPRIMATUR_PUBLIC_VERIFY = env.bool("IMPRIMATUR_PUBLIC_VERIFY", default=False)
 IMPRIMATUR_VERIFY_PER_MINUTE = env.int("IMPRIMATUR_VERIFY_PER_MINUTE", default=20)
+# Share links (generation/jobs/sharing.py; off per organisation until an admin turns them on):
+# the longest a link may be valid, in hours.
+IMPRIMATUR_SHARE_LINK_MAX_HOURS = env.int("IMPRIMATUR_SHARE_LINK_MAX_HOURS", default=168)
+# Share-link downloads (and guesses) a minute from one client address; each use is audited.
+IMPRIMATUR_SHARE_PER_MINUTE = env.int("IMPRIMATUR_SHARE_PER_MINUTE", default=60)
 # Review notifications go by email too. Development prints them on the console; set
 # EMAIL_URL (django-environ, e.g. smtp://user:pass@mail.example.com:587) in production.
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))

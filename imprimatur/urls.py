@@ -6,7 +6,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from generation.jobs import api as jobs_api
-from generation.jobs import catalog_api, destinations_api
+from generation.jobs import catalog_api, destinations_api, sharing_api
 from governance.audit import api as audit_api
 from governance.policies import api as policies_api
 from governance.reviews import api as reviews_api
@@ -51,6 +51,8 @@ api_patterns = [
     ),
     path("audit/report/", audit_api.ReportView.as_view(), name="audit-report"),
     path("audit/checkpoints/", audit_api.CheckpointsView.as_view(), name="audit-checkpoints"),
+    path("audit/export/", audit_api.ExportView.as_view(), name="audit-export"),
+    path("audit/verify/", audit_api.VerifyView.as_view(), name="audit-verify"),
     path("projects/", tenancy_api.ProjectListView.as_view(), name="project-list"),
     path("projects/<slug:slug>/", tenancy_api.ProjectDetailView.as_view(), name="project-detail"),
     path(
@@ -68,6 +70,21 @@ api_patterns = [
     path("assets/<int:pk>/file/", jobs_api.AssetFileView.as_view(), name="asset-file"),
     path("assets/<int:pk>/export/", jobs_api.AssetExportView.as_view(), name="asset-export"),
     path("provenance/verify/", jobs_api.VerifyView.as_view(), name="provenance-verify"),
+    path(
+        "assets/<int:pk>/share-links/",
+        sharing_api.AssetShareLinkListView.as_view(),
+        name="asset-share-links",
+    ),
+    path(
+        "share-links/<int:pk>/revoke/",
+        sharing_api.ShareLinkRevokeView.as_view(),
+        name="share-link-revoke",
+    ),
+    path(
+        "organizations/<slug:slug>/sharing/",
+        sharing_api.SharingView.as_view(),
+        name="organization-sharing",
+    ),
     path("policies/", policies_api.PolicyListView.as_view(), name="policy-list"),
     path("policies/<int:pk>/", policies_api.PolicyDetailView.as_view(), name="policy-detail"),
     path(

@@ -13,6 +13,7 @@ with one broken rule of each kind, so the rules are shown to fail when broken.
 """
 
 import ast
+import sys
 from pathlib import Path
 
 import pytest
@@ -46,6 +47,9 @@ ALLOWED: dict[str, set[str] | None] = {
     # The errors every interface answers the same way: any app raises them; they import none.
     "imprimatur.errors": set(),
     "imprimatur.parsers": set(),  # the API's JSON parser (DRF only)
+    # File views for browsers and API clients (token or session, 401 JSON): DRF's token
+    # authentication only, so any app's file views may use it.
+    "imprimatur.downloads": set(),
     # Prometheus metric definitions and the functions apps call to count (generation's jobs,
     # checks, worker): it imports no app, so any app may call it.
     "imprimatur.metrics": set(),
@@ -80,7 +84,7 @@ ALLOWED: dict[str, set[str] | None] = {
     "imprimatur.scim": {"imprimatur.tenancy", "imprimatur.errors", "governance.audit"},
     # The audit log depends on no app it audits: apps register their actions and report
     # columns with it (every app may record audit events, so every app may import it).
-    "governance.audit": {"imprimatur.tenancy"},
+    "governance.audit": {"imprimatur.tenancy", "imprimatur.downloads"},
     # Governance never imports generation, nor another governance app except the audit log;
     # generation hands over what governance needs (prompt and usage sources, reviewables).
     "governance.policies": {"imprimatur.tenancy", "imprimatur.errors", "governance.audit"},
@@ -108,6 +112,7 @@ ALLOWED: dict[str, set[str] | None] = {
         "imprimatur.metrics",  # counts jobs, stage times, images and verdicts
         "imprimatur.ratelimit",  # the public verify rate per client address
         "imprimatur.storage",  # push destinations: an allowed bucket's storage options
+        "imprimatur.downloads",  # its file views answer API tokens too
     },
     # Plain Python that the GPU workers run: no Django, no app (rule b).
     "generation.engine": set(),
@@ -117,6 +122,9 @@ ALLOWED: dict[str, set[str] | None] = {
     # and evaluates the tiny models through the engine's own loaders and pipelines.
     "generation.demo": {"generation.engine"},
     "generation": set(),  # the package's __init__
+    # The Python client and CLI (clients/python/, its own distribution): HTTP only, nothing
+    # of the server, no framework (test_the_python_client_talks_http_only).
+    "imprimatur_client": set(),
 }
 
 PLAIN_PACKAGES = ("generation.engine", "generation.checks", "generation.provenance",
@@ -142,6 +150,28 @@ LONG_MODULES: dict[str, str] = {
 
 def test_every_package_imports_only_what_the_rules_allow():
     assert forbidden_imports(import_graph(ROOT), ALLOWED) == []
+
+
+CLIENT_ROOT = ROOT / "clients" / "python"
+SERVER_PACKAGES = ("imprimatur", "governance", "generation", "tests", "tools")
+
+
+def test_the_python_client_talks_http_only():
+    """clients/python is installed apart from the server: it imports none of the server's
+    packages nor a framework, only its own modules and what its pyproject.toml lists."""
+    imports = all_imports(CLIENT_ROOT, ("imprimatur_client",))
+    assert "imprimatur_client.cli" in imports  # it was parsed
+    assert foreign_imports(imports, ["imprimatur_client"], SERVER_PACKAGES + FRAMEWORKS) == []
+    graph = import_graph(CLIENT_ROOT, ("imprimatur_client",))
+    assert forbidden_imports(graph, {"imprimatur_client": ALLOWED["imprimatur_client"]}) == []
+    assert import_cycles(graph) == []
+    assert oversized_modules(CLIENT_ROOT, MAX_LINES, {}, ("imprimatur_client",)) == []
+    third_party = (
+        {name.split(".")[0] for names in imports.values() for name in names}
+        - set(sys.stdlib_module_names)
+        - {"imprimatur_client"}
+    )
+    assert third_party == {"httpx", "tqdm"}  # the dependencies clients/python declares
 
 
 def test_the_plain_python_packages_import_no_framework_and_no_app():

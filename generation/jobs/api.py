@@ -307,7 +307,13 @@ class AssetDetailView(generics.RetrieveAPIView):
 class AssetFileView(APIView):
     """The PNG of an asset, for users who may see it."""
 
-    @extend_schema(responses={(200, "image/png"): OpenApiResponse(description="PNG image")})
+    @extend_schema(
+        responses={
+            (200, "image/png"): OpenApiResponse(
+                response=OpenApiTypes.BINARY, description="PNG image"
+            )
+        }
+    )
     def get(self, request, pk: int):
         asset = selectors.asset_file_get(user=request.user, pk=pk)
         return FileResponse(

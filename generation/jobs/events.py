@@ -25,6 +25,10 @@ ACTIONS: dict[str, str] = {
     "generation.asset.push_failed": "Copying an approved image to the project's destination "
     "failed on every retry.",
     "generation.destination.set": "An admin set or removed a project's push destination.",
+    "generation.sharing.configure": "An admin turned share links on or off.",
+    "generation.share.create": "Someone made a share link for an approved image.",
+    "generation.share.revoke": "Someone revoked a share link.",
+    "generation.share.use": "Someone downloaded an approved image by its share link.",
     "generation.model.create": "An admin added a model to the catalog.",
     "generation.model.update": "An admin changed a model of the catalog.",
 }
@@ -258,4 +262,52 @@ def asset_push_failed(*, asset, push) -> None:
             "attempts": push.attempts,
             "error": push.last_error,
         },
+    )
+
+
+def sharing_configured(*, organization, user, enabled: bool) -> None:
+    audit_record(
+        action="generation.sharing.configure",
+        actor=user,
+        organization=organization,
+        target=organization,
+        data={"share_links": enabled},
+    )
+
+
+def share_link_created(*, link, user, hours: int) -> None:
+    """A share link was made (its token is not recorded: only who, for which image, until)."""
+    asset = link.asset
+    project = asset.request.project
+    audit_record(
+        action="generation.share.create",
+        actor=user,
+        organization=project.organization,
+        target=link,
+        project=project,
+        data={"asset": asset.pk, "hours": hours, "expires_at": link.expires_at.isoformat()},
+    )
+
+
+def share_link_revoked(*, link, user) -> None:
+    project = link.asset.request.project
+    audit_record(
+        action="generation.share.revoke",
+        actor=user,
+        organization=project.organization,
+        target=link,
+        project=project,
+        data={"asset": link.asset_id, "uses": link.uses},
+    )
+
+
+def share_link_used(*, link, address: str) -> None:
+    """Someone downloaded an image by its share link: no user, the client's address."""
+    project = link.asset.request.project
+    audit_record(
+        action="generation.share.use",
+        organization=project.organization,
+        target=link,
+        project=project,
+        data={"asset": link.asset_id, "address": address},
     )

@@ -395,3 +395,45 @@ class AssetPush(OrganizationScoped):
 
     def __str__(self) -> str:
         return f"Push of {self.asset} to {self.destination_url}"
+
+
+class SharingSettings(OrganizationScoped):
+    """An organisation's switch for share links (off unless an admin turns it on). Turning
+    it off stops every link of the organisation at once."""
+
+    organization = models.OneToOneField(
+        "tenancy.Organization", on_delete=models.CASCADE, related_name="sharing"
+    )
+    share_links = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"Sharing of {self.organization}: {'on' if self.share_links else 'off'}"
+
+
+class ShareLink(OrganizationScoped):
+    """A link that gives an approved image's published file to anyone who has it, until it
+    expires or is revoked. Only the SHA-256 of its random token is stored: the link itself
+    is shown once, to whoever made it."""
+
+    asset = models.ForeignKey(Asset, on_delete=models.CASCADE, related_name="share_links")
+    token_sha256 = models.CharField(max_length=64, unique=True)
+    expires_at = models.DateTimeField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    uses = models.PositiveIntegerField(default=0)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    organization_path = "asset__request__project__organization"
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"Share link {self.pk} of {self.asset}"

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from generation.jobs import views
+from generation.jobs import sharing_views, views
 
 app_name = "jobs"
 
@@ -22,4 +22,13 @@ urlpatterns = [
     path("verify/", views.verify_page, name="verify"),
     path("assets/<int:pk>/export/<str:fmt>/", views.asset_export, name="asset-export"),
     path("requests/<int:pk>/revise/", views.request_revise, name="request-revise"),
+    # Share links: the public download, and the page's buttons (sharing_views.py).
+    path("share/<str:token>/", sharing_views.share_download, name="share"),
+    path("assets/<int:pk>/share/", sharing_views.asset_share, name="asset-share"),
+    path("share-links/<int:pk>/revoke/", sharing_views.share_revoke, name="share-revoke"),
+    path(
+        "organizations/<slug:slug>/sharing/",
+        sharing_views.sharing_settings,
+        name="sharing-settings",
+    ),
 ]

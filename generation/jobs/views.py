@@ -1,5 +1,6 @@
 """HTML views for generation: the project page with its request form, request pages."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -18,10 +19,12 @@ from generation.jobs.forms import (
     ModelProfileForm,
 )
 from generation.jobs.models import Asset, GenerationRequest
+from generation.jobs.sharing_views import share_context
 from governance.policies.display import highlight_matches, policy_matches_data
 from governance.policies.quotas import policy_quota_usage
 from governance.policies.services import policy_evaluate
 from governance.reviews.selectors import reviews_of
+from imprimatur.downloads import file_download
 from imprimatur.errors import InvalidTransition
 from imprimatur.tenancy.models import Organization
 from imprimatur.tenancy.permissions import Action, user_may
@@ -175,6 +178,8 @@ def _status_context(request, pk: int) -> dict:
         ],
         "can_act": selectors.may_act_on(request=generation_request, user=request.user),
         "can_generate": user_may(request.user, Action.GENERATE, generation_request.project),
+        "can_share": share_context(request.user, assets),
+        "share_max_hours": settings.IMPRIMATUR_SHARE_LINK_MAX_HOURS,
         "changes_requested": generation_request.created_by_id == request.user.pk
         and (
             generation_request.status == GenerationRequest.Status.CHANGES_REQUESTED
@@ -287,7 +292,7 @@ def asset_recheck(request, pk: int):
     return redirect(f"{reverse('jobs:request', args=[asset.request_id])}#asset-{asset.pk}")
 
 
-@login_required
+@file_download
 def asset_published(request, pk: int):
     """The approved image, signed again with the approval in its manifest."""
     asset = selectors.asset_file_get(user=request.user, pk=pk)
@@ -301,7 +306,7 @@ def asset_published(request, pk: int):
     )
 
 
-@login_required
+@file_download
 def asset_export(request, pk: int, fmt: str):
     """The image (its approved version once approved) as PNG, JPEG or WebP, signed after the
     re-encoding: the signed source is the parent ingredient of the export's manifest."""
@@ -315,7 +320,7 @@ def asset_export(request, pk: int, fmt: str):
     return response
 
 
-@login_required
+@file_download
 def asset_image(request, pk: int):
     asset = selectors.asset_file_get(user=request.user, pk=pk)
     return FileResponse(asset.image.open("rb"), content_type="image/png")
@@ -324,7 +329,7 @@ def asset_image(request, pk: int):
 # --- Uploads and the model catalog -----------------------------------------------------------
 
 
-@login_required
+@file_download
 def request_upload(request, pk: int, which: str):
     """A request's init image or mask, for users who may see the request."""
     generation_request = selectors.generation_request_get(user=request.user, pk=pk)

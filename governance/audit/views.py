@@ -27,6 +27,7 @@ from governance.audit.forms import ReportForm
 from governance.audit.head import chain_head
 from governance.audit.registry import ACTIONS
 from governance.audit.reports import Chart, report_build
+from imprimatur.downloads import file_download
 from imprimatur.tenancy.models import Organization
 from imprimatur.tenancy.permissions import Action, user_may_anywhere
 
@@ -146,7 +147,7 @@ def event_detail(request, sequence: int):
     )
 
 
-@login_required
+@file_download
 def event_proof(request, sequence: int):
     """The event's inclusion proof (proofs.py) as a JSON download: it proves the event is in
     the signed log without showing any other. Signs a checkpoint first when none covers the
@@ -182,27 +183,35 @@ CSV_COLUMNS = ("sequence", "created_at", "actor_name", "organization_id", "actio
                "hash")  # fmt: skip
 
 
-@login_required
+@file_download
 def event_export(request, fmt: str):
     """What the filters show, streamed in sequence order (constant memory): CSV, or JSON Lines
     with the hashed fields and hashes (each event checks on its own; an unfiltered export is
     the whole chain, which ``tools/audit_verify.py`` verifies)."""
     _may_audit(request.user)
     filters, query, problems = _filters(request)
-    if problems or fmt not in ("csv", "jsonl"):
+    if problems or fmt not in EXPORT_FORMATS:
         return redirect("audit:list")
+    return export_response(request.user, fmt, filters, query)
+
+
+EXPORT_FORMATS = ("csv", "jsonl")
+
+
+def export_response(user, fmt: str, filters, query: dict) -> StreamingHttpResponse:
+    """The export as a streamed download, audited (the page's link and the API's)."""
     # What was in the log when asked: not the export's own event, nor later ones.
     head = chain_head()[0]
     events = (
-        selectors.event_list(user=request.user, filters=filters)
+        selectors.event_list(user=user, filters=filters)
         .filter(sequence__lte=head)
         .order_by("sequence")
     )
     used = {k: v for k, v in query.items() if v}
     _record_for_audited(
-        request.user,
+        user,
         lambda organization: audit_exported(
-            actor=request.user, organization=organization, file_format=fmt, filters=used
+            actor=user, organization=organization, file_format=fmt, filters=used
         ),
     )
 
@@ -228,20 +237,7 @@ def event_export(request, fmt: str):
 @require_POST
 def chain_verify(request):
     """Walk the whole chain and its checkpoints now and say whether it is intact."""
-    from governance.audit.verify import audit_verify
-
-    _may_audit(request.user)
-    result = audit_verify()
-    summary = _verify_summary(request.user, result)
-    _record_for_audited(
-        request.user,
-        lambda organization: audit_verified(
-            actor=request.user,
-            organization=organization,
-            intact=result.intact,
-            result=summary,
-        ),
-    )
+    result, summary = chain_verify_audited(request.user)
     if result.intact:
         messages.success(request, f"The audit log is {summary}.")
     else:
@@ -291,6 +287,23 @@ def _verify_summary(user, result) -> str:
         return f"broken at sequence {result.broken_sequence}: {result.reason}"
     ours = selectors.event_list(user=user).filter(sequence__lte=result.last_sequence).count()
     return f"intact: the chain verified, with the {ours} events of your organisations in it"
+
+
+def chain_verify_audited(user):
+    """Verify the whole chain now, recorded in each organisation the user audits (the page's
+    button and the API's): the result and its summary in the user's terms."""
+    from governance.audit.verify import audit_verify
+
+    _may_audit(user)
+    result = audit_verify()
+    summary = _verify_summary(user, result)
+    _record_for_audited(
+        user,
+        lambda organization: audit_verified(
+            actor=user, organization=organization, intact=result.intact, result=summary
+        ),
+    )
+    return result, summary
 
 
 def _report_form(request) -> ReportForm:
@@ -354,7 +367,7 @@ def report(request):
     return render(request, "audit/report.html", context, status=200 if form.is_valid() else 400)
 
 
-@login_required
+@file_download
 def report_pdf(request):
     """The same report as a PDF; making one is itself an audit event."""
     from governance.audit.report_pdf import report_pdf as draw

@@ -14,6 +14,7 @@ from rest_framework.authtoken.models import Token
 
 from generation.jobs.selectors import generation_request_list, may_see_quarantined
 from imprimatur.api import error_response
+from imprimatur.downloads import file_download
 from imprimatur.tenancy.models import BrandProject, BrandReferenceImage
 from imprimatur.tenancy.permissions import Action, user_may
 from imprimatur.tenancy.selectors import project_get
@@ -182,7 +183,7 @@ def token_change(request):
     return redirect("web:settings")
 
 
-@login_required
+@file_download
 def reference_image(request, pk: int):
     """A brand kit's reference image, for members of its organisation only."""
     image = BrandReferenceImage.objects.restrict(request.user).filter(pk=pk).first()

@@ -59,3 +59,30 @@ class ModelProfileFactory(DjangoModelFactory):
     max_guidance = 30.0
     max_images = 4
     pipeline_class = "StableDiffusionPipeline"
+
+
+def approved_asset(tenant, colour=(0, 90, 0)):
+    """An approved asset of ``tenant`` with a published copy: real PNG files in the default
+    storage, but unsigned (tests of who may download; test_provenance_flow tests what is
+    in them)."""
+    import io
+
+    from django.core.files.base import ContentFile
+    from PIL import Image
+
+    from generation.jobs.models import Asset
+
+    def png(fill) -> bytes:
+        out = io.BytesIO()
+        Image.new("RGB", (16, 16), fill).save(out, format="PNG")
+        return out.getvalue()
+
+    job = GenerationJobFactory(
+        request__project=tenant.project, request__status="succeeded", status="succeeded"
+    )
+    asset = Asset(request=job.request, job=job, index=0, seed=1, width=16, height=16,
+                  sha256="0" * 64, status=Asset.Status.APPROVED)  # fmt: skip
+    asset.image.save("image.png", ContentFile(png((200, 30, 30))), save=False)
+    asset.published_image.save("approved.png", ContentFile(png(colour)), save=False)
+    asset.save()
+    return asset
