@@ -33,9 +33,9 @@ def organization_created(*, organization, actor=None):
     )
 
 
-def membership_granted(*, membership, actor=None, via: str = ""):
+def _membership_event(action: str, membership, actor, via: str):
     return audit_record(
-        action="tenancy.membership.grant",
+        action=action,
         actor=actor,
         organization=membership.organization,
         target=membership,
@@ -45,21 +45,15 @@ def membership_granted(*, membership, actor=None, via: str = ""):
             **({"via": via} if via else {}),
         },
     )
+
+
+def membership_granted(*, membership, actor=None, via: str = ""):
+    return _membership_event("tenancy.membership.grant", membership, actor, via)
 
 
 def membership_revoked(*, membership, actor=None, via: str = ""):
     """Record before deleting the membership."""
-    return audit_record(
-        action="tenancy.membership.revoke",
-        actor=actor,
-        organization=membership.organization,
-        target=membership,
-        data={
-            "user": membership.user.get_username(),
-            "role": membership.role,
-            **({"via": via} if via else {}),
-        },
-    )
+    return _membership_event("tenancy.membership.revoke", membership, actor, via)
 
 
 def member_deactivated(
