@@ -1,9 +1,18 @@
 """The diff between two policy documents: what a new version changes (rules by id with their
 fields and terms, adopted packs, texts, output concepts, limits, examples), with a one-line
-summary. Split from ``documents`` to keep modules short; ``documents.document_diff`` calls it.
+summary. Split from ``documents`` to keep modules short; ``documents`` re-exports it as
+``document_diff``.
 """
 
-from governance.policies.documents import document_output_concepts
+
+def document_output_concepts(document: dict) -> list[dict]:
+    """The output concepts as objects, also for a document stored before concepts could
+    carry a threshold and action (a plain text then)."""
+    return [
+        {"concept": value, "action": "flag"} if isinstance(value, str) else value
+        for value in document.get("output_concepts", [])
+    ]
+
 
 _RULE_FIELDS = ("category", "action", "explanation", "pattern")
 

@@ -33,6 +33,7 @@ import re
 
 from django.core.exceptions import ValidationError
 
+from governance.policies.diffs import diff_documents
 from governance.policies.inflection import LANGUAGES
 from governance.policies.limits import limits_clean, safety_classes_clean
 from governance.policies.matching import (
@@ -313,15 +314,6 @@ def _concepts_clean(raw, errors: _Errors) -> list[dict]:
     return concepts
 
 
-def document_output_concepts(document: dict) -> list[dict]:
-    """The output concepts as objects, also for a document stored before concepts could
-    carry a threshold and action (a plain text then)."""
-    return [
-        {"concept": value, "action": "flag"} if isinstance(value, str) else value
-        for value in document.get("output_concepts", [])
-    ]
-
-
 def _examples_clean(raw, errors: _Errors) -> list[dict]:
     if not isinstance(raw, list):
         errors.add("examples", "Give the examples as a list of {prompt, expected} objects.")
@@ -382,8 +374,5 @@ def document_rules(document: dict) -> list[Rule]:
     return own + packs_rules(document.get("packs", []))
 
 
-def document_diff(before: dict, after: dict) -> dict:
-    """What changed from ``before`` to ``after`` (see ``diffs``)."""
-    from governance.policies.diffs import diff_documents
-
-    return diff_documents(before, after)
+#: What changed from one document to another (see ``diffs``).
+document_diff = diff_documents
