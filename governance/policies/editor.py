@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from django.core.exceptions import ValidationError
 from django.forms import BaseFormSet, Form
 
-from governance.policies.documents import document_output_concepts
+from governance.policies.diffs import document_output_concepts
 from governance.policies.forms import (
     ConceptFormSet,
     ExampleFormSet,

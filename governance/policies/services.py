@@ -18,10 +18,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from governance.policies import events, selectors
+from governance.policies.diffs import document_output_concepts
 from governance.policies.documents import (
     document_clean,
     document_diff,
-    document_output_concepts,
     document_rules,
     document_sha256,
     empty_document,
