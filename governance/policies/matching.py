@@ -14,6 +14,7 @@ the stored policy version and keep one ``CompiledPolicy`` per version.
 from __future__ import annotations
 
 import enum
+import string
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -260,6 +261,10 @@ class CompiledPolicy:
                     by_squeezed.setdefault(squeeze(run_text(term.strict)), []).append(term)
             for key, terms in by_squeezed.items():
                 self._squeezed.add_word(f" {key} ", (len(key), tuple(terms)))
+            # A letter three times in a row, as a hit without terms: tells the same pass over
+            # the text whether the repeated-letter pass is needed (cheaper than a regex).
+            for letter in string.ascii_lowercase:
+                self._whole_words.add_word(letter * 3, (3, ()))
             self._whole_words.make_automaton()
             self._bare.make_automaton()
             self._squeezed.make_automaton()
@@ -312,7 +317,9 @@ class CompiledPolicy:
     def _match_into(self, found: dict, prompt: str, text: NormalizedText) -> None:
         if self._bare is not None:
             key, strict = text.key, text.strict
+            runs = False
             if text.edge_symbol_runs:
+                runs = has_letter_runs(strict)
                 hits = (
                     (last - length + 1, terms)
                     for last, (length, terms) in self._bare.iter(key)
@@ -325,11 +332,13 @@ class CompiledPolicy:
                     for last, (length, terms) in self._whole_words.iter(f" {key} ")
                 )
             for start, terms in hits:
+                if not terms:  # three of a letter in the key; in the text too? ("ill" is not)
+                    runs = runs or _is_run(strict, start + 1)  # markers are not padded
                 for term in terms:
                     if _letters_agree(term.strict, text, start):
                         end = start + len(term.strict)
                         self._add(found, prompt, text, term.rule, term.written, start, end)
-            if has_letter_runs(text.strict):
+            if runs:
                 self._match_runs(found, prompt, text)
         if self._regex_set is not None:
             for variant in text.regex_texts():
@@ -400,6 +409,12 @@ def _word_edge_after(key: str, strict: str, end: int) -> bool:
             return False
         position += 1
     return True
+
+
+def _is_run(strict: str, start: int) -> bool:
+    """Whether the text has one letter three times from ``start`` (leet read as letters)."""
+    three = run_text(strict[start : start + 3])
+    return three[0] == three[1] == three[2]
 
 
 def _surface_forms(base: str, language: str | None) -> list[str]:

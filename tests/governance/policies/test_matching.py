@@ -481,3 +481,40 @@ def test_many_terms_compile_once_and_match_like_one():
     policy = CompiledPolicy.from_rules([Rule("brands", "competitor_brands", "warn", "B.", terms)])
     matches = policy.match("a poster with BRAND4999 and brand0000x and br4nd0042")
     assert [m.term for m in matches] == ["brand4999", "brand0042"]
+
+
+# --- Issue 19: the classes a larger bypass corpus found ------------------------------------
+
+ISSUE_19 = CompiledPolicy.from_rules(
+    [
+        Rule("n", "sexual", "block", "No.", terms=("nude", "anal", "kill")),
+        Rule("p", "public_figures", "review", "People.", terms=("taylor swift",)),
+        Rule("d", "sexual", "block", "Nein.", terms=("nackt",), language="de"),
+    ]
+)
+
+
+@pytest.mark.parametrize(
+    ("prompt", "shown"),
+    [
+        ("TaylorSwift on a poster", "TaylorSwift"),
+        ("taylorswift on a poster", "taylorswift"),
+        ("t.a.y.l.o.r.s.w.i.f.t on a poster", "t.a.y.l.o.r.s.w.i.f.t"),
+        ("t_a_y_l_o_r_s_w_i_f_t on a poster", "t_a_y_l_o_r_s_w_i_f_t"),
+        ("a \u03b7\u03c5d\u03b5 figure", "\u03b7\u03c5d\u03b5"),  # Greek eta, upsilon, epsilon
+        ("a nudes figure", "nudes"),
+        ("two nackten Figuren", "nackten"),
+        ("a nuuuuude figure", "nuuuuude"),
+        ("killllling time", "killllling"),
+        ("a \u202eedun\u202c figure", "edun"),  # shown as "nude"
+    ],
+)
+def test_issue_19_classes_are_caught_with_the_original_span(prompt, shown):
+    matches = ISSUE_19.match(prompt)
+    assert [prompt[m.start : m.end] for m in matches] == [shown]
+    assert [m.matched_text for m in matches] == [shown]
+
+
+@pytest.mark.parametrize("prompt", ["the annals of Rome", "a nudge", "skilled", "Analysis"])
+def test_doubled_letters_and_longer_words_are_not_inflections(prompt):
+    assert ISSUE_19.match(prompt) == []
