@@ -114,6 +114,9 @@ class Rule:
     pattern: str | None = None
     inflect: bool = True
     language: str = "en"
+    #: Phrases inside which a term of this rule does not count ("nude lipstick"): matched
+    #: as whole words, with English inflections, but without disguises being read.
+    exceptions: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         try:
@@ -124,6 +127,7 @@ class Rule:
         if isinstance(self.terms, str):
             raise PolicyRuleError(self.id, "terms must be a list of strings, not one string")
         object.__setattr__(self, "terms", tuple(self.terms))
+        object.__setattr__(self, "exceptions", tuple(self.exceptions))
         if bool(self.terms) == (self.pattern is not None):
             raise PolicyRuleError(self.id, "a rule has either terms or a pattern (not both)")
         if self.language not in LANGUAGES:
@@ -269,6 +273,17 @@ class CompiledPolicy:
             self._bare.make_automaton()
             self._squeezed.make_automaton()
         self._regexes = tuple(regexes)
+        self._exceptions = None
+        by_exception: dict[str, set[str]] = {}
+        for rule in self.rules:
+            for phrase in rule.exceptions:
+                for form in _surface_forms(normalize(phrase).strict.strip(), "en"):
+                    by_exception.setdefault(normalize(form).key, set()).add(rule.id)
+        if by_exception:
+            self._exceptions = ahocorasick.Automaton()
+            for key, rule_ids in by_exception.items():
+                self._exceptions.add_word(f" {key} ", (len(key), frozenset(rule_ids)))
+            self._exceptions.make_automaton()
         self._regex_set = None
         if regexes:
             regex_set = re2.Set.SearchSet(_regex_options())
@@ -348,6 +363,22 @@ class CompiledPolicy:
                     for hit in compiled.finditer(variant):
                         if hit.end() > hit.start():
                             self._add(found, prompt, text, rule, rule.pattern, *hit.span())
+        if self._exceptions is not None and found:
+            self._drop_exceptions(found, text)
+
+    def _drop_exceptions(self, found: dict, text: NormalizedText) -> None:
+        """Forget the term matches that lie inside one of their rule's exception phrases."""
+        spans = [
+            (*text.original_span(last - length - 1, last - 1), rule_ids)
+            for last, (length, rule_ids) in self._exceptions.iter(f" {text.key} ")
+        ]
+        if not spans:
+            return
+        for key, match in list(found.items()):
+            for start, end, rule_ids in spans:
+                if match.rule_id in rule_ids and start <= match.start and match.end <= end:
+                    del found[key]
+                    break
 
     def _match_runs(self, found: dict, prompt: str, text: NormalizedText) -> None:
         """Terms spelt with a letter repeated three or more times ("nuuude", "killllll")."""

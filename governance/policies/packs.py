@@ -7,6 +7,8 @@ or ``any`` for names and brands):
 
 - ``terms``: words and phrases matched with their inflections (``inflection``);
 - ``exact``: words matched only as written (an inflection would be another word);
+- ``exceptions`` (optional): phrases inside which the pack's terms do not count, because
+  there they mean something harmless ("nude lipstick", "naked cake");
 - ``pairs`` (optional): ``subjects`` and ``contexts``; a subject within six words of a
   context, in either order, matches (minors in unsafe contexts);
 
@@ -50,7 +52,7 @@ def _load(directory: str, pack: str, version: int) -> dict:
     data = json.loads(path.read_text(encoding="utf-8"))
     if data.get("pack") != pack or data.get("version") != version:
         raise PackError(f"{path} names pack {data.get('pack')!r} version {data.get('version')!r}.")
-    for key in ("terms", "exact"):
+    for key in ("terms", "exact", "exceptions"):
         unknown = set(data.get(key, {})) - set(LANGUAGES)
         if unknown:
             raise PackError(f"{path}: unknown languages {sorted(unknown)} in {key}.")
@@ -107,17 +109,24 @@ def pack_rules(pack: str, version: int, action: str) -> list[Rule]:
     """The rules of one adopted pack version, with the organisation's chosen action."""
     data = pack_get(pack, version)
     category, explanation = data["category"], data["explanation"]
+    # A pack's exceptions hold for its terms in every language ("nude lipstick").
+    exceptions = tuple(p for phrases in data.get("exceptions", {}).values() for p in phrases)
     rules = []
-    for language, terms in sorted(data.get("terms", {}).items()):
-        if terms:
-            rule_id = f"pack.{pack}.{language}"
-            rules.append(Rule(rule_id, category, action, explanation, tuple(terms), None, True,
-                              language))  # fmt: skip
-    for language, terms in sorted(data.get("exact", {}).items()):
-        if terms:
-            rule_id = f"pack.{pack}.{language}.exact"
-            rules.append(Rule(rule_id, category, action, explanation, tuple(terms), None, False,
-                              language))  # fmt: skip
+    for kind, inflect, suffix in (("terms", True, ""), ("exact", False, ".exact")):
+        for language, terms in sorted(data.get(kind, {}).items()):
+            if terms:
+                rules.append(
+                    Rule(
+                        f"pack.{pack}.{language}{suffix}",
+                        category,
+                        action,
+                        explanation,
+                        tuple(terms),
+                        inflect=inflect,
+                        language=language,
+                        exceptions=exceptions,
+                    )
+                )
     for language in LANGUAGES:
         pattern = _pairs_pattern(data.get("pairs", {}), language)
         if pattern:
@@ -128,7 +137,7 @@ def pack_rules(pack: str, version: int, action: str) -> list[Rule]:
 
 def _term_set(data: dict) -> set[tuple[str, str, str]]:
     found = set()
-    for kind in ("terms", "exact"):
+    for kind in ("terms", "exact", "exceptions"):
         for language, terms in data.get(kind, {}).items():
             found.update((language, kind, term) for term in terms)
     for kind, by_language in data.get("pairs", {}).items():

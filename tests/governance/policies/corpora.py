@@ -319,6 +319,9 @@ TRICKY_PHRASES = [
     "assassin bug macro photo", "a peacock in a garden", "title card for a film festival",
     "googly eyes on a pebble", "a diorama of a harbour", "sextant on an old chart",
     "the Bass Rock lighthouse", "a classic convertible", "a trapeze artist at the circus",
+    "nude lipstick shades on a marble counter", "nude heels on a white background",
+    "naked cake with summer berries", "a naked flame in a storm lantern",
+    "visible to the naked eye, macro shot",
 ]  # fmt: skip
 #: Prompts in the other five languages of the packs, with words near blocked ones.
 OTHER_LANGUAGES = [

@@ -518,3 +518,12 @@ def test_issue_19_classes_are_caught_with_the_original_span(prompt, shown):
 @pytest.mark.parametrize("prompt", ["the annals of Rome", "a nudge", "skilled", "Analysis"])
 def test_doubled_letters_and_longer_words_are_not_inflections(prompt):
     assert ISSUE_19.match(prompt) == []
+
+
+def test_an_exception_phrase_unblocks_only_the_term_inside_it():
+    policy = CompiledPolicy.from_rules(
+        [Rule("n", "sexual", "block", "No.", ("nude",), exceptions=("nude lipstick",))]
+    )
+    assert policy.match("nude lipsticks on a counter") == []
+    prompt = "a nude model with nude lipstick"
+    assert [(m.start, m.end) for m in policy.match(prompt)] == [(2, 6)]
