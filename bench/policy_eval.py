@@ -31,11 +31,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from governance.policies.inflection import surface_forms
 from governance.policies.matching import (
     CompiledPolicy,
     Rule,
     _letters_agree,
-    _surface_forms,
 )
 from governance.policies.normalize import EDGE_SYMBOLS, normalize
 from governance.policies.packs import pack_rules, packs_latest
@@ -197,11 +197,7 @@ def build_rules(rng: random.Random, term_count: int, regex_count: int) -> list[R
     while len(seen) < term_count:
         term = rng.choice(makers)()
         # Nor may their inflections ("tone" would catch "warm tones").
-        if (
-            term not in seen
-            and len(term) > 3
-            and not set(_surface_forms(term, "en")) & prompt_words
-        ):
+        if term not in seen and len(term) > 3 and not set(surface_forms(term, "en")) & prompt_words:
             seen.add(term)
             generated.append(term)
     kinds = [
@@ -271,7 +267,7 @@ class NaivePolicy:
                 continue
             for written in rule.terms:
                 base = normalize(written).strict.strip()
-                for strict in _surface_forms(base, rule.language if rule.inflect else None):
+                for strict in surface_forms(base, rule.language if rule.inflect else None):
                     key = normalize(strict).key
                     search = re.compile(r"\b" + re.escape(key) + r"\b")
                     self.term_searches.append((rule, search, strict))

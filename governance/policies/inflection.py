@@ -107,3 +107,13 @@ def term_forms(strict: str, language: str | None) -> list[str]:
     prefix = f"{head} " if head else ""
     forms += sorted(prefix + form for form in word_forms(last, language))
     return forms
+
+
+def surface_forms(base: str, language: str | None) -> list[str]:
+    """A normalised term and the forms it also matches: its inflections, and for a phrase
+    its words joined ("taylorswift", which is also how "TaylorSwift" and "t.a.y.l.o.r.s.w.i.f.t"
+    read once normalised)."""
+    forms = term_forms(base, language)
+    if " " in base:
+        forms += [form.replace(" ", "") for form in forms]
+    return list(dict.fromkeys(forms))

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import ahocorasick
 import re2
 
-from governance.policies.inflection import LANGUAGES, term_forms
+from governance.policies.inflection import LANGUAGES, surface_forms
 from governance.policies.normalize import (
     EDGE_SYMBOLS,
     LEET,
@@ -244,7 +244,7 @@ class CompiledPolicy:
                 base = normalize(written).strict.strip()
                 if not base:
                     raise PolicyRuleError(rule.id, f"term {written!r} has no letters or digits")
-                for strict in _surface_forms(base, rule.language if rule.inflect else None):
+                for strict in surface_forms(base, rule.language if rule.inflect else None):
                     key = normalize(strict).key
                     by_key.setdefault(key, []).append(_Term(rule, written, strict))
         # Two automatons over the same terms: keys padded with spaces find only whole words
@@ -277,7 +277,7 @@ class CompiledPolicy:
         by_exception: dict[str, set[str]] = {}
         for rule in self.rules:
             for phrase in rule.exceptions:
-                for form in _surface_forms(normalize(phrase).strict.strip(), "en"):
+                for form in surface_forms(normalize(phrase).strict.strip(), "en"):
                     by_exception.setdefault(normalize(form).key, set()).add(rule.id)
         if by_exception:
             self._exceptions = ahocorasick.Automaton()
@@ -446,16 +446,6 @@ def _is_run(strict: str, start: int) -> bool:
     """Whether the text has one letter three times from ``start`` (leet read as letters)."""
     three = run_text(strict[start : start + 3])
     return three[0] == three[1] == three[2]
-
-
-def _surface_forms(base: str, language: str | None) -> list[str]:
-    """A normalised term and the forms it also matches: its inflections, and for a phrase
-    its words joined ("taylorswift", which is also how "TaylorSwift" and "t.a.y.l.o.r.s.w.i.f.t"
-    read once normalised)."""
-    forms = term_forms(base, language)
-    if " " in base:
-        forms += [form.replace(" ", "") for form in forms]
-    return list(dict.fromkeys(forms))
 
 
 def _char_agrees(wanted: str, text: NormalizedText, position: int) -> bool:
