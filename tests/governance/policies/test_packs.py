@@ -251,3 +251,24 @@ def test_without_a_published_policy_pages_say_that_nothing_is_checked(client, ac
     policy_publish(policy=policy, user=acme.users["admin"])
     page = client.get(f"/projects/{acme.project.slug}/").content.decode()
     assert "No published prompt policy." not in page
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"pack": "../../etc/passwd", "version": 1, "action": "block"},
+        {"pack": "sexual", "version": 10**20, "action": "block"},
+        {"pack": "sexual", "version": 1, "action": "delete"},
+        {"pack": "sexual", "drop": "on"},
+        {"pack": "x" * 500, "version": "one"},
+        {},
+    ],
+)
+def test_bad_input_on_the_packs_page_is_a_400(client, acme, body):
+    policy = policy_create(organization=acme.organization, user=acme.users["admin"])
+    client.force_login(acme.users["admin"])
+    response = client.post(f"/policies/{policy.pk}/packs/", body)
+    assert response.status_code == 400
+    policy.refresh_from_db()
+    assert policy.draft.get("packs", []) == []
