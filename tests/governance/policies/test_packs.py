@@ -2,6 +2,7 @@
 category with an action, shown as a diff before a new version is adopted, recorded in the
 published version; a fresh ``seed_demo`` judges Acme's prompts by them."""
 
+import hashlib
 import json
 
 import pytest
@@ -272,3 +273,26 @@ def test_bad_input_on_the_packs_page_is_a_400(client, acme, body):
     assert response.status_code == 400
     policy.refresh_from_db()
     assert policy.draft.get("packs", []) == []
+
+
+#: The shipped pack files, by content: a published policy version names a pack version, so a
+#: shipped file never changes (a change is a new version file, added here).
+SHIPPED = {
+    "drugs/v1.json": "c341cbbfd0780117cdc1e031540e43d07308b1196f5f40eda807cf89ca698964",
+    "hate/v1.json": "7d3779ed133f5ed1f140e9a23a54f52d322ec56626c8cc5a40fea40527633b93",
+    "minors/v1.json": "947210894ad2d4975ab9ecca68a7aa4bdbbf14142ed9982d89ff32b7c097f27c",
+    "public_figures/v1.json": "10452e727d260b8fb599f17923d4f6e424677c790cc093fcc79f11f861317dcc",
+    "self_harm/v1.json": "097e89b46a5423f3988b26febc5086621a9e5a27e1d685039e0a970aecb578f0",
+    "sexual/v1.json": "9a21e1f7233149cb4a74d2c58010360e50dd61258bc1dc7f94ed4f128a238198",
+    "trademarks/v1.json": "983cf6dd225397a079a283389c4422346d90e9bd97bd92171609930c648735b8",
+    "violence/v1.json": "4fe1b5f53b5c351369e710a021b9720fd653453d0f8f91cd7b7f7f17be5acbcb",
+    "weapons/v1.json": "03c7e26ad10cbcabe3f00c5dcddee41792f7225d4aa69a76fd28ab5e3f75987a",
+}
+
+
+def test_shipped_pack_versions_never_change():
+    shipped = {
+        f"{path.parent.name}/{path.name}": hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(packs.PACKS_DIR.glob("*/v*.json"))
+    }
+    assert shipped == SHIPPED
