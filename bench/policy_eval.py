@@ -11,6 +11,11 @@ Both run in this one process, single-threaded, one after the other; rates are pr
 second of this process's CPU time (``time.process_time``), which stays meaningful when other
 work shares the machine, and wall-clock rates are printed too.
 
+With ``--packs`` (the default; ``--no-packs`` for the old policy) every baseline pack
+(issue 19: nine categories, six languages) is adopted too, with its default action: its
+terms join the planted ones, and both sides match each term with its inflected and joined
+forms (the naive side with one regex per form).
+
 The last line is always ``prompts_per_s=<x> naive_prompts_per_s=<y> speedup=<x/y>``.
 """
 
@@ -26,12 +31,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from governance.policies.inflection import surface_forms
 from governance.policies.matching import (
     CompiledPolicy,
     Rule,
     _letters_agree,
 )
 from governance.policies.normalize import EDGE_SYMBOLS, normalize
+from governance.policies.packs import pack_rules, packs_latest
 
 
 def _words(text: str) -> list[str]:
@@ -189,7 +196,8 @@ def build_rules(rng: random.Random, term_count: int, regex_count: int) -> list[R
     )
     while len(seen) < term_count:
         term = rng.choice(makers)()
-        if term not in seen and len(term) > 3 and term not in prompt_words:
+        # Nor may their inflections ("tone" would catch "warm tones").
+        if term not in seen and len(term) > 3 and not set(surface_forms(term, "en")) & prompt_words:
             seen.add(term)
             generated.append(term)
     kinds = [
@@ -258,10 +266,11 @@ class NaivePolicy:
                 self.patterns.append((rule, re.compile(rule.pattern)))
                 continue
             for written in rule.terms:
-                normalised = normalize(written)
-                key, strict = normalised.key.strip(), normalised.strict.strip()
-                search = re.compile(r"\b" + re.escape(key) + r"\b")
-                self.term_searches.append((rule, search, strict))
+                base = normalize(written).strict.strip()
+                for strict in surface_forms(base, rule.language if rule.inflect else None):
+                    key = normalize(strict).key
+                    search = re.compile(r"\b" + re.escape(key) + r"\b")
+                    self.term_searches.append((rule, search, strict))
 
     def rule_ids(self, prompt: str) -> set[str]:
         text = normalize(prompt)
@@ -297,10 +306,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--regexes", type=int, default=50)
     parser.add_argument("--prompts", type=int, default=10_000)
     parser.add_argument("--naive-prompts", type=int, default=300)
+    parser.add_argument(
+        "--packs",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="adopt every baseline pack (default action) on top of the generated policy",
+    )
     args = parser.parse_args(argv)
 
     rng = random.Random(args.seed)
     rules = build_rules(rng, args.terms, args.regexes)
+    if args.packs:
+        rules += [
+            rule
+            for pack in packs_latest()
+            for rule in pack_rules(pack["pack"], pack["version"], pack["default_action"])
+        ]
     banned = [(rule.id, term) for rule in rules for term in rule.terms]
     labelled = build_prompts(rng, args.prompts, banned)
     prompts = [prompt for prompt, _, _ in labelled]
@@ -350,7 +371,12 @@ def main(argv: list[str] | None = None) -> None:
             elif len(examples) < 3:
                 examples.append((prompt, sorted(got), sorted(expected)))
 
-    print(f"policy: {term_count} terms in {len(rules) - regex_count} rules, {regex_count} regexes")
+    forms = len(naive.term_searches)
+    print(
+        f"policy: {term_count} terms ({forms} forms with inflections and joined phrases) in "
+        f"{len(rules) - regex_count} rules, {regex_count} regexes"
+        + (f"; baseline packs adopted: {len(packs_latest())}" if args.packs else "")
+    )
     print(f"compile: {compile_s:.2f} s (wall)")
     print(
         f"compiled: {len(prompts)} prompts in {cpu:.3f} s CPU ({wall:.3f} s wall, "

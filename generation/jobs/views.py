@@ -20,7 +20,12 @@ from generation.jobs.forms import (
 )
 from generation.jobs.models import Asset, GenerationRequest
 from generation.jobs.sharing_views import share_context
-from governance.policies.display import highlight_matches, policy_matches_data
+from governance.policies import selectors as policy_selectors
+from governance.policies.display import (
+    highlight_matches,
+    policy_matches_data,
+    with_category_labels,
+)
 from governance.policies.quotas import policy_quota_usage
 from governance.policies.services import policy_evaluate
 from governance.reviews.selectors import reviews_of
@@ -79,6 +84,7 @@ def project_detail(request, slug: str):
             "can_calibrate": selectors.may_see_quarantined(
                 user=request.user, organization_id=project.organization_id
             ),
+            "no_policy": not policy_selectors.project_judged_by_policy(project=project),
             "requests": selectors.generation_request_list(
                 user=request.user, project=project
             ).prefetch_related("assets")[:20],
@@ -131,10 +137,11 @@ def policy_check(request, slug: str):
         else:
             matches = policy_matches_data(decision.matches)
             context.update(
+                no_policy=not decision.version_ids,
                 outcome=str(decision.outcome),
                 outcome_words=OUTCOME_WORDS[decision.outcome],
                 highlighted=highlight_matches(prompt, matches),
-                matches=matches,
+                matches=with_category_labels(matches),
                 negative_additions=decision.negative_additions,
                 limit_errors=[
                     message for messages_ in decision.limit_errors.values() for message in messages_

@@ -7,8 +7,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from governance.policies import selectors, services
+from governance.policies.inflection import LANGUAGES
 from governance.policies.matching import MAX_PROMPT_CHARS, Action, Category, Outcome
 from governance.policies.models import Policy, PolicyVersion
+from governance.policies.packs import pack_names
 from imprimatur.tenancy.models import BrandProject, Organization
 from imprimatur.tenancy.permissions import Action as TenancyAction
 
@@ -28,6 +30,24 @@ class PolicyRuleSchemaSerializer(serializers.Serializer):
         child=serializers.CharField(), required=False, help_text="Words or phrases."
     )
     pattern = serializers.CharField(required=False, help_text="An RE2 regular expression.")
+    inflect = serializers.BooleanField(
+        required=False,
+        default=True,
+        help_text="Term rules: also match plurals and other simple inflections.",
+    )
+    language = serializers.ChoiceField(
+        choices=list(LANGUAGES),
+        required=False,
+        default="en",
+        help_text="Term rules: whose inflection rules apply.",
+    )
+
+
+class AdoptedPackSchemaSerializer(serializers.Serializer):
+    pack = serializers.CharField(help_text="A baseline pack: " + ", ".join(pack_names()) + ".")
+    version = serializers.IntegerField(min_value=1)
+    # A text, not a choice: a second "action" enum makes the schema's enum names collide.
+    action = serializers.CharField(help_text="block, review or warn: what a match does.")
 
 
 class PolicyExampleSchemaSerializer(serializers.Serializer):
@@ -70,6 +90,9 @@ class PolicyDocumentSchemaSerializer(serializers.Serializer):
     )
     limits = LimitsSchemaSerializer(required=False)
     examples = PolicyExampleSchemaSerializer(many=True, required=False)
+    packs = AdoptedPackSchemaSerializer(
+        many=True, required=False, help_text="Baseline packs adopted, each with its action."
+    )
 
 
 @extend_schema_field(PolicyDocumentSchemaSerializer)

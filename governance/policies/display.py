@@ -17,6 +17,27 @@ from governance.policies.matching import Action, Outcome
 from governance.policies.services import PolicyDecision
 
 ACTION_STRENGTH = {Action.WARN.value: 1, Action.REVIEW.value: 2, Action.BLOCK.value: 3}
+#: How each category is named to people (pages, live feedback).
+CATEGORY_LABELS = {
+    "sexual": "sexual content",
+    "violence": "violence and gore",
+    "hate": "hate symbols and slurs",
+    "drugs": "drugs",
+    "weapons": "weapons",
+    "self_harm": "self-harm",
+    "minors": "minors in unsafe contexts",
+    "public_figures": "public figures and likeness",
+    "competitor_brands": "trademarks and brands of others",
+    "custom": "custom rule",
+}
+
+
+def with_category_labels(matches: list[dict]) -> list[dict]:
+    """Stored matches with ``category_label``, the category in words, for display."""
+    return [
+        {**match, "category_label": CATEGORY_LABELS.get(match["category"], match["category"])}
+        for match in matches
+    ]
 
 
 def _field(match: Any, name: str) -> Any:

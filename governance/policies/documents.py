@@ -17,7 +17,10 @@ A document is the JSON that a draft holds and a version freezes::
       "examples": [{"prompt": "a nude statue", "expected": "block"}]
     }
 
-A rule has either ``terms`` (words or phrases) or one ``pattern`` (RE2 syntax).
+A rule has either ``terms`` (words or phrases) or one ``pattern`` (RE2 syntax). A term rule
+may set ``inflect`` (default true: plurals and other simple inflections match too) and
+``language`` (whose inflection rules apply; default "en"). ``packs`` (optional) lists the
+baseline packs the policy adopts, each ``{"pack", "version", "action"}`` (see ``packs``).
 Output concepts are what the image checks look for in generated images (a text is short for
 ``{"concept": text, "action": "flag"}``; without a threshold the checks use their default).
 The limits are described in ``limits``; ``safety_classes`` (optional) sets how the image
@@ -30,6 +33,8 @@ import re
 
 from django.core.exceptions import ValidationError
 
+from governance.policies.diffs import diff_documents
+from governance.policies.inflection import LANGUAGES
 from governance.policies.limits import limits_clean, safety_classes_clean
 from governance.policies.matching import (
     MAX_PROMPT_CHARS,
@@ -41,6 +46,7 @@ from governance.policies.matching import (
     Rule,
     compile_pattern,
 )
+from governance.policies.packs import packs_clean, packs_rules
 
 DOCUMENT_KEYS = (
     "rules",
@@ -49,8 +55,10 @@ DOCUMENT_KEYS = (
     "limits",
     "safety_classes",
     "examples",
+    "packs",
 )
-RULE_KEYS = ("id", "category", "action", "explanation", "terms", "pattern")
+RULE_KEYS = ("id", "category", "action", "explanation", "terms", "pattern", "inflect", "language")
+PACK_RULE_PREFIX = "pack."  # the ids of adopted packs' rules (``packs.pack_rules``)
 EXAMPLE_KEYS = ("prompt", "expected")
 CONCEPT_KEYS = ("concept", "threshold", "action")
 CONCEPT_ACTIONS = ("flag", "fail")
@@ -71,6 +79,7 @@ def empty_document() -> dict:
         "output_concepts": [],
         "limits": {},
         "examples": [],
+        "packs": [],
     }
 
 
@@ -136,6 +145,7 @@ def document_clean(document, *, field: str = "draft") -> dict:
     if safety:
         clean["safety_classes"] = safety
     clean["examples"] = _examples_clean(document.get("examples", []), errors)
+    clean["packs"] = packs_clean(document.get("packs", []), errors.add)
     if errors.by_path:
         raise ValidationError(errors.by_path)
     return clean
@@ -172,6 +182,14 @@ def _rule_clean(raw, path: str, errors: _Errors) -> dict | None:
             f"{path}.id",
             "Give the rule an id of 1 to 64 letters, digits, '_', '.', ':' or '-'.",
         )
+    elif rule_id.startswith(PACK_RULE_PREFIX):
+        errors.add(f"{path}.id", f"Rule ids starting {PACK_RULE_PREFIX!r} are the packs' own.")
+    inflect, language = raw.get("inflect", True), raw.get("language", "en")
+    if not isinstance(inflect, bool):
+        errors.add(f"{path}.inflect", "Give inflect as true or false.")
+    if language not in LANGUAGES:
+        errors.add(f"{path}.language", f"Unknown language {language!r}; one of: "
+                                       f"{_one_of(LANGUAGES)}.")  # fmt: skip
     category = raw.get("category")
     if category not in Category._value2member_map_:
         errors.add(
@@ -218,7 +236,9 @@ def _rule_clean(raw, path: str, errors: _Errors) -> dict | None:
         if pattern is not None:
             compile_pattern(rule_id, pattern)
         else:
-            CompiledPolicy.from_rules([Rule(rule_id, category, action, explanation, tuple(terms))])
+            rule = Rule(rule_id, category, action, explanation, tuple(terms), None, inflect,
+                        language)  # fmt: skip
+            CompiledPolicy.from_rules([rule])
     except PolicyRuleError as error:
         errors.add(f"{path}.pattern" if pattern is not None else f"{path}.terms", error.reason)
         return None
@@ -227,6 +247,10 @@ def _rule_clean(raw, path: str, errors: _Errors) -> dict | None:
         rule["pattern"] = pattern
     else:
         rule["terms"] = terms
+        if inflect is not True:  # stored only when not the default
+            rule["inflect"] = inflect
+        if language != "en":
+            rule["language"] = language
     return rule
 
 
@@ -290,15 +314,6 @@ def _concepts_clean(raw, errors: _Errors) -> list[dict]:
     return concepts
 
 
-def document_output_concepts(document: dict) -> list[dict]:
-    """The output concepts as objects, also for a document stored before concepts could
-    carry a threshold and action (a plain text then)."""
-    return [
-        {"concept": value, "action": "flag"} if isinstance(value, str) else value
-        for value in document.get("output_concepts", [])
-    ]
-
-
 def _examples_clean(raw, errors: _Errors) -> list[dict]:
     if not isinstance(raw, list):
         errors.add("examples", "Give the examples as a list of {prompt, expected} objects.")
@@ -342,7 +357,8 @@ def document_sha256(document: dict) -> str:
 
 
 def document_rules(document: dict) -> list[Rule]:
-    return [
+    """The document's own rules, then those of the packs it adopts."""
+    own = [
         Rule(
             id=rule["id"],
             category=rule["category"],
@@ -350,138 +366,13 @@ def document_rules(document: dict) -> list[Rule]:
             explanation=rule["explanation"],
             terms=tuple(rule.get("terms", ())),
             pattern=rule.get("pattern"),
+            inflect=rule.get("inflect", True),
+            language=rule.get("language", "en"),
         )
         for rule in document.get("rules", [])
     ]
+    return own + packs_rules(document.get("packs", []))
 
 
-# --- Diff ------------------------------------------------------------------------------
-
-_RULE_FIELDS = ("category", "action", "explanation", "pattern")
-
-
-def _added_removed(before: list, after: list) -> dict:
-    return {
-        "added": [item for item in after if item not in before],
-        "removed": [item for item in before if item not in after],
-    }
-
-
-def _keyed_diff(before: list[dict], after: list[dict], key: str) -> dict:
-    old = {item[key]: item for item in before}
-    new = {item[key]: item for item in after}
-    return {
-        "added": [item for name, item in new.items() if name not in old],
-        "removed": [item for name, item in old.items() if name not in new],
-        "changed": [
-            {key: name, "before": old[name], "after": item}
-            for name, item in new.items()
-            if name in old and old[name] != item
-        ],
-    }
-
-
-def _flat_safety(document: dict) -> dict:
-    """Safety class settings as diffable limits: ``safety.CLASS`` -> its rule."""
-    return {f"safety.{name}": rule for name, rule in document.get("safety_classes", {}).items()}
-
-
-def _flat_limits(limits: dict) -> dict:
-    flat = {key: value for key, value in limits.items() if key != "quotas"}
-    flat.update({f"quotas.{key}": value for key, value in limits.get("quotas", {}).items()})
-    return flat
-
-
-def _limits_diff(before: dict, after: dict) -> dict:
-    """Each limit whose value changed, with both values (None: not set)."""
-    old, new = _flat_limits(before), _flat_limits(after)
-    return {
-        "changed": [
-            {"limit": key, "before": old.get(key), "after": new.get(key)}
-            for key in sorted(set(old) | set(new))
-            if old.get(key) != new.get(key)
-        ]
-    }
-
-
-def document_diff(before: dict, after: dict) -> dict:
-    """What changed from ``before`` to ``after``: rules by id (fields and terms), texts,
-    and examples by prompt, with a one-line summary."""
-    rules_before = {rule["id"]: rule for rule in before.get("rules", [])}
-    rules_after = {rule["id"]: rule for rule in after.get("rules", [])}
-    changed = []
-    for rule_id, new in rules_after.items():
-        old = rules_before.get(rule_id)
-        if old is None or old == new:
-            continue
-        fields = {
-            name: {"before": old.get(name), "after": new.get(name)}
-            for name in _RULE_FIELDS
-            if old.get(name) != new.get(name)
-        }
-        terms = _added_removed(old.get("terms", []), new.get("terms", []))
-        changed.append(
-            {
-                "id": rule_id,
-                "fields": fields,
-                "terms_added": terms["added"],
-                "terms_removed": terms["removed"],
-            }
-        )
-    examples_before = {e["prompt"]: e["expected"] for e in before.get("examples", [])}
-    examples_after = {e["prompt"]: e["expected"] for e in after.get("examples", [])}
-    diff = {
-        "rules": {
-            "added": [rule_id for rule_id in rules_after if rule_id not in rules_before],
-            "removed": [rule_id for rule_id in rules_before if rule_id not in rules_after],
-            "changed": changed,
-        },
-        "negative_additions": _added_removed(
-            before.get("negative_additions", []), after.get("negative_additions", [])
-        ),
-        "output_concepts": _keyed_diff(
-            document_output_concepts(before), document_output_concepts(after), "concept"
-        ),
-        "limits": _limits_diff(
-            {**before.get("limits", {}), **_flat_safety(before)},
-            {**after.get("limits", {}), **_flat_safety(after)},
-        ),
-        "examples": {
-            "added": [
-                {"prompt": prompt, "expected": expected}
-                for prompt, expected in examples_after.items()
-                if prompt not in examples_before
-            ],
-            "removed": [
-                {"prompt": prompt, "expected": expected}
-                for prompt, expected in examples_before.items()
-                if prompt not in examples_after
-            ],
-            "changed": [
-                {"prompt": prompt, "before": examples_before[prompt], "after": expected}
-                for prompt, expected in examples_after.items()
-                if prompt in examples_before and examples_before[prompt] != expected
-            ],
-        },
-    }
-    diff["summary"] = _summary(diff)
-    return diff
-
-
-def _summary(diff: dict) -> str:
-    parts = []
-    for section, label in (
-        ("rules", "rules"),
-        ("negative_additions", "negative additions"),
-        ("output_concepts", "output concepts"),
-        ("limits", "limits"),
-        ("examples", "examples"),
-    ):
-        counts = [
-            f"{len(diff[section][kind])} {kind}"
-            for kind in ("added", "removed", "changed")
-            if diff[section].get(kind)
-        ]
-        if counts:
-            parts.append(f"{label}: {', '.join(counts)}")
-    return "; ".join(parts) or "no changes"
+#: What changed from one document to another (see ``diffs``).
+document_diff = diff_documents

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from django.core.exceptions import ValidationError
 from django.forms import BaseFormSet, Form
 
-from governance.policies.documents import document_output_concepts
+from governance.policies.diffs import document_output_concepts
 from governance.policies.forms import (
     ConceptFormSet,
     ExampleFormSet,
@@ -234,7 +234,7 @@ def _concept(data: dict) -> dict:
 
 
 #: Document parts this editor leaves as they are (edited as JSON): saving keeps them.
-NOT_EDITED_HERE = ("safety_classes",)
+NOT_EDITED_HERE = ("safety_classes", "packs")  # packs: on the packs page
 
 
 def forms_to_document(forms: EditorForms) -> dict:

@@ -8,6 +8,9 @@ ACTIONS: dict[str, str] = {
     "policies.policy.create": "A prompt policy was created.",
     "policies.draft.update": "The draft of a prompt policy was changed.",
     "policies.version.publish": "A new version of a prompt policy was published.",
+    "policies.pack.adopt": "A baseline policy pack (or a new version of it) was adopted in a "
+    "policy's draft.",
+    "policies.pack.drop": "A baseline policy pack was removed from a policy's draft.",
 }
 
 
@@ -54,4 +57,27 @@ def policy_version_published(*, version, actor):
             "content_sha256": version.content_sha256,
             "summary": version.diff["summary"],
         },
+    )
+
+
+def policy_pack_adopted(*, policy, actor, pack: str, version: int, action: str, previous):
+    """``previous``: the pack's entry in the draft before (None: newly adopted)."""
+    return audit_record(
+        action="policies.pack.adopt",
+        actor=actor,
+        organization=policy.organization,
+        target=policy,
+        project=policy.project,
+        data={"pack": pack, "version": version, "action": action, "previous": previous},
+    )
+
+
+def policy_pack_dropped(*, policy, actor, pack: str, previous: dict):
+    return audit_record(
+        action="policies.pack.drop",
+        actor=actor,
+        organization=policy.organization,
+        target=policy,
+        project=policy.project,
+        data={"pack": pack, "previous": previous},
     )

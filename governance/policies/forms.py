@@ -239,3 +239,18 @@ class PolicyLimitsForm(forms.Form):
 RuleFormSet = forms.formset_factory(RuleForm, extra=1, can_delete=True, max_num=1000)
 ConceptFormSet = forms.formset_factory(ConceptForm, extra=1, can_delete=True, max_num=200)
 ExampleFormSet = forms.formset_factory(ExampleForm, extra=1, can_delete=True, max_num=500)
+
+
+class PackAdoptForm(forms.Form):
+    """Adopt a baseline pack version with an action in a policy's draft, or drop it."""
+
+    pack = forms.CharField(max_length=40)
+    version = forms.IntegerField(min_value=1, required=False)
+    action = forms.ChoiceField(choices=[(a.value, a.value) for a in Action], required=False)
+    drop = forms.BooleanField(required=False)
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("drop") and (data.get("version") is None or not data.get("action")):
+            raise forms.ValidationError("Give the pack version and the action to adopt it with.")
+        return data

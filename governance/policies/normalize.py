@@ -69,7 +69,8 @@ INVISIBLE = frozenset("\u034f\u115f\u1160\u17b4\u17b5\u2800\u3164\uffa0")
 _DROPPED_CATEGORIES = frozenset({"Mn", "Me", "Cf"})
 
 _SYMBOL_CLASS = EDGE_SYMBOLS  # word characters, like letters and digits
-_WORD = rf"(?:[^\W_]|[{re.escape(_SYMBOL_CLASS)}])"
+# "ss" is one letter of a split word too: what a German sharp s ("ß") folds to.
+_WORD = rf"(?:ss|[^\W_]|[{re.escape(_SYMBOL_CLASS)}])"
 _NOT_AFTER_WORD = rf"(?<![^\W_])(?<![{re.escape(_SYMBOL_CLASS)}])"
 _NOT_BEFORE_WORD = rf"(?![^\W_])(?![{re.escape(_SYMBOL_CLASS)}])"
 _SEPARATOR = r"[\s.\-_*~·•/,]"
@@ -109,8 +110,90 @@ SEARCH_KEY = _TranslationTable({**{c: letters[0] for c, letters in LEET.items()}
 
 _CONFUSABLES_JSON = "confusables.json"
 _BIDI_MARKS = str.maketrans("", "", "\u200e\u200f")
-# Look-alikes TR39 maps to a small capital or to kra rather than to an ASCII letter.
-_EXTRA_HOMOGLYPHS = {"ĸ": "k", "κ": "k"}
+# Look-alikes TR39 maps to a small capital, to kra, to another Greek or Cyrillic letter or
+# to no Latin letter at all, although they pass for a Latin letter in a word (issue 19):
+# Greek eta reads as "n" and epsilon as "e". Beyond the UTS #39 skeleton on purpose: the map
+# is applied after it, so it also overrides TR39 where TR39 gives another letter. Written as
+# escapes, by script and Latin letter (``unicodedata.name`` says which character is which).
+_LOOKALIKES_BY_SCRIPT = {
+    "latin": {
+        "k": "\u0138",
+    },
+    "greek": {
+        "a": "\u03b1",
+        "b": "\u03b2",
+        "c": "\u03f2\u03f9\u03c2",
+        "e": "\u03b5\u03f5",
+        "i": "\u03b9",
+        "k": "\u03ba\u03f0",
+        "n": "\u03b7\u03c0\u03a0",
+        "o": "\u03bf",
+        "p": "\u03f1\u03c1",
+        "t": "\u03c4",
+        "u": "\u03bc\u03c5",
+        "v": "\u03bd",
+        "w": "\u03c9",
+        "x": "\u03c7",
+        "y": "\u03b3",
+    },
+    "cyrillic": {
+        "b": "\u044c\u042c\u044a\u042a",
+        "c": "\u04ab",
+        "e": "\u0454\u0404\u044d\u042d",
+        "h": "\u045b\u040b\u0452\u0402\u043d",
+        "l": "\u04cf\u04c0",
+        "n": "\u043f\u041f\u0418\u0419\u040d",
+        "q": "\u051b",
+        "r": "\u044f\u042f\u0433",
+        "u": "\u0438\u0439\u045d\u0446\u0426\u045f\u040f",
+        "v": "\u0475\u0474",
+        "w": "\u0448\u0428\u0449\u0429\u051d",
+    },
+    "armenian": {
+        "g": "\u0581",
+        "h": "\u0570",
+        "l": "\u053c\u056c\u0582\u0552",
+        "n": "\u0578\u057c\u0580",
+        "o": "\u0585\u0555",
+        "p": "\u0584",
+        "q": "\u0566",
+        "u": "\u057d\u054d",
+        "w": "\u0561",
+    },
+    "cherokee": {
+        "a": "\u13aa",
+        "b": "\u13f4",
+        "c": "\u13df",
+        "d": "\u13a0",
+        "e": "\u13ac",
+        "g": "\u13c0",
+        "h": "\u13bb",
+        "i": "\u13a5\u13c6",
+        "j": "\u13ab",
+        "k": "\u13e6",
+        "l": "\u13de",
+        "m": "\u13b7",
+        "n": "\u13c1",
+        "o": "\u13be",
+        "p": "\u13e2",
+        "r": "\u13a1\u13d2",
+        "s": "\u13da",
+        "t": "\u13a2",
+        "v": "\u13d9",
+        "w": "\u13b3\u13d4",
+        "y": "\u13a9\u13bd",
+        "z": "\u13c3",
+    },
+}
+_EXTRA_HOMOGLYPHS = {
+    char: latin
+    for table in _LOOKALIKES_BY_SCRIPT.values()
+    for latin, chars in table.items()
+    for char in chars
+}
+# Letters of the languages the packs cover that TR39 likens to a Greek letter: they are real
+# letters, folded by case folding ("ß" -> "ss"), never read as a look-alike.
+_REAL_LETTERS = {"ß": "ss"}
 
 
 @functools.cache
@@ -138,7 +221,9 @@ def homoglyph_table() -> dict[str, str]:
     table.update(_EXTRA_HOMOGLYPHS)
     # One more hop, e.g. Cyrillic small TE -> Latin small capital T -> "t".
     for char, lookalikes in pairs.items():
-        if len(char) == 1 and not char.isascii() and char not in table:
+        if len(char) != 1 or char.isascii() or char in _REAL_LETTERS:
+            continue
+        if char not in table:
             for lookalike in lookalikes:
                 if lookalike in table:
                     table[char] = table[lookalike]
@@ -157,6 +242,8 @@ def fold_char(char: str) -> str:
         return char.lower()
     if char in INVISIBLE:
         return ""
+    if char in _EXTRA_HOMOGLYPHS:  # before NFKC, which turns some into another letter
+        return _EXTRA_HOMOGLYPHS[char]
     homoglyphs = homoglyph_table()
     compatible = unicodedata.normalize("NFKC", char)
     if compatible == char and char in homoglyphs:
@@ -207,7 +294,7 @@ def _join_split_run(run: str, offset: int) -> tuple[str, list[int]]:
     usual = Counter(gaps).most_common(1)[0][0]
     usual_has_space = any(c.isspace() for c in usual)
     chars = [letters[0].group()]
-    positions = [offset + letters[0].start()]
+    positions = [offset + letters[0].start() + k for k in range(len(chars[0]))]
     for gap, letter in zip(gaps, letters[1:], strict=True):
         if gap != usual and (
             len(gap) > len(usual) or (not usual_has_space and any(c.isspace() for c in gap))
@@ -215,7 +302,7 @@ def _join_split_run(run: str, offset: int) -> tuple[str, list[int]]:
             chars.append(" ")
             positions.append(offset + letter.start() - len(gap))
         chars.append(letter.group())
-        positions.append(offset + letter.start())
+        positions.extend(offset + letter.start() + k for k in range(len(letter.group())))
     return "".join(chars), positions
 
 

@@ -1,5 +1,6 @@
 """Reads for prompt policies, scoped to what the user may see."""
 
+from django.db import models
 from django.db.models import OuterRef, Subquery
 from django.http import Http404
 
@@ -66,3 +67,13 @@ def project_versions_latest(*, project_ids) -> dict[int, PolicyVersion]:
 
 def project_version_latest(*, project: BrandProject) -> PolicyVersion | None:
     return project_versions_latest(project_ids=[project.pk]).get(project.pk)
+
+
+def project_judged_by_policy(*, project: BrandProject) -> bool:
+    """Whether any published policy (the organisation's or the project's) judges prompts of
+    the project; if not, every prompt is allowed unchecked and pages must say so."""
+    return (
+        PolicyVersion.objects.filter(policy__organization_id=project.organization_id)
+        .filter(models.Q(policy__project__isnull=True) | models.Q(policy__project=project))
+        .exists()
+    )

@@ -18,10 +18,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from governance.policies import events, selectors
+from governance.policies.diffs import document_output_concepts
 from governance.policies.documents import (
     document_clean,
     document_diff,
-    document_output_concepts,
     document_rules,
     document_sha256,
     empty_document,
@@ -37,6 +37,7 @@ from governance.policies.matching import (
     prompt_length_error,
 )
 from governance.policies.models import Policy, PolicyVersion
+from governance.policies.packs import packs_latest
 from imprimatur.tenancy.models import BrandProject, Organization
 
 # --- Compiled policies, cached per process --------------------------------------------------
@@ -319,6 +320,70 @@ def policy_publish(*, policy: Policy, user) -> PolicyVersion:
     )
     events.policy_version_published(version=version, actor=user)
     return version
+
+
+# --- Baseline packs -------------------------------------------------------------------------
+
+
+def _locked(policy: Policy, user) -> Policy:
+    policy = (
+        Policy.objects.select_for_update(of=("self",)).select_related("project").get(pk=policy.pk)
+    )
+    _ensure_governs(user, policy.organization)
+    return policy
+
+
+@transaction.atomic
+def policy_pack_adopt(*, policy: Policy, user, pack: str, version: int, action: str) -> Policy:
+    """Adopt a pack version in the policy's draft (or change the adopted version or action).
+    It applies once the draft is published; the version then records the pack version."""
+    policy = _locked(policy, user)
+    adopted = list(policy.draft.get("packs", []))
+    previous = next((entry for entry in adopted if entry.get("pack") == pack), None)
+    adopted = [entry for entry in adopted if entry.get("pack") != pack]
+    adopted.append({"pack": pack, "version": version, "action": action})
+    policy.draft = {**policy.draft, "packs": sorted(adopted, key=lambda e: str(e.get("pack")))}
+    policy.full_clean()
+    policy.save()
+    events.policy_pack_adopted(
+        policy=policy, actor=user, pack=pack, version=version, action=action, previous=previous
+    )
+    return policy
+
+
+@transaction.atomic
+def policy_pack_drop(*, policy: Policy, user, pack: str) -> Policy:
+    """Remove an adopted pack from the policy's draft."""
+    policy = _locked(policy, user)
+    adopted = list(policy.draft.get("packs", []))
+    previous = next((entry for entry in adopted if entry.get("pack") == pack), None)
+    if previous is None:
+        raise ValidationError({"pack": f"The draft does not adopt the pack {pack!r}."})
+    policy.draft = {**policy.draft, "packs": [e for e in adopted if e is not previous]}
+    policy.full_clean()
+    policy.save()
+    events.policy_pack_dropped(policy=policy, actor=user, pack=pack, previous=previous)
+    return policy
+
+
+@transaction.atomic
+def policy_baseline_adopt(*, organization: Organization, user) -> PolicyVersion | None:
+    """Give an organisation without a published policy one: the latest version of every
+    baseline pack with its default action, published. None when it already has one."""
+    if selectors.organization_version_latest(organization_id=organization.pk) is not None:
+        return None
+    policy = Policy.objects.filter(organization=organization, project__isnull=True).first()
+    if policy is None:
+        policy = policy_create(organization=organization, user=user, name="Baseline policy")
+    for pack in packs_latest():
+        policy = policy_pack_adopt(
+            policy=policy,
+            user=user,
+            pack=pack["pack"],
+            version=pack["version"],
+            action=pack["default_action"],
+        )
+    return policy_publish(policy=policy, user=user)
 
 
 # --- Recheck: the draft against recent requests ---------------------------------------------

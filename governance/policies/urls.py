@@ -1,6 +1,6 @@
 from django.urls import path
 
-from governance.policies import views
+from governance.policies import pack_views, views
 
 app_name = "policies"
 
@@ -12,6 +12,7 @@ urlpatterns = [
     path("<int:pk>/try/", views.policy_try, name="try"),
     path("<int:pk>/publish/", views.policy_publish, name="publish"),
     path("<int:pk>/recheck/", views.policy_recheck, name="recheck"),
+    path("<int:pk>/packs/", pack_views.policy_packs, name="packs"),
     path("<int:pk>/versions/", views.version_list, name="versions"),
     path("<int:pk>/versions/<int:number>/", views.version_detail, name="version"),
 ]

@@ -219,6 +219,12 @@ def policy_edit(request, pk: int):
     for key in editor.NOT_EDITED_HERE:
         if key in policy.draft:
             document[key] = policy.draft[key]
+    # A term rule's inflection settings (JSON only) stay with a rule of the same id.
+    saved = {rule["id"]: rule for rule in policy.draft.get("rules", [])}
+    for rule in document.get("rules", []):
+        for key in ("inflect", "language"):
+            if "terms" in rule and key in saved.get(rule.get("id"), {}):
+                rule.setdefault(key, saved[rule["id"]][key])
     positions = editor.form_positions(forms)
     if forms_valid:
         try:

@@ -4,6 +4,7 @@ import secrets
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
@@ -25,8 +26,10 @@ class Command(BaseCommand):
     help = (
         "Create the demo organisation Acme with users creator, reviewer, compliance, admin "
         "and auditor (password: $IMPRIMATUR_DEMO_PASSWORD, else generated once into "
-        "var/demo_password and printed) and the brand project spring-campaign. Safe to run "
-        "twice: existing users keep their password unless IMPRIMATUR_DEMO_PASSWORD is set."
+        "var/demo_password and printed), the brand project spring-campaign, and Acme's "
+        "baseline prompt policy (every baseline pack, published by admin; see the command "
+        "policy_baseline). Safe to run twice: existing users keep their password unless "
+        "IMPRIMATUR_DEMO_PASSWORD is set; an existing published policy is left as it is."
     )
 
     def handle(self, *args, **options):
@@ -48,6 +51,9 @@ class Command(BaseCommand):
                 organization=organization, slug=DEMO_PROJECT["slug"]
             ).exists():
                 project_create(organization=organization, **DEMO_PROJECT)
+            # A fresh install judges prompts by the baseline packs, not by no policy at all.
+            # By command name: tenancy does not import the policies app.
+            call_command("policy_baseline", "acme", user=str(Role.ADMIN), stdout=self.stdout)
         self.stdout.write(
             self.style.SUCCESS(
                 "Demo data ready: organisation Acme, project spring-campaign, users "
