@@ -48,6 +48,7 @@ class SingleSignOnSettingsForm(forms.Form):
     )
 
     def __init__(self, *args, organization, sso: SingleSignOn | None, **kwargs):
+        kwargs.setdefault("label_suffix", "")  # labels as on the other pages: no colon
         if sso is not None and "data" not in kwargs and not args:
             kwargs["initial"] = {
                 "enabled": sso.enabled, "issuer": sso.issuer, "client_id": sso.client_id,

@@ -17,6 +17,7 @@ class EndpointForm(forms.Form):
     )
 
     def __init__(self, *args, organizations, **kwargs):
+        kwargs.setdefault("label_suffix", "")  # labels as on the other pages: no colon
         super().__init__(*args, **kwargs)
         self.fields["organization"].queryset = organizations
         if organizations.count() == 1:
