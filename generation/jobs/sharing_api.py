@@ -19,7 +19,7 @@ class ShareLinkSerializer(serializers.ModelSerializer):
     )
     created_by = serializers.CharField(source="created_by.get_username", read_only=True)
     revoked_by = serializers.CharField(
-        source="revoked_by.get_username", read_only=True, default=None
+        source="revoked_by.get_username", read_only=True, default=None, allow_null=True
     )
 
     class Meta:
