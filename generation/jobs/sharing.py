@@ -48,10 +48,15 @@ def sharing_enabled(organization) -> bool:
     return bool(found and found.share_links)
 
 
-def sharing_configure(*, organization, user, share_links: bool) -> SharingSettings:
-    """Turn share links on or off for an organisation (its admins); audited."""
+def sharing_configure_check(*, organization, user) -> None:
+    """PermissionDenied unless ``user`` is an admin of ``organization``."""
     if not user_may(user, Action.MANAGE, organization):
         raise PermissionDenied("Only the organisation's admins turn share links on or off.")
+
+
+def sharing_configure(*, organization, user, share_links: bool) -> SharingSettings:
+    """Turn share links on or off for an organisation (its admins); audited."""
+    sharing_configure_check(organization=organization, user=user)
     with transaction.atomic():
         current, _ = SharingSettings.objects.select_for_update().get_or_create(
             organization=organization
@@ -67,15 +72,20 @@ def may_share(*, user, asset: Asset) -> bool:
     return user_may(user, Action.GOVERN, asset.request.project.organization)
 
 
-def share_link_create(*, asset: Asset, user, hours: int) -> tuple[ShareLink, str]:
-    """A new link for ``asset``: (the link, its token: shown once, never stored)."""
-    organization = asset.request.project.organization
+def share_link_check(*, asset: Asset, user) -> None:
+    """PermissionDenied unless ``user`` may make a link for ``asset`` now (who they are, and
+    whether the organisation shares): the API asks it before judging the input."""
     if not may_share(user=user, asset=asset):
         raise PermissionDenied("Only compliance officers and admins share images.")
-    if not sharing_enabled(organization):
+    if not sharing_enabled(asset.request.project.organization):
         raise PermissionDenied(
             "Share links are off for this organisation; an admin turns them on in Settings."
         )
+
+
+def share_link_create(*, asset: Asset, user, hours: int) -> tuple[ShareLink, str]:
+    """A new link for ``asset``: (the link, its token: shown once, never stored)."""
+    share_link_check(asset=asset, user=user)
     maximum = settings.IMPRIMATUR_SHARE_LINK_MAX_HOURS
     if not 1 <= hours <= maximum:
         raise ValidationError({"expires_in_hours": [f"Between 1 and {maximum} hours."]})

@@ -19,7 +19,7 @@ class ShareLinkSerializer(serializers.ModelSerializer):
     )
     created_by = serializers.CharField(source="created_by.get_username", read_only=True)
     revoked_by = serializers.CharField(
-        source="revoked_by.get_username", read_only=True, default=None
+        source="revoked_by.get_username", read_only=True, default=None, allow_null=True
     )
 
     class Meta:
@@ -66,6 +66,7 @@ class AssetShareLinkListView(APIView):
     )
     def post(self, request, pk: int):
         asset = selectors.asset_get(user=request.user, pk=pk)
+        sharing.share_link_check(asset=asset, user=request.user)  # 403 before judging the input
         serializer = ShareLinkInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         link, token = sharing.share_link_create(
@@ -123,6 +124,7 @@ class SharingView(APIView):
     )
     def put(self, request, slug: str):
         organization = self._organization(request, slug)
+        sharing.sharing_configure_check(organization=organization, user=request.user)
         serializer = SharingSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         current: SharingSettings = sharing.sharing_configure(

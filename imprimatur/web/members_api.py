@@ -75,6 +75,16 @@ def _organization(request, slug):
     return organization_managed_get(user=request.user, slug=slug)
 
 
+def _organization_of_body(request):
+    """The organisation the body names (or the admin's only one): the permission is checked
+    before the rest of the body is judged."""
+    if not user_may_anywhere(request.user, Action.MANAGE):
+        raise PermissionDenied("Only an organisation's admins manage its members.")
+    serializer = OrganizationSerializer(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return _organization(request, serializer.validated_data.get("organization"))
+
+
 def _member_data(member, provisioned: set[int], locks: dict) -> dict:
     token = getattr(member, "auth_token", None)
     roles = {membership.role for membership in member.organization_memberships}
@@ -122,10 +132,12 @@ class MemberDetailView(APIView):
     def patch(self, request, user_id: int):
         """Set a member's roles (all of them). Taking the admin role from the last admin is
         refused with 409."""
+        # Who may, and whose member, before judging the roles: 403 for a non-admin, 404 for
+        # another organisation's member, whatever the body.
+        organization = _organization_of_body(request)
+        member = member_get(organization=organization, user_id=user_id)
         serializer = RolesSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        organization = _organization(request, serializer.validated_data.get("organization"))
-        member = member_get(organization=organization, user_id=user_id)
         member_roles_set(
             organization=organization,
             user=member,
@@ -140,9 +152,9 @@ class MemberInviteView(APIView):
     def post(self, request):
         """Invite someone by e-mail with roles: an existing account (by e-mail) or a new one
         without a password; the e-mail links to the page where they choose one."""
+        organization = _organization_of_body(request)  # 403 for a non-admin, before the input
         serializer = InviteSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        organization = _organization(request, serializer.validated_data.get("organization"))
         user, _created = member_invite(
             organization=organization,
             email=serializer.validated_data["email"],
@@ -157,9 +169,7 @@ class MemberDeactivateView(APIView):
     def post(self, request, user_id: int):
         """Remove a member from the organisation: all roles, sessions and API token; the
         account is disabled when it is in no other organisation. 409 for the last admin."""
-        serializer = OrganizationSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        organization = _organization(request, serializer.validated_data.get("organization"))
+        organization = _organization_of_body(request)
         member = member_get(organization=organization, user_id=user_id)
         result = member_deactivate(organization=organization, user=member, actor=request.user)
         return Response(DeactivationSerializer(result).data)

@@ -127,6 +127,8 @@ class EndpointListView(generics.ListCreateAPIView):
 
     @extend_schema(request=EndpointCreateSerializer, responses={201: EndpointCreatedSerializer})
     def post(self, request):
+        if not selectors.organizations_managed(user=request.user).exists():  # before the input
+            raise PermissionDenied("Only an organisation's admins add webhook endpoints.")
         serializer = EndpointCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data

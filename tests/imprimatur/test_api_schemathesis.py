@@ -23,8 +23,11 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from generation.jobs.models import Asset
+from generation.jobs.sharing import share_link_create, sharing_configure
 from governance.policies.services import policy_create
 from governance.reviews.models import Notification
+from imprimatur.webhooks.models import Delivery, Endpoint
+from imprimatur.webhooks.services import secret_new
 from imprimatur.wsgi import application
 from tests.generation.jobs.factories import GenerationJobFactory
 from tests.governance.policies.factories import document, term_rule
@@ -82,6 +85,25 @@ def world(acme, globex, monkeypatch, keep_test_connection):
     Image.new("RGB", (64, 64), "navy").save(png, format="PNG")
     asset.image.save("fuzz.png", ContentFile(png.getvalue()), save=False)
     asset.save()
+    # An approved image with its published file, share links on, and a link to it: the
+    # share-link operations reach their answers, not only 403s and 404s.
+    shared = Asset(
+        request=job.request, job=job, index=1, seed=2, width=64, height=64, sha256="1" * 64,
+        status=Asset.Status.APPROVED,
+    )  # fmt: skip
+    shared.image.save("fuzz-shared.png", ContentFile(png.getvalue()), save=False)
+    shared.published_image.save("fuzz-published.png", ContentFile(png.getvalue()), save=False)
+    shared.save()
+    sharing_configure(organization=acme.organization, user=admin, share_links=True)
+    link, _token = share_link_create(asset=shared, user=admin, hours=1)
+    # A webhook endpoint with a delivery (made directly: the service checks the address by
+    # DNS, and nothing is sent here).
+    endpoint = Endpoint.objects.create(
+        organization=acme.organization, url="https://hooks.example.com/fuzz", secret=secret_new()
+    )
+    delivery = Delivery.objects.create(
+        endpoint=endpoint, message_id="msg_fuzz", event_type="request.succeeded", payload={}
+    )
     policy = policy_create(
         organization=acme.organization,
         user=admin,
@@ -96,11 +118,17 @@ def world(acme, globex, monkeypatch, keep_test_connection):
         "ids": {
             "requests": job.request.pk,
             "assets": asset.pk,
+            "share-links": link.pk,
+            "endpoints": endpoint.pk,  # before "deliveries": /endpoints/{id}/deliveries/
+            "deliveries": delivery.pk,
             "models": acme.model.pk,
             "policies": policy.pk,
             "tasks": review.tasks.first().pk,
         },
         "slug": acme.project.slug,
+        "organization": acme.organization.slug,
+        "shared_asset": shared.pk,
+        "member": acme.users["creator"].pk,  # not the last admin: may be deactivated
     }
 
 
@@ -108,12 +136,17 @@ def _use_real_objects(case, world) -> None:
     """Half the examples (those with an even generated value) name real objects."""
     parameters = case.path_parameters or {}
     if "slug" in parameters and len(str(parameters["slug"])) % 2 == 0:
-        parameters["slug"] = world["slug"]
+        organization = case.operation.path.startswith("/api/v1/organizations/")
+        parameters["slug"] = world["organization"] if organization else world["slug"]
+    if isinstance(parameters.get("user_id"), int) and parameters["user_id"] % 2 == 0:
+        parameters["user_id"] = world["member"]
     identifier = parameters.get("id")  # drf-spectacular names a <int:pk> "id"
     if isinstance(identifier, int) and identifier % 2 == 0:
         kind = next((kind for kind in world["ids"] if f"/{kind}/" in case.operation.path), None)
         if kind is not None:
             parameters["id"] = world["ids"][kind]
+        if case.operation.path.endswith("/assets/{id}/share-links/"):
+            parameters["id"] = world["shared_asset"]  # the approved one
     if "number" in parameters and isinstance(parameters["number"], int):
         parameters["number"] = 1 if parameters["number"] % 2 == 0 else parameters["number"]
 

@@ -30,11 +30,14 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 from PIL import Image
 
-from generation.jobs.models import Asset
+from generation.jobs.models import Asset, PushDestination
+from generation.jobs.sharing import share_link_create, sharing_configure
 from governance.audit.models import AuditEvent
 from governance.policies.services import policy_create, policy_publish
 from governance.reviews.models import Notification
-from imprimatur.tenancy.models import BrandReferenceImage
+from imprimatur.tenancy.models import BrandReferenceImage, GroupRole
+from imprimatur.webhooks.models import Delivery, Endpoint
+from imprimatur.webhooks.services import secret_new
 from tests.generation.jobs.factories import GenerationJobFactory
 from tests.governance.policies.factories import document, term_rule
 from tests.governance.reviews.conftest import open_prompt_review
@@ -119,6 +122,54 @@ MATRIX: dict[str, Entry] = {
     "api/v1/inbox/": Entry(OWN, "/api/v1/inbox/", {"GET": ALL}),
     "api/v1/inbox/read/": Entry(OWN, "/api/v1/inbox/read/", {"POST": ALL}),
     "api/v1/audit/report/": Entry(OWN, "/api/v1/audit/report/", {"GET": AUDITORS}),
+    # The checkpoints are the global tree's (counts and hashes, no content): any auditor's.
+    "api/v1/audit/checkpoints/": Entry(OWN, "/api/v1/audit/checkpoints/", {"GET": AUDITORS}),
+    "api/v1/audit/export/": Entry(OWN, "/api/v1/audit/export/", {"GET": AUDITORS}),
+    "api/v1/audit/verify/": Entry(OWN, "/api/v1/audit/verify/", {"POST": AUDITORS}),
+    # --- The API: members (an organisation's admins; {member} is A's creator) -----------------
+    "api/v1/members/": Entry(OWN, "/api/v1/members/", {"GET": ADMIN}),
+    "api/v1/members/invite/": Entry(OWN, "/api/v1/members/invite/", {"POST": ADMIN}),
+    "api/v1/members/<int:user_id>/": Entry(OBJECT, "/api/v1/members/{member}/", {"PATCH": ADMIN}),
+    "api/v1/members/<int:user_id>/unlock/": Entry(
+        OBJECT, "/api/v1/members/{member}/unlock/", {"POST": ADMIN}
+    ),
+    "api/v1/members/<int:user_id>/deactivate/": Entry(
+        OBJECT, "/api/v1/members/{member}/deactivate/", {"POST": ADMIN}
+    ),
+    # --- The API: share links (compliance and admins, on A's approved image, sharing on) ------
+    # Everyone of A may list an image's links; those who may not share get an empty list.
+    "api/v1/assets/<int:pk>/share-links/": Entry(
+        OBJECT, "/api/v1/assets/{shared_asset}/share-links/", {"GET": ALL, "POST": GOVERNORS}
+    ),
+    "api/v1/share-links/<int:pk>/revoke/": Entry(
+        OBJECT, "/api/v1/share-links/{share_link}/revoke/", {"POST": GOVERNORS}
+    ),
+    "api/v1/organizations/<slug:slug>/sharing/": Entry(
+        OBJECT, "/api/v1/organizations/{organization}/sharing/", {"GET": ALL, "PUT": ADMIN}
+    ),
+    # --- The API: push destinations and webhooks (admins) --------------------------------------
+    "api/v1/projects/<slug:slug>/destination/": Entry(
+        OBJECT, "/api/v1/projects/{slug}/destination/", {"GET": ADMIN, "PUT": ADMIN}
+    ),
+    # The list holds the endpoints of the organisations one administers: none for the others.
+    "api/v1/webhooks/endpoints/": Entry(
+        OWN, "/api/v1/webhooks/endpoints/", {"GET": ALL, "POST": ADMIN}
+    ),
+    "api/v1/webhooks/endpoints/<int:pk>/": Entry(
+        OBJECT, "/api/v1/webhooks/endpoints/{endpoint}/", {"GET": ADMIN, "PATCH": ADMIN}
+    ),
+    "api/v1/webhooks/endpoints/<int:pk>/rotate/": Entry(
+        OBJECT, "/api/v1/webhooks/endpoints/{endpoint}/rotate/", {"POST": ADMIN}
+    ),
+    "api/v1/webhooks/endpoints/<int:pk>/deliveries/": Entry(
+        OBJECT, "/api/v1/webhooks/endpoints/{endpoint}/deliveries/", {"GET": ADMIN}
+    ),
+    "api/v1/webhooks/deliveries/<int:pk>/": Entry(
+        OBJECT, "/api/v1/webhooks/deliveries/{delivery}/", {"GET": ADMIN}
+    ),
+    "api/v1/webhooks/deliveries/<int:pk>/resend/": Entry(
+        OBJECT, "/api/v1/webhooks/deliveries/{delivery}/resend/", {"POST": ADMIN}
+    ),
     # --- Pages: projects, requests, assets, models ---------------------------------------------
     "": Entry(OWN, "/", {"GET": ALL}),
     "projects/": Entry(OWN, "/projects/", {"GET": ALL}),
@@ -161,6 +212,55 @@ MATRIX: dict[str, Entry] = {
     "models/<int:pk>/": Entry(OBJECT, "/models/{model}/", {"GET": ADMIN, "POST": ADMIN}),
     "settings/": Entry(OWN, "/settings/", {"GET": ALL}),
     "settings/token/": Entry(OWN, "/settings/token/", {"POST": ALL}),
+    "accounts/sso/settings/<slug:slug>/": Entry(
+        OBJECT, "/accounts/sso/settings/{organization}/", {"GET": ADMIN, "POST": ADMIN}
+    ),
+    # --- Pages: share links (compliance and admins; the switch: admins) ------------------------
+    "assets/<int:pk>/share/": Entry(OBJECT, "/assets/{shared_asset}/share/", {"POST": GOVERNORS}),
+    "share-links/<int:pk>/revoke/": Entry(
+        OBJECT, "/share-links/{share_link}/revoke/", {"POST": GOVERNORS}
+    ),
+    "organizations/<slug:slug>/sharing/": Entry(
+        OBJECT, "/organizations/{organization}/sharing/", {"POST": ADMIN}
+    ),
+    # --- Pages: webhooks (admins) --------------------------------------------------------------
+    "settings/webhooks/": Entry(OWN, "/settings/webhooks/", {"GET": ADMIN, "POST": ADMIN}),
+    "settings/webhooks/<int:pk>/": Entry(OBJECT, "/settings/webhooks/{endpoint}/", {"GET": ADMIN}),
+    "settings/webhooks/<int:pk>/rotate/": Entry(
+        OBJECT, "/settings/webhooks/{endpoint}/rotate/", {"POST": ADMIN}
+    ),
+    "settings/webhooks/<int:pk>/state/": Entry(
+        OBJECT, "/settings/webhooks/{endpoint}/state/", {"POST": ADMIN}
+    ),
+    "settings/webhooks/deliveries/<int:pk>/resend/": Entry(
+        OBJECT, "/settings/webhooks/deliveries/{delivery}/resend/", {"POST": ADMIN}
+    ),
+    # --- Pages: members (admins; {member} is A's creator) ---------------------------------------
+    "members/": Entry(OWN, "/members/", {"GET": ADMIN}),
+    "members/<slug:slug>/invite/": Entry(
+        OBJECT, "/members/{organization}/invite/", {"POST": ADMIN}
+    ),
+    "members/<slug:slug>/scim-token/": Entry(
+        OBJECT, "/members/{organization}/scim-token/", {"POST": ADMIN}
+    ),
+    "members/<slug:slug>/group-roles/": Entry(
+        OBJECT, "/members/{organization}/group-roles/", {"POST": ADMIN}
+    ),
+    "members/<slug:slug>/group-roles/<int:pk>/remove/": Entry(
+        OBJECT, "/members/{organization}/group-roles/{group_role}/remove/", {"POST": ADMIN}
+    ),
+    "members/<slug:slug>/<int:user_id>/roles/": Entry(
+        OBJECT, "/members/{organization}/{member}/roles/", {"POST": ADMIN}
+    ),
+    "members/<slug:slug>/<int:user_id>/deactivate/": Entry(
+        OBJECT, "/members/{organization}/{member}/deactivate/", {"GET": ADMIN, "POST": ADMIN}
+    ),
+    "members/<slug:slug>/<int:user_id>/unlock/": Entry(
+        OBJECT, "/members/{organization}/{member}/unlock/", {"POST": ADMIN}
+    ),
+    "members/<slug:slug>/<int:user_id>/token/revoke/": Entry(
+        OBJECT, "/members/{organization}/{member}/token/revoke/", {"POST": ADMIN}
+    ),
     # --- Pages: policies -----------------------------------------------------------------------
     "policies/": Entry(OWN, "/policies/", {"GET": ALL}),
     "policies/new/": Entry(OWN, "/policies/new/", {"GET": GOVERNORS}),
@@ -199,6 +299,7 @@ MATRIX: dict[str, Entry] = {
     "audit/verify/": Entry(OWN, "/audit/verify/", {"POST": AUDITORS}),
     "audit/reports/": Entry(OWN, "/audit/reports/", {"GET": AUDITORS}),
     "audit/reports/pdf/": Entry(OWN, "/audit/reports/pdf/", {"GET": AUDITORS}),
+    "audit/checkpoints.jsonl": Entry(OWN, "/audit/checkpoints.jsonl", {"GET": AUDITORS}),
 }
 
 # URL patterns outside the matrix, each with its reason.
@@ -210,7 +311,44 @@ SKIPPED = {
     "accounts/logout/": "logging out",
     "api/schema/": "the OpenAPI schema: the same for everyone",
     "api/docs/": "Swagger UI over the schema: the same for everyone",
+    # Before sign-in: the organisation comes from what the visitor types and the provider's
+    # answer, never from a session. tests/imprimatur/identity/test_sso_flow.py holds them to
+    # it: test_a_state_this_browser_did_not_start_is_refused,
+    # test_an_id_token_from_another_issuer_is_refused,
+    # test_an_id_token_issued_to_another_client_is_refused and
+    # test_an_account_is_not_taken_over_by_email (Acme's provider cannot sign in Globex's).
+    "accounts/sso/start/": "single sign-on's start: before sign-in (test_sso_flow.py)",
+    "accounts/sso/callback/": "single sign-on's way back: before sign-in (test_sso_flow.py)",
+    # The capability is the token in the URL, not the session: see
+    # test_a_forged_password_link_sets_no_password below, and test_members.py's
+    # test_invitation_email_leads_to_a_password_and_a_login (the link works once).
+    "accounts/reset/<uidb64>/<token>/": "choosing a password: the e-mailed token is the key",
+    "accounts/reset/done/": "a static page after choosing a password",
+    # Public by design: the token is the capability. Refused when unknown (404), revoked or
+    # expired or with sharing turned off (410): tests/generation/jobs/test_share_links.py,
+    # test_a_link_serves_the_published_file_until_revoked and
+    # test_a_link_ends_when_it_expires_or_sharing_is_turned_off.
+    "share/<str:token>/": "a share link's public download: the token is the capability",
 }
+# SCIM: an identity provider's bearer token per organisation, never a session (see
+# test_scim_ignores_the_session below). One organisation's token never reaches another's users
+# or groups: tests/imprimatur/scim/test_scim_api.py,
+# test_one_organisation_never_sees_or_changes_anothers_users_and_groups and
+# test_an_account_of_another_organisation_cannot_be_claimed.
+SCIM_ROUTES = [
+    "scim/v2/^ServiceProviderConfig/?$",
+    "scim/v2/^ResourceTypes/?$",
+    "scim/v2/^ResourceTypes/(?P<name>[^/]+)/?$",
+    "scim/v2/^Schemas/?$",
+    "scim/v2/^Schemas/(?P<schema_id>[^/]+)/?$",
+    "scim/v2/^(?:(?:Users|Groups)/)?\\.search/?$",
+    "scim/v2/^Users/?$",
+    "scim/v2/^Users/(?P<scim_id>[^/]+)/?$",
+    "scim/v2/^Groups/?$",
+    "scim/v2/^Groups/(?P<scim_id>[^/]+)/?$",
+    "scim/v2/^(?P<rest>.*)$",
+]
+SKIPPED.update(dict.fromkeys(SCIM_ROUTES, "SCIM: a bearer token per organisation, never a session"))
 SKIPPED_PREFIXES = {
     "admin/": "Django's admin: staff (platform operators) only, across organisations on purpose",
 }
@@ -248,6 +386,9 @@ def png() -> bytes:
 
 
 MARKER_PROMPT = "acme-confidential-lighthouse"
+MARKER_HOOK = "https://hooks.example.com/acme-confidential-hook"
+MARKER_DESTINATION = "s3://acme-confidential-bucket/images"
+MARKER_GROUP = "acme-confidential-group"
 
 
 class World:
@@ -283,6 +424,33 @@ class World:
         reference = BrandReferenceImage(project=a.project, caption="matrix")
         reference.image.save("reference.png", ContentFile(png()), save=False)
         reference.save()
+        # Share links: on for A, an approved image with its published file, and a link to it.
+        sharing_configure(organization=a.organization, user=a.users["admin"], share_links=True)
+        shared_asset = Asset(
+            request=request, job=job, index=1, seed=2, width=64, height=64, sha256="1" * 64,
+            status=Asset.Status.APPROVED,
+        )  # fmt: skip
+        shared_asset.image.save("shared.png", ContentFile(png()), save=False)
+        shared_asset.published_image.save("shared-published.png", ContentFile(png()), save=False)
+        shared_asset.save()
+        share_link, _token = share_link_create(
+            asset=shared_asset, user=a.users["compliance"], hours=1
+        )
+        # Webhooks and the push destination: made directly (the services would check the
+        # address by DNS), with A's marker in their addresses.
+        endpoint = Endpoint.objects.create(
+            organization=a.organization, url=MARKER_HOOK, secret=secret_new()
+        )
+        delivery = Delivery.objects.create(
+            endpoint=endpoint,
+            message_id="msg_matrix",
+            event_type="request.succeeded",
+            payload={"type": "request.succeeded", "data": {"organization": a.organization.slug}},
+        )
+        PushDestination.objects.create(project=a.project, url=MARKER_DESTINATION)
+        group_role = GroupRole.objects.create(
+            organization=a.organization, group=MARKER_GROUP, role="reviewer"
+        )
         event = AuditEvent.objects.filter(organization=a.organization).latest("sequence")
         self.placeholders = {
             "slug": a.project.slug,
@@ -294,9 +462,20 @@ class World:
             "notification": notification.pk,
             "reference": reference.pk,
             "event": event.sequence,
+            "organization": a.organization.slug,
+            # A member of A who is not its last admin (deactivating them is allowed).
+            "member": a.users["creator"].pk,
+            "shared_asset": shared_asset.pk,
+            "share_link": share_link.pk,
+            "endpoint": endpoint.pk,
+            "delivery": delivery.pk,
+            "group_role": group_role.pk,
         }
         # What of A no answer to B may contain.
-        self.markers = [MARKER_PROMPT, a.project.name, a.organization.slug, a.project.slug]
+        self.markers = [
+            MARKER_PROMPT, a.project.name, a.organization.slug, a.project.slug, MARKER_HOOK,
+            MARKER_DESTINATION, MARKER_GROUP, a.users["creator"].username,
+        ]  # fmt: skip
 
     def client(self, user) -> Client:
         """A logged-in client per user, made once per test."""
@@ -348,3 +527,39 @@ def test_tenancy(route, acme, globex, monkeypatch):
                 if leaked:
                     problems.append(f"{what}: the answer holds A's {leaked}")
     assert problems == [], "\n".join(problems)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["ServiceProviderConfig", "Schemas", "Users", "Groups", "x"])
+def test_scim_ignores_the_session(path, acme):
+    """SCIM's routes answer a provider's bearer token only: A's admin, logged in, gets the
+    401 that asks for one (and nothing of A)."""
+    client = Client()
+    client.force_login(acme.users["admin"])
+    response = client.get(f"/scim/v2/{path}")
+    assert response.status_code == 401, response.content
+    assert response["WWW-Authenticate"].startswith("Bearer")
+    assert acme.users["admin"].username not in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_a_forged_password_link_sets_no_password(acme, globex):
+    """A reset link is its token: B's admin, logged in, with A's member's id and a made-up
+    token gets no form, and a POST there changes no password."""
+    from django.utils.encoding import force_bytes
+    from django.utils.http import urlsafe_base64_encode
+
+    from tests.imprimatur.tenancy.factories import PASSWORD
+
+    member = acme.users["creator"]
+    uid = urlsafe_base64_encode(force_bytes(member.pk))
+    client = Client()
+    client.force_login(globex.users["admin"])
+    url = f"/accounts/reset/{uid}/cbhw2x-0123456789abcdef0123456789abcdef/"
+    page = client.get(url, follow=True)
+    assert "has been used already or has expired" in page.content.decode()
+    assert "new_password1" not in page.content.decode()
+    new = "a-long-new-password-7"
+    client.post(url, {"new_password1": new, "new_password2": new}, follow=True)
+    member.refresh_from_db()
+    assert member.check_password(PASSWORD) and not member.check_password(new)

@@ -282,7 +282,7 @@ def test_api_sets_roles_and_refuses_the_last_admin(acme):
         {"organization": "acme-org", "roles": ["bogus"]},
         format="json",
     )
-    assert response.status_code == 400 and "roles" in response.json()["errors"]
+    assert response.status_code == 400 and "roles[0]" in response.json()["errors"]
     # Two admins now: acme-admin may step down; then acme-creator is the last one.
     client.patch(
         f"/api/v1/members/{acme.users['admin'].pk}/", {"roles": ["auditor"]}, format="json"
