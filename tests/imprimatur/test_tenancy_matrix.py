@@ -271,6 +271,9 @@ MATRIX: dict[str, Entry] = {
     "policies/<int:pk>/try/": Entry(OBJECT, "/policies/{policy}/try/", {"POST": ALL}),
     "policies/<int:pk>/publish/": Entry(OBJECT, "/policies/{policy}/publish/", {"POST": GOVERNORS}),
     "policies/<int:pk>/recheck/": Entry(OBJECT, "/policies/{policy}/recheck/", {"POST": GOVERNORS}),
+    "policies/<int:pk>/packs/": Entry(
+        OBJECT, "/policies/{policy}/packs/", {"GET": ALL, "POST": GOVERNORS}
+    ),
     "policies/<int:pk>/versions/": Entry(OBJECT, "/policies/{policy}/versions/", {"GET": ALL}),
     "policies/<int:pk>/versions/<int:number>/": Entry(
         OBJECT, "/policies/{policy}/versions/1/", {"GET": ALL}
