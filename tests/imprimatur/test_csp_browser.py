@@ -11,12 +11,13 @@ pytestmark = [*needs_browser, pytest.mark.django_db(transaction=True)]
 
 def _log_in(page, live_server, user) -> None:
     """A session cookie for ``user`` in the browser, without the login form."""
+    from django.conf import settings
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
     from django.contrib.sessions.backends.db import SessionStore
 
     session = SessionStore()
     session[SESSION_KEY] = str(user.pk)
-    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
     session[HASH_SESSION_KEY] = user.get_session_auth_hash()
     session.save()
     page.context.add_cookies(
