@@ -1,6 +1,9 @@
 """Generation in the API: submit requests, follow them, fetch their images."""
 
+import datetime
+
 import django_filters
+from django import forms
 from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpResponse
 from django.urls import reverse
@@ -167,9 +170,29 @@ class GenerationRequestSerializer(serializers.ModelSerializer):
         }
 
 
+class UtcIsoDateTimeField(django_filters.fields.IsoDateTimeField):
+    """An ISO 8601 date and time, in UTC before any query sees it: PostgreSQL refuses offsets
+    past ±15:59 that Python accepts (a 500), and a time before year 1 in UTC is a 400."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if value is None:
+            return None
+        try:
+            return value.astimezone(datetime.UTC)
+        except OverflowError:
+            raise forms.ValidationError(
+                "This date and time is out of range.", code="invalid"
+            ) from None
+
+
+class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = UtcIsoDateTimeField
+
+
 class GenerationRequestFilter(django_filters.FilterSet):
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = GenerationRequest

@@ -298,3 +298,21 @@ def test_list_item_errors_are_readable(acme, url, method, data, field):
     assert "ErrorDetail" not in text and "{1:" not in text, text
     assert body["errors"][field] == [body["errors"][field][0]]
     assert field in body["detail"]
+
+
+def test_request_list_dates_with_any_offset_reach_the_database_in_utc(acme):
+    """An offset Python accepts and PostgreSQL refuses (schemathesis found it: a 500)."""
+    response = acme.client("creator").get(
+        f"/api/v1/projects/{acme.project.slug}/requests/",
+        {"created_after": "0297-11-17T06:52:25.48+20:36"},
+    )
+    assert response.status_code == 200, response.content
+
+
+def test_request_list_dates_before_year_one_in_utc_are_refused(acme):
+    response = acme.client("creator").get(
+        "/api/v1/requests/", {"created_before": "0001-01-01T00:30:00+01:00"}
+    )
+    assert response.status_code == 400, response.content
+    body = response.json()
+    assert body["code"] == "invalid" and set(body["errors"]) == {"created_before"}
