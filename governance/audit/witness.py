@@ -206,8 +206,11 @@ class S3Witness:
             "Key": self.key_for(entry),
             "Body": body,
             "ContentType": "application/json",
-            # Object Lock requires an integrity header on the write.
-            "ContentMD5": base64.b64encode(hashlib.md5(body).digest()).decode("ascii"),
+            # Object Lock requires an integrity header on the write (S3 names MD5: a checksum
+            # of the transfer, not a security hash).
+            "ContentMD5": base64.b64encode(
+                hashlib.md5(body, usedforsecurity=False).digest()
+            ).decode("ascii"),
         }
         if self.object_lock_enabled():
             arguments["ObjectLockMode"] = self.lock_mode

@@ -77,12 +77,14 @@ class OrganizationOIDCBackend(OIDCAuthenticationBackend):
             "OIDC_USE_NONCE": True,
             "OIDC_AUTHENTICATION_CALLBACK_URL": CALLBACK_URL_NAME,
             "OIDC_TOKEN_USE_BASIC_AUTH": bool(
-                sso and sso.token_auth_method == "client_secret_basic"
+                # bandit: the name of a token endpoint auth method (RFC 8414), not a secret.
+                sso and sso.token_auth_method == "client_secret_basic"  # nosec B105
             ),
             "OIDC_TIMEOUT": settings.IMPRIMATUR_SSO_TIMEOUT,
             "OIDC_VERIFY_SSL": True,
-            "OIDC_STORE_ACCESS_TOKEN": False,
-            "OIDC_STORE_ID_TOKEN": False,
+            # bandit: switches of the library (keep no token in the session), not passwords.
+            "OIDC_STORE_ACCESS_TOKEN": False,  # nosec B105
+            "OIDC_STORE_ID_TOKEN": False,  # nosec B105
             "OIDC_ALLOW_UNSECURED_JWT": False,
         }
         if attr in per_sign_in:

@@ -86,8 +86,10 @@ def hit(name: str, window: Window) -> int:
         connection.ops.quote_name(name) for name in ("key", "count", "expires_at")
     )
     with connection.cursor() as cursor:
+        # bandit: table and column names quoted by the backend from the model; values are
+        # parameters.
         cursor.execute(
-            f"INSERT INTO {table} ({key_column}, {count_column}, {expires_column}) "
+            f"INSERT INTO {table} ({key_column}, {count_column}, {expires_column}) "  # nosec B608
             f"VALUES (%s, 1, %s) ON CONFLICT ({key_column}) DO UPDATE "
             f"SET {count_column} = {table}.{count_column} + 1 RETURNING {count_column}",
             [key, expires],

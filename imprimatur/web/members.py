@@ -29,7 +29,9 @@ from imprimatur.tenancy.selectors import (
     organizations_managed,
 )
 
-NEW_SCIM_TOKEN = "new_scim_token"  # session key: the token, shown once on the next page
+# The session key under which a new token waits to be shown once on the next page (bandit:
+# a key name, not a secret).
+NEW_SCIM_TOKEN = "new_scim_token"  # nosec B105
 
 
 class RolesForm(forms.Form):
