@@ -16,6 +16,7 @@ from imprimatur.errors import LastAdmin
 from imprimatur.identity import events
 from imprimatur.identity.discovery import provider_discover
 from imprimatur.identity.models import IdentityLink, SingleSignOn
+from imprimatur.tenancy.group_roles import group_roles_replace
 from imprimatur.tenancy.members import member_roles_set, roles_for_groups
 from imprimatur.tenancy.models import GroupRole, Organization
 from imprimatur.tenancy.permissions import Role
@@ -149,29 +150,12 @@ def _sso_save(*, organization, sso, actor, values, metadata, group_roles, break_
         break_glass_check(sso, list(sso.break_glass_users.all()))
     mapping = {}
     if group_roles is not None:
-        _group_roles_replace(organization, group_roles)
+        group_roles_replace(organization=organization, group_roles=group_roles)
         changed.append("group_roles")
     for row in GroupRole.objects.filter(organization=organization):
         mapping.setdefault(row.group, []).append(row.role)
     events.sso_configured(sso=sso, actor=actor, fields=changed, group_roles=mapping)
     return sso
-
-
-def _group_roles_replace(organization: Organization, group_roles: dict[str, set[str]]) -> None:
-    unknown = {role for roles in group_roles.values() for role in roles} - set(Role.values)
-    if unknown:
-        raise ValidationError(
-            {
-                "group_roles": f"Unknown role {', '.join(sorted(unknown))}; roles are "
-                f"{', '.join(Role.values)}."
-            }
-        )
-    GroupRole.objects.filter(organization=organization).delete()
-    GroupRole.objects.bulk_create(
-        GroupRole(organization=organization, group=group, role=role)
-        for group, roles in sorted(group_roles.items())
-        for role in sorted(roles)
-    )
 
 
 # --- One sign-in ----------------------------------------------------------------------

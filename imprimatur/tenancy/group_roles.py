@@ -32,3 +32,22 @@ def group_role_add(*, organization: Organization, group: str, role: str, actor) 
 def group_role_remove(*, mapping: GroupRole, actor) -> None:
     events.group_role_removed(mapping=mapping, actor=actor)
     mapping.delete()
+
+
+def group_roles_replace(*, organization: Organization, group_roles: dict[str, set[str]]) -> None:
+    """Make the organisation's whole group → role mapping ``group_roles`` (group → roles), as
+    single sign-on's configuration sets it; its caller records the change."""
+    unknown = {role for roles in group_roles.values() for role in roles} - set(Role.values)
+    if unknown:
+        raise ValidationError(
+            {
+                "group_roles": f"Unknown role {', '.join(sorted(unknown))}; roles are "
+                f"{', '.join(Role.values)}."
+            }
+        )
+    GroupRole.objects.filter(organization=organization).delete()
+    GroupRole.objects.bulk_create(
+        GroupRole(organization=organization, group=group, role=role)
+        for group, roles in sorted(group_roles.items())
+        for role in sorted(roles)
+    )
