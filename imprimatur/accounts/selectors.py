@@ -27,8 +27,7 @@ def lock_for_username(username: str) -> AccountLock | None:
 def account_lock(user) -> AccountLock | None:
     """The active lock of ``user`` (its ``locked_at``, ``locked_until``, None: until an admin
     unlocks it, and ``failures``), else None: what the members page shows as "locked"."""
-    name = username_normalise(user.get_username())
-    return _active(AccountLock.objects.filter(Q(user=user) | Q(username=name)))
+    return account_locks([user]).get(user.pk)
 
 
 def account_locks(users) -> dict[int, AccountLock]:
