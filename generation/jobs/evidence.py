@@ -3,6 +3,7 @@ matches and its history, an image's checks. The review pages (registered as revi
 evidence in ``apps.py``) and the request pages read the same dicts."""
 
 from generation.jobs import selectors
+from generation.jobs.check_words import check_sentences
 from governance.policies.display import highlight_matches
 from governance.reviews.selectors import review_last_decision, reviews_of
 
@@ -19,20 +20,98 @@ def prompt_review_evidence(generation_request, user=None) -> dict:
 
 
 def asset_review_evidence(asset, user) -> dict:
-    """What the image review page shows: the request's prompt and the asset's checks."""
+    """What the image review page (the review desk) shows: the image with its checks in
+    sentences, the brand kit beside it (reference images, palette with ΔE), the request's
+    other images and its earlier versions with their images and reviewers' comments.
+
+    Only reviewers of the asset's organisation reach this (the task is scoped), and the
+    brand kit read is the asset's own project's."""
     privileged = selectors.may_see_quarantined(
         user=user, organization_id=asset.request.project.organization_id
     )
+    item = asset_evidence(asset, user, privileged=privileged)
+    history = selectors.request_history(asset.request)
+    for version in history:
+        version["images"] = [
+            {"asset": old, "show_image": privileged or not old.quarantined}
+            for old in version["assets"]
+        ]
     return {
-        "item": asset_evidence(asset, user, privileged=privileged),
+        "item": item,
         "req": asset.request,
         # The other images of the request, to compare the variants side by side.
         "variants": [
             asset_evidence(other, user, privileged=privileged)
             for other in asset.request.assets.exclude(pk=asset.pk).order_by("index")
         ],
-        **prompt_review_evidence(asset.request),
+        "kit": brand_kit_evidence(asset.request.project, item["result"], item["show_image"]),
+        "prompt_highlighted": prompt_review_evidence(asset.request)["prompt_highlighted"],
+        "history": history,
     }
+
+
+#: How many reference images the desk shows beside the image.
+DESK_REFERENCES = 6
+
+
+def brand_kit_evidence(project, result: dict | None, show_image: bool) -> dict:
+    """The project's brand kit as the desk shows it beside an image: its reference images,
+    its palette, and the CIEDE2000 distance (ΔE 2000) of each of the image's dominant colours
+    to each palette colour. The dominant colours are those the image's latest check measured
+    (k-means in CIELAB, ``generation.checks.brand``); a withheld image shows none."""
+    palette = [colour.upper() for colour in project.palette]
+    swatches = []
+    if show_image and result:
+        part = ((result.get("brand") or {}).get("parts") or {}).get("palette") or {}
+        swatches = part.get("swatches") or []
+    references = list(project.reference_images.order_by("pk")[: DESK_REFERENCES + 1])
+    threshold = project.brand_thresholds.get("delta_e", 10.0)
+    return {
+        "project": project,
+        "references": references[:DESK_REFERENCES],
+        "more_references": len(references) > DESK_REFERENCES,
+        "palette": palette,
+        "colours": palette_distances(swatches, palette, threshold) if palette else [],
+        "delta_e_threshold": threshold,
+        "measured": bool(swatches),
+    }
+
+
+def palette_distances(swatches: list[dict], palette: list[str], threshold: float) -> list[dict]:
+    """Each dominant colour (a stored swatch: hex, CIELAB, pixel share) with its ΔE 2000 to
+    every palette colour, in palette order, the nearest marked."""
+    import numpy as np
+    from skimage.color import deltaE_ciede2000, rgb2lab
+
+    if not swatches:
+        return []
+    palette_rgb = np.array(
+        [[int(colour[i : i + 2], 16) for i in (1, 3, 5)] for colour in palette], dtype=float
+    )
+    palette_lab = rgb2lab(palette_rgb.reshape(-1, 1, 3) / 255.0).reshape(-1, 3)
+    labs = np.array([swatch["lab"] for swatch in swatches], dtype=float)
+    distances = deltaE_ciede2000(labs[:, None, :], palette_lab[None, :, :])
+    rows = []
+    for swatch, row in zip(swatches, distances, strict=True):
+        nearest = int(row.argmin())
+        rows.append(
+            {
+                "hex": swatch["hex"],
+                "share": swatch["share"],
+                "percent": round(100 * swatch["share"]),
+                "distances": [
+                    {
+                        "colour": colour,
+                        # Exactly the palette's colour: 0, not a conversion's last bit.
+                        "delta_e": 0.0 if swatch["hex"] == colour else float(value),
+                        "nearest": index == nearest,
+                        "within": swatch["hex"] == colour or float(value) <= threshold,
+                    }
+                    for index, (colour, value) in enumerate(zip(palette, row, strict=True))
+                ],
+            }
+        )
+    return rows
 
 
 def asset_evidence(asset, user, *, privileged: bool | None = None) -> dict:
@@ -56,6 +135,7 @@ def asset_evidence(asset, user, *, privileged: bool | None = None) -> dict:
         "may_recheck": privileged,
         "boxes": _boxes(latest) if latest and privileged else [],
         "brand_parts": _brand_parts(latest),
+        "sentences": check_sentences(latest),
     }
 
 

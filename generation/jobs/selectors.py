@@ -118,15 +118,16 @@ def images_requested(*, organization_id: int, project_id, user_id, since) -> int
 
 def request_history(request: GenerationRequest, limit: int = 10) -> list[dict]:
     """The earlier versions of a request (what it re-runs or revises), newest first, each
-    with the comments its reviews ended with: what a reviewer reads as history."""
+    with its images and the comments its reviews ended with: what a reviewer reads as
+    history. Whether an image may be shown is the caller's to decide (quarantine)."""
     history = []
     current = request.rerun_of
     while current is not None and len(history) < limit:
         comments = []
-        targets = [current, *current.assets.all()]
-        for target in targets:
+        assets = list(current.assets.order_by("index"))
+        for target in [current, *assets]:
             for review in reviews_of(target=target):
                 comments += [d for d in review_decisions(review) if d.comment]
-        history.append({"request": current, "comments": comments})
+        history.append({"request": current, "comments": comments, "assets": assets})
         current = current.rerun_of
     return history
