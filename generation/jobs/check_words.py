@@ -21,7 +21,7 @@ ACTIONS = {
 
 
 def _number(value: float) -> str:
-    """Two decimals with a true minus sign: −0.10."""
+    """Two decimals, negatives with a true minus sign (U+2212)."""
     return f"{value:.2f}".replace("-", "\N{MINUS SIGN}")
 
 

@@ -4,16 +4,10 @@ from django import forms
 
 from governance.reviews.models import ReviewDecision
 from governance.reviews.stages import STAGE_ROLES
+from governance.reviews.wording import CONDITION_LABELS, KIND_LABELS
 
 #: The conditions a stage may wait for, in words.
-CONDITION_CHOICES = [
-    ("always", "Always"),
-    ("prompt_review", "The prompt matched a policy review rule"),
-    ("check_flagged", "An image check flagged it"),
-    ("check_failed", "An image check failed it (quarantined)"),
-    ("brand_below", "The brand score is under the threshold"),
-    ("face_detected", "A face was found (if the project asks for likeness review)"),
-]
+CONDITION_CHOICES = list(CONDITION_LABELS.items())
 
 
 class DecisionForm(forms.Form):
@@ -46,7 +40,7 @@ class StageForm(forms.Form):
     approvals = forms.IntegerField(label="Approvals", min_value=1, max_value=10, initial=1)
     kinds = forms.MultipleChoiceField(
         label="Reviews",
-        choices=[("prompt", "Prompts (before generation)"), ("asset", "Images (after)")],
+        choices=list(KIND_LABELS.items()),
         widget=forms.CheckboxSelectMultiple,
         required=False,
     )

@@ -16,6 +16,7 @@ from governance.reviews import selectors, services
 from governance.reviews.forms import DecisionForm, StageFormSet, WorkflowForm
 from governance.reviews.models import Notification, ReviewDecision, ReviewTask, Workflow
 from governance.reviews.registry import reviewable_type
+from governance.reviews.wording import stage_words, workflow_diff
 from imprimatur.errors import AlreadyDecided, InvalidTransition
 from imprimatur.tenancy.models import BrandProject
 
@@ -194,21 +195,51 @@ def workflow_edit(request, slug: str):
     else:
         formset = StageFormSet(initial=current.stages, prefix="stages")
         form = WorkflowForm(initial={"distinct_approvers": current.distinct_approvers})
+    versions = list(
+        Workflow.objects.filter(project=project)
+        .select_related("created_by")
+        .order_by("-version")[:200]
+    )
     return render(
         request,
         "reviews/workflow.html",
         {
             "project": project,
             "current": current,
-            "versions": Workflow.objects.filter(project=project)
-            .select_related("created_by")
-            .order_by("-version")[:20],
+            "current_stages": [stage_words(stage) for stage in current.stages],
+            "versions": [
+                {"workflow": version, "stages": [stage_words(s) for s in version.stages]}
+                for version in versions[:20]
+            ],
+            "comparison": _comparison(request, versions),
             "formset": formset,
             "form": form,
             "can_edit": can_edit,
         },
         status=status,
     )
+
+
+def _comparison(request, versions: list[Workflow]) -> dict | None:
+    """Two versions chosen on the page (``?from=&to=``; by default the one before the
+    current and the current), and what changed between them; None with one version only."""
+    if len(versions) < 2:
+        return None
+    by_number = {version.version: version for version in versions}
+
+    def chosen(name: str, default: int) -> int:
+        value = request.GET.get(name, "")
+        return int(value) if value.isdigit() and int(value) in by_number else default
+
+    older = chosen("from", versions[1].version)
+    newer = chosen("to", versions[0].version)
+    return {
+        "numbers": [version.version for version in versions],
+        "from": older,
+        "to": newer,
+        "diff": workflow_diff(by_number[older], by_number[newer]),
+        "asked": "from" in request.GET or "to" in request.GET,
+    }
 
 
 def _place_stage_errors(error: ValidationError, formset, form) -> None:

@@ -158,4 +158,3 @@ def test_another_organisation_sees_nothing_of_the_desk(client, acme, globex, des
         assert response.status_code == 404
         assert "Make the star bigger." not in response.content.decode()
         assert client.get(f"/reference-images/{desk['reference'].pk}/").status_code == 404
-
