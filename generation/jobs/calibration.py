@@ -8,9 +8,20 @@ into ten bins per decision (approved, rejected, not decided yet).
 from dataclasses import dataclass, field
 
 from generation.jobs.models import Asset, AssetCheck
+from imprimatur.tenancy.models import BRAND_THRESHOLD_DEFAULTS
 
 BINS = 10
 DECISIONS = ("approved", "rejected", "undecided")
+
+#: The distributions whose threshold is the brand kit's, and its name there: an admin sets
+#: these from the chart. The others' thresholds belong to the prompt policy (concepts, NudeNet).
+BRAND_KIT_THRESHOLDS = {
+    "brand": "score",
+    "brand.reference": "reference",
+    "brand.descriptors": "descriptors",
+    "brand.palette": "palette",
+    "brand.alignment": "alignment",
+}
 
 
 @dataclass
@@ -23,6 +34,8 @@ class Distribution:
     high: float
     thresholds: set = field(default_factory=set)
     values: list[tuple[float, str]] = field(default_factory=list)
+    #: The threshold of the newest image's check (images are read newest first).
+    latest_threshold: float | None = None
 
     def add(self, value, decision: str, threshold=None) -> None:
         if value is None:
@@ -30,14 +43,17 @@ class Distribution:
         self.values.append((float(value), decision))
         if threshold is not None:
             self.thresholds.add(round(float(threshold), 4))
+            if self.latest_threshold is None:
+                self.latest_threshold = round(float(threshold), 4)
 
     @property
     def count(self) -> int:
         return len(self.values)
 
-    def bins(self) -> list[dict]:
+    def bins(self, threshold: float | None = None) -> list[dict]:
         """Ten bins from ``low`` to ``high``, each with its count per decision and its share
-        of the tallest bin (for drawing)."""
+        of the tallest bin (for drawing); with a ``threshold``, the bin it falls in is marked
+        (and where in it, in percent) and the bins wholly under it (images flagged)."""
         width = (self.high - self.low) / BINS
         rows = [
             {"start": self.low + i * width, "end": self.low + (i + 1) * width}
@@ -51,7 +67,26 @@ class Distribution:
         for row in rows:
             for decision in DECISIONS:
                 row[f"{decision}_percent"] = round(100 * row[decision] / tallest, 1)
+            row["below"] = threshold is not None and row["end"] <= threshold + 1e-9
+            row["marked"] = False
+        if threshold is not None:
+            index = min(BINS - 1, max(0, int((threshold - self.low) / width)))
+            rows[index]["marked"] = True
+            offset = (threshold - rows[index]["start"]) / width
+            rows[index]["marker_percent"] = round(100 * min(1.0, max(0.0, offset)), 1)
         return rows
+
+    def effect(self, threshold: float | None) -> dict | None:
+        """What a threshold does to these images: how many of each decision score under it
+        (and so are flagged) — approved ones under it are images the check would have sent
+        to a reviewer needlessly, rejected ones over it images it let through."""
+        if threshold is None:
+            return None
+        under = dict.fromkeys(DECISIONS, 0)
+        over = dict.fromkeys(DECISIONS, 0)
+        for value, decision in self.values:
+            (under if value < threshold else over)[decision] += 1
+        return {"threshold": threshold, "under": under, "over": over}
 
     def summary(self) -> dict:
         approved = sorted(v for v, d in self.values if d == "approved")
@@ -61,6 +96,15 @@ class Distribution:
             "rejected_median": _median(rejected),
             "thresholds": sorted(self.thresholds),
         }
+
+
+def current_threshold(distribution: Distribution, project) -> float | None:
+    """The threshold in force now: the brand kit's (its own or the default) for brand
+    scores; for the others, the one the latest checks ran with (their policy's)."""
+    name = BRAND_KIT_THRESHOLDS.get(distribution.key)
+    if name is not None:
+        return float(project.brand_thresholds.get(name, BRAND_THRESHOLD_DEFAULTS[name]))
+    return distribution.latest_threshold
 
 
 def _median(values: list[float]) -> float | None:

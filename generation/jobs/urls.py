@@ -1,13 +1,13 @@
 from django.urls import path
 
-from generation.jobs import sharing_views, views
+from generation.jobs import calibration_views, sharing_views, views
 
 app_name = "jobs"
 
 urlpatterns = [
     path("projects/<slug:slug>/", views.project_detail, name="project"),
     path("projects/<slug:slug>/policy-check/", views.policy_check, name="policy-check"),
-    path("projects/<slug:slug>/calibration/", views.calibration, name="calibration"),
+    path("projects/<slug:slug>/calibration/", calibration_views.calibration, name="calibration"),
     path("requests/<int:pk>/", views.request_detail, name="request"),
     path("requests/<int:pk>/status/", views.request_status, name="request-status"),
     path("requests/<int:pk>/cancel/", views.request_cancel, name="request-cancel"),

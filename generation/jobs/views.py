@@ -260,34 +260,6 @@ def request_revise(request, pk: int):
 
 
 @login_required
-def calibration(request, slug: str):
-    """How each check score is spread over the project's recent images, with reviewers'
-    decisions: for admins and compliance officers setting thresholds."""
-    from generation.jobs.calibration import score_distributions
-
-    project = project_get(
-        user=request.user, slug=slug, organization=request.GET.get("organization")
-    )
-    if not selectors.may_see_quarantined(
-        user=request.user, organization_id=project.organization_id
-    ):
-        raise PermissionDenied("Only compliance officers and admins see the calibration page.")
-    distributions, assets = score_distributions(project=project)
-    return render(
-        request,
-        "jobs/calibration.html",
-        {
-            "project": project,
-            "assets": assets,
-            "distributions": [
-                {"d": item, "bins": item.bins(), "summary": item.summary()}
-                for item in distributions
-            ],
-        },
-    )
-
-
-@login_required
 @require_POST
 def asset_recheck(request, pk: int):
     asset = selectors.asset_get(user=request.user, pk=pk)

@@ -85,16 +85,16 @@ def project_created(*, project, actor=None):
     )
 
 
-def project_updated(*, project, actor, fields: list[str], changes: dict):
+def project_updated(*, project, actor, fields: list[str], changes: dict, via: str = ""):
     """``fields``: the names that changed; ``changes``: {name: {"before", "after"}} for those
-    whose values the event keeps."""
+    whose values the event keeps; ``via``: the page it was changed from, when not the kit's."""
     return audit_record(
         action="tenancy.project.update",
         actor=actor,
         organization=project.organization,
         target=project,
         project=project,
-        data={"fields": fields, **changes},
+        data={"fields": fields, **changes, **({"via": via} if via else {})},
     )
 
 

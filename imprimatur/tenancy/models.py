@@ -66,6 +66,18 @@ def validate_descriptors(value) -> None:
 
 BRAND_THRESHOLD_KEYS = ("reference", "descriptors", "palette", "alignment", "score", "delta_e")
 
+#: The brand checks' defaults, used where a project sets no threshold of its own. They mirror
+#: `generation.checks.brand.BrandThresholds` (which imports torch, too heavy for web pages);
+#: tests/imprimatur/test_brand_kit.py keeps the two equal.
+BRAND_THRESHOLD_DEFAULTS: dict[str, float] = {
+    "reference": 0.6,
+    "descriptors": 0.5,
+    "palette": 0.5,
+    "alignment": 0.2,
+    "score": 0.5,
+    "delta_e": 10.0,
+}
+
 
 def validate_brand_thresholds(value) -> None:
     if not isinstance(value, dict):

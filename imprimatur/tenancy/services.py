@@ -121,6 +121,7 @@ def project_brand_update(
     brand_thresholds: dict | None = None,
     likeness_review: bool | None = None,
     description: str | None = None,
+    via: str = "",
 ) -> BrandProject:
     """Change the brand kit fields given (None leaves a field as it is); admins only.
 
@@ -161,8 +162,19 @@ def project_brand_update(
         for name in ("brand_thresholds", "likeness_review")
         if name in changed
     }
-    events.project_updated(project=project, actor=user, fields=changed, changes=changes)
+    events.project_updated(project=project, actor=user, fields=changed, changes=changes, via=via)
     return project
+
+
+@transaction.atomic
+def brand_threshold_set(*, project: BrandProject, user, name: str, value: float, via: str):
+    """Set one brand check threshold (e.g. from the calibration chart): a new version of the
+    brand kit, through ``project_brand_update``, so the change is checked and audited alike;
+    the other thresholds stay as they are. Admins only."""
+    _ensure_may_manage(user=user, project=project)
+    locked = BrandProject.objects.select_for_update().get(pk=project.pk)
+    thresholds = {**locked.brand_thresholds, name: value}
+    return project_brand_update(project=locked, user=user, brand_thresholds=thresholds, via=via)
 
 
 def _reference_png(data: bytes) -> bytes:

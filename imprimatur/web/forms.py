@@ -2,19 +2,11 @@
 
 from django import forms
 
-from imprimatur.tenancy.models import BRAND_THRESHOLD_KEYS, HEX_COLOUR
-
-#: The brand checks' defaults, used where a project sets no threshold of its own. They mirror
-#: `generation.checks.brand.BrandThresholds` (which imports torch, too heavy for a web form);
-#: a test keeps the two equal.
-BRAND_THRESHOLD_DEFAULTS: dict[str, float] = {
-    "reference": 0.6,
-    "descriptors": 0.5,
-    "palette": 0.5,
-    "alignment": 0.2,
-    "score": 0.5,
-    "delta_e": 10.0,
-}
+from imprimatur.tenancy.models import (
+    BRAND_THRESHOLD_DEFAULTS,
+    BRAND_THRESHOLD_KEYS,
+    HEX_COLOUR,
+)
 
 THRESHOLD_LABELS = {
     "reference": ("Reference images", "Lowest similarity to the reference images (0 to 1)."),
