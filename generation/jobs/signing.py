@@ -361,3 +361,58 @@ def _summary(report: dict, match: dict | None) -> str:
         f"{match['project']} ({match['organization']}), found by its {match['found_by']}."
         f"{approved}"
     )
+
+
+#: IPTC's digital source types (https://cv.iptc.org/newscodes/digitalsourcetype/), by the
+#: last part of their URL, in the vocabulary's own words.
+IPTC_SOURCE_TYPES = {
+    "digitalCapture": "Original digital capture of a real-life scene",
+    "negativeFilm": "Digitised from a negative on film",
+    "positiveFilm": "Digitised from a positive on film",
+    "print": "Digitised from a print on non-transparent medium",
+    "minorHumanEdits": "Original media with minor human edits",
+    "humanEdits": "Human-edited media",
+    "compositeCapture": "Composite of captured elements",
+    "algorithmicallyEnhanced": "Algorithmically enhanced media",
+    "dataDrivenMedia": "Data-driven media",
+    "digitalArt": "Digital art",
+    "virtualRecording": "Virtual recording",
+    "compositeSynthetic": "Composite including synthetic elements",
+    "trainedAlgorithmicMedia": "Trained algorithmic media",
+    "compositeWithTrainedAlgorithmicMedia": "Composite with trained algorithmic media",
+    "algorithmicMedia": "Pure algorithmic media",
+    "screenCapture": "Screen capture",
+    "digitalCreation": "Digital creation",
+    "softwareImage": "Created by software",
+}
+
+
+def source_type_words(url: str | None) -> dict | None:
+    """An IPTC digital source type URL → its words and the URL (to link to); an unknown one
+    keeps its last part, split into words."""
+    if not url:
+        return None
+    code = str(url).rstrip("/").rsplit("/", 1)[-1]
+    label = IPTC_SOURCE_TYPES.get(code)
+    if label is None:
+        label = "".join(f" {c.lower()}" if c.isupper() else c for c in code).strip().capitalize()
+    return {"label": label, "url": str(url) if str(url).startswith("http") else ""}
+
+
+#: The longer side of the preview shown beside a verification's result.
+PREVIEW_SIDE = 320
+
+
+def image_preview(data: bytes) -> str:
+    """A small WebP of an uploaded image as a data: URL, to show beside its verification
+    (the upload itself is not kept); empty when it cannot be read."""
+    import base64
+
+    try:
+        image = _verifiable_image(data)
+    except ValueError:
+        return ""
+    image.thumbnail((PREVIEW_SIDE, PREVIEW_SIDE))
+    buffer = io.BytesIO()
+    image.save(buffer, format="WEBP", quality=80)
+    return "data:image/webp;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")

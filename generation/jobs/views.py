@@ -400,7 +400,13 @@ def verify_page(request):
     """Upload an image: its C2PA manifest and which asset of this platform it is."""
     from django.contrib.auth.views import redirect_to_login
 
-    from generation.jobs.signing import image_verify, verify_allowed, verify_rate_exceeded
+    from generation.jobs.signing import (
+        image_preview,
+        image_verify,
+        source_type_words,
+        verify_allowed,
+        verify_rate_exceeded,
+    )
 
     if not verify_allowed(request.user):
         return redirect_to_login(request.get_full_path())
@@ -414,8 +420,13 @@ def verify_page(request):
             context["error"] = "Choose an image file to verify."
             status = 400
         else:
+            data = upload.read()
             try:
-                context["result"] = image_verify(upload.read(), user=request.user)
+                context["result"] = image_verify(data, user=request.user)
+                context["preview"] = image_preview(data)
+                context["source_type"] = source_type_words(
+                    context["result"]["report"].get("digital_source_type")
+                )
             except ValueError as error:
                 context["error"] = str(error)
                 status = 400
