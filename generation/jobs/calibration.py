@@ -7,6 +7,7 @@ into ten bins per decision (approved, rejected, not decided yet).
 
 from dataclasses import dataclass, field
 
+from generation.jobs.evidence import BRAND_PART_LABELS
 from generation.jobs.models import Asset, AssetCheck
 from imprimatur.tenancy.models import BRAND_THRESHOLD_DEFAULTS
 
@@ -153,7 +154,8 @@ def score_distributions(*, project, limit: int = 500) -> tuple[list[Distribution
             get("brand", "Brand score").add(brand.get("score"), decision, brand.get("threshold"))
             for name, part in (brand.get("parts") or {}).items():
                 low = -1.0 if name in ("alignment", "reference") else 0.0
-                get(f"brand.{name}", f"Brand: {name}", low).add(
+                label = BRAND_PART_LABELS.get(name, name.replace("_", " "))
+                get(f"brand.{name}", f"Brand: {label[:1].lower()}{label[1:]}", low).add(
                     part.get("value"), decision, part.get("threshold")
                 )
         for concept in result["safety"].get("concepts", []):

@@ -6,6 +6,7 @@ from generation.jobs import selectors
 from generation.jobs.check_words import check_sentences
 from governance.policies.display import highlight_matches
 from governance.reviews.selectors import review_last_decision, reviews_of
+from imprimatur.tenancy.models import BRAND_THRESHOLD_DEFAULTS
 
 
 def prompt_review_evidence(generation_request, user=None) -> dict:
@@ -65,16 +66,39 @@ def brand_kit_evidence(project, result: dict | None, show_image: bool) -> dict:
         part = ((result.get("brand") or {}).get("parts") or {}).get("palette") or {}
         swatches = part.get("swatches") or []
     references = list(project.reference_images.order_by("pk")[: DESK_REFERENCES + 1])
-    threshold = project.brand_thresholds.get("delta_e", 10.0)
+    threshold = project.brand_thresholds.get("delta_e", BRAND_THRESHOLD_DEFAULTS["delta_e"])
+    colours = palette_distances(swatches, palette, threshold) if palette else []
     return {
         "project": project,
         "references": references[:DESK_REFERENCES],
         "more_references": len(references) > DESK_REFERENCES,
         "palette": palette,
-        "colours": palette_distances(swatches, palette, threshold) if palette else [],
+        "colours": colours,
+        "palette_nearest": _palette_nearest(palette, colours),
         "delta_e_threshold": threshold,
         "measured": bool(swatches),
     }
+
+
+def _palette_nearest(palette: list[str], colours: list[dict]) -> list[dict]:
+    """Each palette colour with the image's closest dominant colour to it and their ΔE."""
+    found = []
+    for index, colour in enumerate(palette):
+        if not colours:
+            found.append({"colour": colour, "image_colour": None})
+            continue
+        row = min(colours, key=lambda row: row["distances"][index]["delta_e"])
+        cell = row["distances"][index]
+        found.append(
+            {
+                "colour": colour,
+                "image_colour": row["hex"],
+                "percent": row["percent"],
+                "delta_e": cell["delta_e"],
+                "within": cell["within"],
+            }
+        )
+    return found
 
 
 def palette_distances(swatches: list[dict], palette: list[str], threshold: float) -> list[dict]:
