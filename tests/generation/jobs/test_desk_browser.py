@@ -1,8 +1,6 @@
 """The review desk, the workflow comparison and the calibration chart in a real browser, at
-1366 px and at 390 px: nothing of their content sticks out sideways and the CSP blocks nothing. Screenshots go to
-var/screenshots/desk-*.png."""
-
-import pytest
+1366 px and at 390 px: nothing of their content sticks out sideways and the CSP blocks
+nothing. Screenshots go to var/screenshots/desk-*.png."""
 
 from governance.reviews.models import ReviewTask
 from governance.reviews.services import workflow_current, workflow_update
