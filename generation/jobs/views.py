@@ -18,7 +18,7 @@ from generation.jobs.forms import (
     GenerationRequestForm,
     ModelProfileForm,
 )
-from generation.jobs.models import Asset, GenerationRequest
+from generation.jobs.models import Asset, GenerationRequest, PolicyOutcome
 from generation.jobs.sharing_views import share_context
 from governance.policies import selectors as policy_selectors
 from governance.policies.display import (
@@ -424,9 +424,17 @@ def verify_page(request):
             try:
                 context["result"] = image_verify(data, user=request.user)
                 context["preview"] = image_preview(data)
-                context["source_type"] = source_type_words(
-                    context["result"]["report"].get("digital_source_type")
-                )
+                report = context["result"]["report"]
+                context["source_type"] = source_type_words(report.get("digital_source_type"))
+                generation = report.get("generation") or {}
+                context["manifest_words"] = {
+                    "decision": dict(PolicyOutcome.choices).get(
+                        generation.get("decision"), generation.get("decision")
+                    ),
+                    "checks": dict(Asset.Verdict.choices).get(
+                        (generation.get("checks") or {}).get("verdict") or "", ""
+                    ),
+                }
             except ValueError as error:
                 context["error"] = str(error)
                 status = 400

@@ -49,6 +49,7 @@ def test_the_page_says_the_source_in_words_and_shows_the_image(client, acme):
 
     thumbnail = Image.open(io.BytesIO(base64.b64decode(preview.split(",", 1)[1])))
     assert thumbnail.format == "WEBP" and max(thumbnail.size) <= signing.PREVIEW_SIDE
+    assert "prompt policy: allowed" in page and "policy decision allow" not in page
     assert "<script>" not in page and 'src="/static/web/verify.js"' in page
 
 
