@@ -125,9 +125,9 @@ def images_check(request: GenerationRequest, images) -> list[dict]:
     from generation.checks import run_checks
 
     clip = clip_load()
-    results = run_checks(
-        images, prompt=request.prompt, config=checks_config(request, clip), clip=clip
-    )
+    _ids, references = project_reference_embeddings(request.project, clip)
+    config = checks_config(request, clip, references)
+    results = run_checks(images, prompt=request.prompt, config=config, clip=clip)
     return [result.to_dict() for result in results]
 
 

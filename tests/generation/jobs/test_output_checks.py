@@ -253,3 +253,16 @@ def test_bulk_approval_and_variants_side_by_side(client, acme, tiny_model_path):
         task.refresh_from_db()
         assert task.status == "approved"
         assert task.decisions.get().comment == "On brand."
+
+
+def test_generated_images_are_compared_with_the_brand_reference_images(acme, tiny_model_path):
+    """The reference images' embeddings reach the brand check when a job's images are checked
+    (they were stored but never passed on: the reference part was never measured)."""
+    skimage_data = pytest.importorskip("skimage.data")
+    reference = BrandReferenceImage(project=acme.project, caption="coffee")
+    reference.image.save("coffee.png", ContentFile(png_of(Image.fromarray(skimage_data.coffee()))))
+    _finished, [asset] = run_job(acme, num_images=1)
+    part = asset.checks.get().result["brand"]["parts"]["reference"]
+    assert part["references"] == 1, part
+    reference.refresh_from_db()
+    assert reference.embedding  # computed once, then stored
