@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 
 from generation.jobs import catalog, exports, selectors, services
 from generation.jobs.evidence import asset_evidence, prompt_review_evidence
+from generation.jobs.gallery_views import gallery_context
 from generation.jobs.forms import (
     POLICY_FEEDBACK_FIELDS,
     GenerationRequestForm,
@@ -88,6 +89,7 @@ def project_detail(request, slug: str):
             "requests": selectors.generation_request_list(
                 user=request.user, project=project
             ).prefetch_related("assets")[:20],
+            **gallery_context(request, project),
         },
         status=status,
     )
