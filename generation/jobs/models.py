@@ -316,6 +316,8 @@ class Asset(OrganizationScoped):
         indexes = [
             # Galleries page newest first by (created_at, id) (keyset, no OFFSET).
             models.Index(fields=["created_at", "id"], name="asset_created_id_idx"),
+            # … and the same filtered by status (a rare status would scan every image).
+            models.Index(fields=["status", "created_at", "id"], name="asset_status_created_idx"),
         ]
         constraints = [
             # A redelivered job can never store the same image twice.
