@@ -202,14 +202,16 @@ def build(total: int, per_request: int, batch: int = 5000) -> None:
     print(f"built in {time.perf_counter() - started:.1f} s", flush=True)
 
 
-def timed(client: Client, url: str) -> tuple[float, int]:
+def timed(client: Client, url: str) -> tuple[float, float, int]:
+    """Wall-clock and this process's CPU milliseconds of one request, and its queries."""
     with CaptureQueriesContext(connection) as queries:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         response = client.get(url, HTTP_HOST=settings.ALLOWED_HOSTS[0])
         elapsed = (time.perf_counter() - started) * 1000
+        cpu = (time.process_time() - cpu) * 1000
     if response.status_code != 200:
         raise SystemExit(f"{url}: HTTP {response.status_code}")
-    return elapsed, len(queries)
+    return elapsed, cpu, len(queries)
 
 
 def main() -> None:
@@ -246,21 +248,29 @@ def main() -> None:
         "dashboard": (as_admin, "/"),
         "gallery_deep": (as_reviewer, f"{base}&after={cursor_of(middle)}"),
         "gallery_filtered": (as_reviewer, f"{base}&status=changes&creator={admin.pk}"),
+        # The machine's noise floor: a small page of the same shell with no images.
+        "baseline_profile": (as_reviewer, "/settings/"),
     }
     times: dict[str, list[float]] = {name: [] for name in pages}
+    cpu: dict[str, list[float]] = {name: [] for name in pages}
     queries: dict[str, int] = {}
     for round_ in range(args.rounds + 1):
         for name, (client, url) in pages.items():
-            elapsed, made = timed(client, url)
+            elapsed, used, made = timed(client, url)
             queries[name] = made
             if round_:  # the first round warms caches and connections
                 times[name].append(elapsed)
+                cpu[name].append(used)
+    print(f"{'page':17s} {'median':>7s} {'min':>7s} {'max':>7s}  (ms, wall)  cpu ms  queries")
     for name, values in times.items():
         print(
-            f"{name:17s} median {statistics.median(values):7.1f} ms  "
-            f"min {min(values):7.1f}  max {max(values):7.1f}  queries {queries[name]}",
+            f"{name:17s} {statistics.median(values):7.1f} {min(values):7.1f} "
+            f"{max(values):7.1f}  {'':10s}  {statistics.median(cpu[name]):6.1f}  "
+            f"{queries[name]}",
             flush=True,
         )
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"load average (1 min) {load:.1f} on {os.cpu_count()} CPUs", flush=True)
     print(
         f"gallery_ms={statistics.median(times['gallery']):.1f} "
         f"queue_ms={statistics.median(times['queue']):.1f} "

@@ -103,13 +103,14 @@ def cursor_parse(raw: str) -> tuple[datetime, int] | None:
     return EPOCH + timedelta(microseconds=int(micros)), int(pk)
 
 
-def _quarantine_visible(user, assets, organization_id: int | None = None):
-    """Leave out quarantined images of organisations where ``user`` may not see them."""
+def _quarantine_visible(user, assets, organization_id: int | None = None, sees=None):
+    """Leave out quarantined images of organisations where ``user`` may not see them
+    (``sees``: the answer for ``organization_id`` when the caller has it already)."""
     seeing = Organization.objects.restrict(user, Action.SEE_QUARANTINED)
     if organization_id is not None:
-        if seeing.filter(pk=organization_id).exists():
-            return assets
-        return assets.filter(quarantined=False)
+        if sees is None:
+            sees = seeing.filter(pk=organization_id).exists()
+        return assets if sees else assets.filter(quarantined=False)
     return assets.filter(
         Q(quarantined=False) | Q(request__project__organization_id__in=seeing.values("pk"))
     )
@@ -122,14 +123,18 @@ def _newest_first(assets):
 def _labelled(assets: list[Asset]) -> list[Asset]:
     for asset in assets:
         asset.status_label = STATUS_LABELS.get(asset.status, asset.status)
+        asset.alt = image_alt(asset)
     return assets
 
 
-def gallery_page(*, user, project, filters: GalleryFilters, after: str = "", size=PAGE_SIZE):
+def gallery_page(
+    *, user, project, filters: GalleryFilters, after: str = "", size=PAGE_SIZE, sees=None
+):
     """One page of the project's images, newest first, and the cursor of the next page (or
-    an empty string on the last page)."""
+    an empty string on the last page). ``sees``: whether the user may see quarantined
+    images here, when the caller knows it already."""
     assets = Asset.objects.restrict(user, Action.VIEW).filter(request__project=project)
-    assets = filters.apply(_quarantine_visible(user, assets, project.organization_id))
+    assets = filters.apply(_quarantine_visible(user, assets, project.organization_id, sees))
     position = cursor_parse(after)
     if position is not None:
         created, pk = position
@@ -171,32 +176,32 @@ def recent_images(*, user, size=RECENT_SIZE) -> list[Asset]:
 def image_alt(asset: Asset) -> str:
     """An image's text alternative: which image it is and what was asked for."""
     request = asset.request
-    return f"Image {asset.index + 1} of request #{request.pk}: {request.prompt[:120]}"
+    prompt = request.prompt if len(request.prompt) <= 120 else request.prompt[:119] + "…"
+    return f"Image {asset.index + 1} of request #{request.pk}: {prompt}"
 
 
 def asset_previews(object_ids: list[int], user) -> dict[int, Preview]:
     """The review queue's previews of image reviews: the thumbnail of each image the user
     may see (a quarantined one only for those who may see it). One query for all."""
     assets = Asset.objects.restrict(user, Action.VIEW).filter(pk__in=object_ids)
-    assets = _quarantine_visible(user, assets).select_related("request")
+    assets = _quarantine_visible(user, assets)
     # Two reverse() calls per task would cost more than the query on a page of 200: the
-    # routes are reversed once, with a placeholder id.
+    # routes are reversed once, with a placeholder id; rows are read as tuples.
     thumbnail = reverse("jobs:asset-thumbnail", args=[0]).replace("/0/", "/{}/", 1)
     image = reverse("jobs:asset-image", args=[0]).replace("/0/", "/{}/", 1)
-    return {
-        asset.pk: Preview(
-            image_url=thumbnail.format(asset.pk),
-            full_url=image.format(asset.pk),
-            alt=image_alt(asset),
+    rows = assets.values_list("pk", "index", "request_id", "request__prompt")
+    previews = {}
+    for pk, index, request_id, prompt in rows:
+        prompt = prompt if len(prompt) <= 120 else prompt[:119] + "…"
+        previews[pk] = Preview(
+            image_url=thumbnail.format(pk),
+            full_url=image.format(pk),
+            alt=f"Image {index + 1} of request #{request_id}: {prompt}",
         )
-        for asset in assets.only("pk", "index", "request__id", "request__prompt")
-    }
+    return previews
 
 
 def prompt_previews(object_ids: list[int], user) -> dict[int, Preview]:
     """The review queue's previews of prompt reviews: the whole prompt, as submitted."""
     requests = GenerationRequest.objects.restrict(user, Action.VIEW).filter(pk__in=object_ids)
-    return {
-        request.pk: Preview(text=request.prompt)
-        for request in requests.only("pk", "prompt", "negative_prompt_submitted")
-    }
+    return {pk: Preview(text=prompt) for pk, prompt in requests.values_list("pk", "prompt")}

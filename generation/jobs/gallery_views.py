@@ -23,12 +23,12 @@ def asset_thumbnail(request, pk: int):
     return response
 
 
-def gallery_context(request, project) -> dict:
+def gallery_context(request, project, *, sees_quarantined=None) -> dict:
     """What ``jobs/_gallery.html`` needs: one page of images, the filters, the next link."""
     filters = gallery.GalleryFilters.from_query(request.GET)
     after = request.GET.get("after", "")
     assets, next_cursor = gallery.gallery_page(
-        user=request.user, project=project, filters=filters, after=after
+        user=request.user, project=project, filters=filters, after=after, sees=sees_quarantined
     )
     base = {"organization": project.organization.slug, **filters.query()}
     return {
