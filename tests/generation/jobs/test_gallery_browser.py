@@ -87,3 +87,15 @@ def test_the_lightbox_and_select_all(transactional_db, live_server, acme, browse
     page.screenshot(path=SCREENSHOTS / "gallery-3-queue.png", full_page=True)
     page.get_by_role("button", name="Approve selected").click()
     page.get_by_text("Approved 3 tasks.").wait_for()
+
+    # The dashboard's recent images; the gallery at 390 px wide stays inside its width.
+    page.goto(f"{live_server.url}/")
+    page.get_by_role("heading", name="Recent images").wait_for()
+    assert page.locator("[data-gallery] img").count() == 3
+    page.screenshot(path=SCREENSHOTS / "gallery-4-dashboard.png", full_page=True)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{live_server.url}/projects/{acme.project.slug}/")
+    gallery = page.locator("#gallery")
+    gallery.wait_for()
+    assert gallery.evaluate("node => node.scrollWidth <= node.clientWidth")
+    gallery.screenshot(path=SCREENSHOTS / "gallery-5-project-390.png")
