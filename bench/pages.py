@@ -147,9 +147,7 @@ def build(total: int, per_request: int, batch: int = 5000) -> None:
                                 status=(
                                     Asset.Status.GENERATED
                                     if waiting
-                                    else [Asset.Status.APPROVED, Asset.Status.REJECTED][
-                                        number % 2
-                                    ]
+                                    else [Asset.Status.APPROVED, Asset.Status.REJECTED][number % 2]
                                 ),
                                 quarantined=number % 97 == 0,
                                 created_at=request.created_at + timedelta(microseconds=index),

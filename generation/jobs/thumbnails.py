@@ -66,9 +66,7 @@ def thumbnails_backfill(*, batch: int = 200, limit: int | None = None) -> int:
     last = 0
     while limit is None or made < limit:
         assets = list(
-            Asset.objects.filter(thumbnail="", pk__gt=last).exclude(image="").order_by("pk")[
-                :batch
-            ]
+            Asset.objects.filter(thumbnail="", pk__gt=last).exclude(image="").order_by("pk")[:batch]
         )
         if not assets:
             break

@@ -13,12 +13,12 @@ from django.views.decorators.http import require_POST
 
 from generation.jobs import catalog, exports, selectors, services
 from generation.jobs.evidence import asset_evidence, prompt_review_evidence
-from generation.jobs.gallery_views import gallery_context
 from generation.jobs.forms import (
     POLICY_FEEDBACK_FIELDS,
     GenerationRequestForm,
     ModelProfileForm,
 )
+from generation.jobs.gallery_views import gallery_context
 from generation.jobs.models import Asset, GenerationRequest
 from generation.jobs.sharing_views import share_context
 from governance.policies import selectors as policy_selectors

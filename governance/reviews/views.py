@@ -3,8 +3,8 @@
 import re
 
 from django.contrib import messages
-from django.core import signing
 from django.contrib.auth.decorators import login_required
+from django.core import signing
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render

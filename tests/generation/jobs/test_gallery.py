@@ -106,7 +106,8 @@ def test_the_thumbnail_follows_the_images_rules(client, acme, globex):
 def test_a_quarantined_thumbnail_is_for_those_who_see_quarantined_images(client, acme):
     asset = stored(acme, quarantined=True)
     url = f"/assets/{asset.pk}/thumbnail.webp"
-    for role, expected in [("reviewer", 404), ("creator", 404), ("compliance", 200), ("admin", 200)]:
+    answers = [("reviewer", 404), ("creator", 404), ("compliance", 200), ("admin", 200)]
+    for role, expected in answers:
         client.force_login(acme.users[role])
         assert client.get(url).status_code == expected, role
         # The same answer as for the full image.
@@ -135,7 +136,7 @@ def project_url(tenant, **query) -> str:
 
 
 def shown_assets(page: str) -> list[int]:
-    return [int(pk) for pk in re.findall(r'/assets/(\d+)/thumbnail\.webp', page)]
+    return [int(pk) for pk in re.findall(r"/assets/(\d+)/thumbnail\.webp", page)]
 
 
 def test_the_gallery_pages_newest_first_by_cursor(client, acme):
@@ -183,9 +184,10 @@ def test_the_gallery_filters(client, acme):
     assert ids(until=until) == {old.pk}
     page = client.get(project_url(acme, status="approved")).content.decode()
     assert "Approved" in page and ">approved<" not in page  # labels, not codes
-    assert "Dates are written as YYYY-MM-DD." in client.get(
-        project_url(acme, since="yesterday")
-    ).content.decode()
+    assert (
+        "Dates are written as YYYY-MM-DD."
+        in client.get(project_url(acme, since="yesterday")).content.decode()
+    )
 
 
 def test_the_gallery_hides_quarantined_images_from_those_who_may_not_see_them(client, acme):
@@ -199,9 +201,7 @@ def test_the_gallery_hides_quarantined_images_from_those_who_may_not_see_them(cl
     assert "Withheld by the checks" in page
 
 
-def test_pages_make_the_same_queries_for_many_images(
-    client, acme, django_assert_max_num_queries
-):
+def test_pages_make_the_same_queries_for_many_images(client, acme, django_assert_max_num_queries):
     for _ in range(3):
         stored(acme)
     client.force_login(acme.users["admin"])
