@@ -1,6 +1,6 @@
 """The galleries' parts of the pages: the project page's grid and the thumbnail files."""
 
-from django.http import FileResponse
+from django.http import FileResponse, Http404
 from django.utils.cache import patch_cache_control
 from django.utils.http import urlencode
 
@@ -17,7 +17,11 @@ THUMBNAIL_MAX_AGE = 365 * 24 * 3600
 def asset_thumbnail(request, pk: int):
     """An image's thumbnail (WebP), for those who may have its image: the same rules, a
     quarantined one included (404 to those who may not see it)."""
-    asset = thumbnail_ensure(selectors.asset_file_get(user=request.user, pk=pk))
+    asset = selectors.asset_file_get(user=request.user, pk=pk)
+    try:
+        asset = thumbnail_ensure(asset)
+    except FileNotFoundError:  # an older image whose file is gone: nothing to make it from
+        raise Http404("No such image.") from None
     response = FileResponse(asset.thumbnail.open("rb"), content_type="image/webp")
     patch_cache_control(response, private=True, max_age=THUMBNAIL_MAX_AGE, immutable=True)
     return response

@@ -125,6 +125,10 @@ def test_an_image_stored_before_thumbnails_gets_one_when_first_asked(client, acm
     old_name = old.thumbnail.name
     old.refresh_from_db()
     assert old.thumbnail.name == old_name
+    # An older image whose file is gone has no thumbnail either: 404, not an error page.
+    gone = approved_asset(acme)
+    Asset.objects.filter(pk=gone.pk).update(image="assets/gone/missing.png")
+    assert client.get(f"/assets/{gone.pk}/thumbnail.webp").status_code == 404
 
 
 # --- The project gallery -----------------------------------------------------------------------
