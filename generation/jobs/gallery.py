@@ -23,6 +23,7 @@ from imprimatur.tenancy.permissions import Action
 PAGE_SIZE = 24
 RECENT_SIZE = 12
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
 
 #: What a person reads for an image's status (the model's codes are not for people).
 STATUS_LABELS = {
@@ -142,6 +143,11 @@ def gallery_page(
         assets = assets.filter(created_at__lte=created).filter(
             Q(created_at__lt=created) | Q(created_at=created, pk__lt=pk)
         )
+    else:
+        # Always true, but a range on created_at makes SQLite walk the (created_at, id)
+        # index instead of reading all the project's images and sorting them (2 s → 10 ms
+        # at 100,000 images); PostgreSQL walks it either way.
+        assets = assets.filter(created_at__lt=FAR_FUTURE)
     page = list(_newest_first(assets)[: size + 1])
     next_cursor = cursor_of(page[size - 1]) if len(page) > size else ""
     return _labelled(page[:size]), next_cursor
