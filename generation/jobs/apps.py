@@ -35,6 +35,7 @@ class JobsConfig(AppConfig):
         from django.urls import reverse
 
         from generation.jobs.evidence import prompt_review_evidence
+        from generation.jobs.gallery import asset_previews, prompt_previews
         from generation.jobs.models import GenerationRequest
         from generation.jobs.reviewing import PROMPT_REVIEW, on_review_decided
         from governance.reviews.registry import ReviewableType, register_reviewable
@@ -49,6 +50,7 @@ class JobsConfig(AppConfig):
                 requester=lambda request: request.created_by,
                 url=lambda request: reverse("jobs:request", args=[request.pk]),
                 evidence_context=prompt_review_evidence,
+                previews=prompt_previews,
             )
         )
         review_decided.connect(on_review_decided, dispatch_uid="generation.prompt_review")
@@ -73,6 +75,7 @@ class JobsConfig(AppConfig):
                     reverse("jobs:request", args=[asset.request_id]) + f"#asset-{asset.pk}"
                 ),
                 evidence_context=asset_review_evidence,
+                previews=asset_previews,
             )
         )
         review_decided.connect(on_asset_review_decided, dispatch_uid="generation.asset_review")

@@ -305,12 +305,20 @@ class Asset(OrganizationScoped):
     phash = models.CharField(max_length=32, blank=True)
     provenance = models.JSONField(default=dict, blank=True)
     published_image = models.FileField(upload_to=asset_upload_path, blank=True, max_length=300)
+    # A small WebP made once (``thumbnails.py``) for galleries and the review queue.
+    thumbnail = models.FileField(upload_to=asset_upload_path, blank=True, max_length=300)
     created_at = models.DateTimeField(auto_now_add=True)
 
     organization_path = "request__project__organization"
 
     class Meta:
         ordering = ["request", "index"]
+        indexes = [
+            # Galleries page newest first by (created_at, id) (keyset, no OFFSET).
+            models.Index(fields=["created_at", "id"], name="asset_created_id_idx"),
+            # … and the same filtered by status (a rare status would scan every image).
+            models.Index(fields=["status", "created_at", "id"], name="asset_status_created_idx"),
+        ]
         constraints = [
             # A redelivered job can never store the same image twice.
             models.UniqueConstraint(fields=["job", "index"], name="asset_unique_job_index")

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from generation.jobs import calibration_views, sharing_views, views
+from generation.jobs import calibration_views, gallery_views, sharing_views, views
 
 app_name = "jobs"
 
@@ -17,6 +17,7 @@ urlpatterns = [
     path("models/new/", views.model_edit, name="model-new"),
     path("models/<int:pk>/", views.model_edit, name="model-edit"),
     path("assets/<int:pk>/image.png", views.asset_image, name="asset-image"),
+    path("assets/<int:pk>/thumbnail.webp", gallery_views.asset_thumbnail, name="asset-thumbnail"),
     path("assets/<int:pk>/recheck/", views.asset_recheck, name="asset-recheck"),
     path("assets/<int:pk>/published.png", views.asset_published, name="asset-published"),
     path("verify/", views.verify_page, name="verify"),

@@ -18,6 +18,7 @@ from generation.jobs.forms import (
     GenerationRequestForm,
     ModelProfileForm,
 )
+from generation.jobs.gallery_views import gallery_context
 from generation.jobs.models import Asset, GenerationRequest, PolicyOutcome
 from generation.jobs.sharing_views import share_context
 from governance.policies import selectors as policy_selectors
@@ -73,6 +74,9 @@ def project_detail(request, slug: str):
             else:
                 return redirect("jobs:request", pk=created.pk)
         status = 400
+    sees_quarantined = selectors.may_see_quarantined(
+        user=request.user, organization_id=project.organization_id
+    )
     return render(
         request,
         "jobs/project.html",
@@ -81,13 +85,12 @@ def project_detail(request, slug: str):
             "form": form,
             "can_generate": can_generate,
             "source": source,
-            "can_calibrate": selectors.may_see_quarantined(
-                user=request.user, organization_id=project.organization_id
-            ),
+            "can_calibrate": sees_quarantined,
             "no_policy": not policy_selectors.project_judged_by_policy(project=project),
             "requests": selectors.generation_request_list(
                 user=request.user, project=project
             ).prefetch_related("assets")[:20],
+            **gallery_context(request, project, sees_quarantined=sees_quarantined),
         },
         status=status,
     )

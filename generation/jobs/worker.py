@@ -22,6 +22,7 @@ from generation.jobs.checking import asset_checks_record, images_check
 from generation.jobs.models import Asset, GenerationJob, GenerationRequest
 from generation.jobs.reviewing import asset_review_open
 from generation.jobs.signing import image_sign
+from generation.jobs.thumbnails import thumbnail_attach
 from generation.jobs.transitions import (
     generation_job_end,
     generation_job_transition,
@@ -301,6 +302,7 @@ def asset_store(
         **provenance_fields,
     )
     asset.image.save(f"job{job.pk}-{index}.png", ContentFile(png), save=False)
+    thumbnail_attach(asset, png)  # made once, here, while the image is in memory
     asset.save()
     events.asset_created(asset=asset)
     return asset

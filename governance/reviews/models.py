@@ -140,7 +140,15 @@ class ReviewTask(OrganizationScoped):
                 fields=["review", "stage_index"], name="reviewtask_one_per_stage"
             )
         ]
-        indexes = [models.Index(fields=["status", "role"])]
+        indexes = [
+            models.Index(fields=["status", "role"]),
+            # The queue: open tasks, soonest due first (a partial index stays small).
+            models.Index(
+                fields=["due_at", "id"],
+                condition=models.Q(status="open"),
+                name="reviewtask_open_due_idx",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name}: {self.review}"

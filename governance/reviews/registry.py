@@ -12,6 +12,17 @@ from django.db import models
 
 
 @dataclass(frozen=True)
+class Preview:
+    """What the review queue shows of one object, so that a reviewer sees what they approve:
+    an image (``image_url``, its ``alt`` text, ``full_url`` for the lightbox) or a text."""
+
+    image_url: str = ""
+    full_url: str = ""
+    alt: str = ""
+    text: str = ""
+
+
+@dataclass(frozen=True)
 class ReviewableType:
     kind: str  # "prompt", "asset"
     model: type[models.Model]
@@ -21,6 +32,10 @@ class ReviewableType:
     url: Callable[[models.Model], str]  # the object's own page
     #: Extra context for the evidence template, from the object and the user looking at it.
     evidence_context: Callable[[models.Model, object], dict] | None = None
+    #: The queue's previews: object ids and the user in, ``{object id: Preview}`` out, in one
+    #: go (no query per task). An object left out has no preview, so it cannot be approved
+    #: in bulk: the reviewer opens it. A kind without this callable is never bulk-approved.
+    previews: Callable[[list[int], object], dict[int, Preview]] | None = None
 
 
 _registry: dict[str, ReviewableType] = {}

@@ -4,6 +4,7 @@ import re
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core import signing
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -15,20 +16,33 @@ from django.views.decorators.http import require_POST
 from governance.reviews import selectors, services
 from governance.reviews.forms import DecisionForm, StageFormSet, WorkflowForm
 from governance.reviews.models import Notification, ReviewDecision, ReviewTask, Workflow
-from governance.reviews.registry import reviewable_type
+from governance.reviews.registry import Preview, reviewable_type
 from governance.reviews.wording import stage_words, workflow_diff
 from imprimatur.errors import AlreadyDecided, InvalidTransition
 from imprimatur.tenancy.models import BrandProject
+from imprimatur.tenancy.permissions import Action
 
 
 @login_required
 def queue(request):
     tasks = selectors.task_list(user=request.user).exclude(review__requested_by=request.user)
-    projects = BrandProject.objects.filter(pk__in=tasks.values("review__project")).order_by("name")
+    # The filter's projects: those I may see. Finding only the projects with a task
+    # waiting would read every open task (bench/pages.py).
+    projects = BrandProject.objects.restrict(request.user, Action.VIEW).order_by("name")
     project = request.GET.get("project", "")
     if project:
         tasks = tasks.filter(review__project__slug=project)
-    tasks = list(tasks[:200])
+    # The page reads none of the reviews' and projects' JSON: not decoded 200 times over.
+    tasks = list(
+        tasks.defer(
+            "review__stages",
+            "review__reasons",
+            "review__project__palette",
+            "review__project__on_brand_descriptors",
+            "review__project__off_brand_descriptors",
+            "review__project__brand_thresholds",
+        )[:200]
+    )
     # One query for what I already decided (a stage needing several approvals); the other
     # rules are checked when the decision is made, and bulk approval reports them.
     decided = set(
@@ -36,15 +50,25 @@ def queue(request):
             "task_id", flat=True
         )
     )
+    previews = task_previews(tasks, request.user)
     for task in tasks:
         task.overdue = selectors.is_overdue(task)
+        task.preview = previews.get(task.pk)
+        # Bulk approval takes only what the page shows: a task whose preview is not on it
+        # (an image the reviewer may not see, a kind without previews) is opened to decide.
         task.may_decide = task.pk not in decided
+        task.may_bulk = task.may_decide and task.preview is not None
+        # Computed once here: the template's truncatechars and url tags cost a lot per row
+        # on a page of 200 tasks (bench/pages.py).
+        task.url = reverse("reviews:task", args=[task.pk])
+        task.short_title = _shorten(task.review.title, 80)
     workflow_projects = selectors.workflow_projects(user=request.user)
     return render(
         request,
         "reviews/queue.html",
         {
             "tasks": tasks,
+            "shown": shown_token(request.user, [task.pk for task in tasks if task.may_bulk]),
             "projects": projects,
             "project": project,
             "workflow_projects": workflow_projects,
@@ -59,9 +83,16 @@ def bulk_approve(request):
     and what could not be approved is listed with the reason."""
     ids = [int(pk) for pk in request.POST.getlist("task") if pk.isdigit()]
     comment = request.POST.get("comment", "").strip()
-    result = services.tasks_bulk_approve(user=request.user, task_ids=ids, comment=comment)
+    # Only tasks whose preview the reviewer's queue page showed them (the page signs their
+    # ids); any other is refused unread, so nobody approves an image they never saw.
+    shown = shown_ids(request.user, request.POST.get("shown", ""))
+    unseen = [pk for pk in ids if pk not in shown]
+    result = services.tasks_bulk_approve(
+        user=request.user, task_ids=[pk for pk in ids if pk in shown], comment=comment
+    )
     approved = len(result.approved)
     refused = [f"#{pk}: {text}" for pk, text in result.refused.items()]
+    refused += [f"#{pk}: {NOT_SHOWN}" for pk in unseen]
     if approved:
         messages.success(request, f"Approved {approved} task{'s' if approved != 1 else ''}.")
     if refused:
@@ -69,6 +100,49 @@ def bulk_approve(request):
     if not ids:
         messages.error(request, "Select the tasks to approve first.")
     return redirect("reviews:queue")
+
+
+NOT_SHOWN = "Not shown with its preview on your queue page: open it to decide."
+SHOWN_SALT = "reviews.queue.shown"
+SHOWN_MAX_AGE = 12 * 3600  # a queue page left open longer is loaded again before approving
+
+
+def _shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def task_previews(tasks: list[ReviewTask], user) -> dict[int, Preview]:
+    """Each task's preview (``Preview``), one call per reviewable kind (no query per task)."""
+    by_kind: dict[str, list[ReviewTask]] = {}
+    for task in tasks:
+        by_kind.setdefault(task.review.kind, []).append(task)
+    found = {}
+    for kind, kind_tasks in by_kind.items():
+        try:
+            previews = reviewable_type(kind).previews
+        except LookupError:
+            continue
+        if previews is None:
+            continue
+        by_object = previews([task.review.object_id for task in kind_tasks], user)
+        for task in kind_tasks:
+            if task.review.object_id in by_object:
+                found[task.pk] = by_object[task.review.object_id]
+    return found
+
+
+def shown_token(user, task_ids: list[int]) -> str:
+    """The ids of the tasks a queue page showed with their previews, signed for this user."""
+    return signing.dumps(sorted(task_ids), salt=f"{SHOWN_SALT}:{user.pk}", compress=True)
+
+
+def shown_ids(user, token: str) -> set[int]:
+    """The task ids of a ``shown_token`` of this user; none for a forged, old or other's one."""
+    try:
+        ids = signing.loads(token, salt=f"{SHOWN_SALT}:{user.pk}", max_age=SHOWN_MAX_AGE)
+    except signing.BadSignature:
+        return set()
+    return {pk for pk in ids if isinstance(pk, int)} if isinstance(ids, list) else set()
 
 
 def _evidence(request, task: ReviewTask) -> str:

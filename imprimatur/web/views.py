@@ -12,6 +12,7 @@ from django.views import defaults
 from django.views.decorators.http import require_http_methods, require_POST
 from rest_framework.authtoken.models import Token
 
+from generation.jobs.gallery import recent_images
 from generation.jobs.selectors import generation_request_list, may_see_quarantined
 from imprimatur.api import error_response
 from imprimatur.downloads import file_download
@@ -44,6 +45,7 @@ def dashboard(request):
             "recent_requests": generation_request_list(user=request.user).prefetch_related(
                 "assets"
             )[:10],
+            "recent_images": recent_images(user=request.user),
         },
     )
 

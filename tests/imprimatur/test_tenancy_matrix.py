@@ -201,6 +201,7 @@ MATRIX: dict[str, Entry] = {
         OBJECT, "/requests/{request}/init.png", {"GET": ALL}
     ),
     "assets/<int:pk>/image.png": Entry(OBJECT, "/assets/{asset}/image.png", {"GET": ALL}),
+    "assets/<int:pk>/thumbnail.webp": Entry(OBJECT, "/assets/{asset}/thumbnail.webp", {"GET": ALL}),
     "assets/<int:pk>/published.png": Entry(OBJECT, "/assets/{asset}/published.png", {"GET": ALL}),
     "assets/<int:pk>/export/<str:fmt>/": Entry(
         OBJECT, "/assets/{asset}/export/jpeg/", {"GET": ALL}

@@ -6,6 +6,7 @@ Real parts throughout: the tiny pipeline generates, NudeNet and the demo CLIP ch
 """
 
 import io
+import re
 
 import pytest
 from django.core.files.base import ContentFile
@@ -242,9 +243,10 @@ def test_bulk_approval_and_variants_side_by_side(client, acme, tiny_model_path):
     assert f"/assets/{assets[1].pk}/image.png" in page
     queue = client.get("/reviews/").content.decode()
     assert f'name="task" value="{tasks[0].pk}"' in queue
+    shown = re.search(r'name="shown" value="([^"]+)"', queue).group(1)
     response = client.post(
         "/reviews/bulk-approve/",
-        {"task": [tasks[0].pk, tasks[1].pk, 999999], "comment": "On brand."},
+        {"task": [tasks[0].pk, tasks[1].pk, 999999], "comment": "On brand.", "shown": shown},
         follow=True,
     )
     text = response.content.decode()

@@ -30,12 +30,27 @@
       if (box) { event.preventDefault(); box.checked = !box.checked; }
     } else if (list && (event.key === "j" || event.key === "k")) {
       event.preventDefault();
-      var links = Array.prototype.slice.call(list.querySelectorAll("tbody a"));
+      var links = Array.prototype.slice.call(list.querySelectorAll("tbody a:not([data-lightbox-src])"));
       if (!links.length) return;
       var index = links.indexOf(document.activeElement);
       index = event.key === "j" ? Math.min(index + 1, links.length - 1) : Math.max(index - 1, 0);
       links[index].focus();
     }
+  });
+  // "Select all": every task the page shows with its preview (the others have no box).
+  document.querySelectorAll("input[data-select-all]").forEach(function (all) {
+    var boxes = all.form.querySelectorAll('input[type=checkbox][name="' + all.dataset.selectAll + '"]');
+    if (!boxes.length) return;
+    all.hidden = false;
+    function sync() {
+      var checked = Array.prototype.filter.call(boxes, function (box) { return box.checked; }).length;
+      all.checked = checked === boxes.length;
+      all.indeterminate = checked > 0 && checked < boxes.length;
+    }
+    all.addEventListener("change", function () {
+      boxes.forEach(function (box) { box.checked = all.checked; });
+    });
+    boxes.forEach(function (box) { box.addEventListener("change", sync); });
   });
   // A filter that applies as soon as it changes (the queue's project filter).
   document.querySelectorAll("select[data-autosubmit]").forEach(function (select) {
