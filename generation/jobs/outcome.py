@@ -117,9 +117,16 @@ def _counts(request: GenerationRequest) -> dict:
 def request_outcome(request: GenerationRequest) -> Outcome:
     """The request's status as people read it (code, label, tone)."""
     if request.status in _BEFORE_IMAGES:
-        code, tone = _BEFORE_IMAGES[request.status]
+        return outcome_of(request.status, {})
+    return outcome_of(request.status, _counts(request))
+
+
+def outcome_of(status: str, counts: dict) -> Outcome:
+    """The outcome of a request in ``status`` whose images ``counts`` counted (the
+    ``COUNT_FIELDS`` of ``with_outcome_counts``; unused before the job ended)."""
+    if status in _BEFORE_IMAGES:
+        code, tone = _BEFORE_IMAGES[status]
         return Outcome(code, CODES[code], tone)
-    counts = _counts(request)
     total = counts["outcome_images"]
     approved, rejected = counts["outcome_approved"], counts["outcome_rejected"]
     changes = counts["outcome_changes"]

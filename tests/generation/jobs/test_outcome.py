@@ -149,3 +149,27 @@ def test_a_request_outside_a_list_is_counted_alone(acme):
     decide(acme, assets[0], "approve")
     fresh = type(request).objects.get(pk=request.pk)  # no annotations
     assert request_outcome(fresh).code == "approved"
+
+
+def test_the_report_counts_outcomes_not_finished_jobs(acme):
+    """Three finished jobs: one approved, one rejected, one sent back. The report says
+    33.3 % approved, not "100 % succeeded"."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from governance.audit.reports import ReportScope, report_build
+
+    for decision, comment in (("approve", ""), ("reject", "No."), ("changes", "Redder.")):
+        _request, assets = reviewed_request(acme, images=1)
+        decide(acme, assets[0], decision, comment)
+    now = timezone.now()
+    scope = ReportScope(organization=acme.organization, project=acme.project,
+                        since=now - timedelta(days=1), until=now + timedelta(seconds=1))  # fmt: skip
+    requests = next(s for s in report_build(scope).sections if s.key == "requests")
+    approved = next(f for f in requests.figures if f.label == "Requests approved")
+    assert approved.value == "33.3 %"
+    assert "33.3 % sent back for changes, 33.3 % rejected" in approved.note
+    assert not any("succeeded" in f.label for f in requests.figures)
+    table = next(t for t in requests.tables if t.title == "Requests by outcome")
+    assert table.rows == [["Approved", 1], ["Changes requested", 1], ["Rejected", 1]]
