@@ -82,7 +82,10 @@ def with_outcome_counts(requests):
     joins do not inflate them."""
     open_reviews = (
         Review.objects.filter(
-            content_type=ContentType.objects.get_for_model(Asset),
+            # A subquery, not get_for_model: building the query must not need the database.
+            content_type__in=ContentType.objects.filter(
+                app_label=Asset._meta.app_label, model=Asset._meta.model_name
+            ),
             status=Review.Status.OPEN,
             object_id__in=Asset.objects.filter(request=OuterRef(OuterRef("pk"))).values("pk"),
         )
