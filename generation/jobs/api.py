@@ -116,7 +116,7 @@ class AssetSerializer(serializers.ModelSerializer):
 
 class OutcomeSerializer(serializers.Serializer):
     code = serializers.ChoiceField(choices=sorted(CODES), help_text="Stable, for programs.")
-    label = serializers.CharField(help_text="For people, e.g. \"2 of 4 approved\".")
+    label = serializers.CharField(help_text='For people, e.g. "2 of 4 approved".')
     tone = serializers.ChoiceField(choices=list(TONES), help_text="How the UI colours it.")
 
 

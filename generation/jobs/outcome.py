@@ -100,9 +100,7 @@ def with_outcome_counts(requests):
         outcome_rejected=_asset_count(Asset.Status.REJECTED),
         outcome_changes=_asset_count(Asset.Status.CHANGES_REQUESTED),
         outcome_withheld=_asset_count(Asset.Status.GENERATED, quarantined=True),
-        outcome_in_review=Coalesce(
-            Subquery(open_reviews, output_field=IntegerField()), Value(0)
-        ),
+        outcome_in_review=Coalesce(Subquery(open_reviews, output_field=IntegerField()), Value(0)),
     )
 
 

@@ -56,6 +56,9 @@ def _blocked_events(scope: ReportScope):
     return events
 
 
+OPEN_OUTCOMES = ("prompt_review", "queued", "generating", "in_review")
+#: Outcomes of requests not finished yet.
+OPEN_OUTCOMES = ("prompt_review", "queued", "generating", "in_review")
 #: The order of outcomes in the report's table.
 OUTCOME_ORDER = list(CODES)
 
@@ -96,8 +99,7 @@ def requests_section(scope: ReportScope) -> Section:
             Figure("Requests approved", percent(outcomes["approved"], decided), shares),
             Figure(
                 "Requests still open",
-                sum(outcomes[code] for code in ("prompt_review", "queued", "generating",
-                                                "in_review")),  # fmt: skip
+                sum(outcomes[code] for code in OPEN_OUTCOMES),
                 "waiting for prompt review, queued, generating or in image review",
             ),
         ],

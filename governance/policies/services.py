@@ -275,6 +275,10 @@ def policy_draft_update(
     return policy
 
 
+#: A policy's outcome in words, as an example's expectation reads it.
+OUTCOME_WORDS = {"allow": "allowed", "review": "sent to review", "block": "blocked"}
+
+
 def _example_failures(policy: Policy, document: dict) -> list[str]:
     """Every example that does not get its expected outcome, as a readable line."""
     layers, _organization_version = _draft_layers(policy, document)
@@ -287,8 +291,8 @@ def _example_failures(policy: Policy, document: dict) -> list[str]:
             shown = prompt if len(prompt) <= 80 else prompt[:77] + "…"
             rules = ", ".join(sorted({m.rule_id for m in matches})) or "no rule"
             failures.append(
-                f"examples[{index}] {shown!r}: expected {example['expected']}, "
-                f"got {outcome} ({rules} matched)."
+                f"Example {index + 1} “{shown}”: should be {OUTCOME_WORDS[example['expected']]}, "
+                f"but is {OUTCOME_WORDS[outcome]} ({rules} matched)."
             )
     return failures
 

@@ -25,7 +25,7 @@ def waiting_items(page: str) -> int:
 
 
 def test_decided_tasks_leave_the_inbox_and_the_counts_agree(client, acme):
-    _request, assets = reviewed_request(acme, images=3)
+    reviewed_request(acme, images=3)
     tasks = list(ReviewTask.objects.filter(status="open").order_by("pk"))
     assert len(tasks) == 3
     reviewer = acme.users["reviewer"]

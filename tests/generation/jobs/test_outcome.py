@@ -123,9 +123,9 @@ def test_a_failed_job_is_failed(client, acme):
 def test_lists_show_outcomes_in_one_query(client, acme):
     """The project page and dashboard rows say the outcome; the API's list counts every
     request's images and open reviews in its one query, however many requests it lists."""
-    rejected, assets = reviewed_request(acme, images=1)
+    _rejected, assets = reviewed_request(acme, images=1)
     decide(acme, assets[0], "reject", "No.")
-    partial, (first, second) = reviewed_request(acme)
+    _partial, (first, second) = reviewed_request(acme)
     decide(acme, first, "approve")
     decide(acme, second, "changes", "Brighter.")
     client.force_login(acme.users["creator"])
@@ -164,8 +164,12 @@ def test_the_report_counts_outcomes_not_finished_jobs(acme):
         _request, assets = reviewed_request(acme, images=1)
         decide(acme, assets[0], decision, comment)
     now = timezone.now()
-    scope = ReportScope(organization=acme.organization, project=acme.project,
-                        since=now - timedelta(days=1), until=now + timedelta(seconds=1))  # fmt: skip
+    scope = ReportScope(
+        organization=acme.organization,
+        project=acme.project,
+        since=now - timedelta(days=1),
+        until=now + timedelta(seconds=1),
+    )
     requests = next(s for s in report_build(scope).sections if s.key == "requests")
     approved = next(f for f in requests.figures if f.label == "Requests approved")
     assert approved.value == "33.3 %"
