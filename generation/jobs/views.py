@@ -108,8 +108,11 @@ def _derivative_source(request, project):
 
 OUTCOME_WORDS = {
     "allow": "Allowed: the prompt policy lets this prompt through.",
-    "review": "Needs a reviewer: prompt review is not available yet, so it cannot be submitted.",
+    "review": "Needs review: a compliance officer approves this prompt before anything is "
+    "generated.",
     "block": "Blocked: the prompt policy does not allow this prompt.",
+    # The prompt passes, but the settings break the policy's limits: it would be refused.
+    "limits": "Not with these settings: they are over the prompt policy's limits (below).",
 }
 
 
@@ -136,10 +139,15 @@ def policy_check(request, slug: str):
             context["error"] = " ".join(error.messages)
         else:
             matches = policy_matches_data(decision.matches)
+            # One verdict: a prompt the rules allow is still refused over the limits.
+            verdict = str(decision.outcome)
+            if decision.limit_errors and verdict != "block":
+                verdict = "limits"
             context.update(
                 no_policy=not decision.version_ids,
                 outcome=str(decision.outcome),
-                outcome_words=OUTCOME_WORDS[decision.outcome],
+                verdict=verdict,
+                outcome_words=OUTCOME_WORDS[verdict],
                 highlighted=highlight_matches(prompt, matches),
                 matches=with_category_labels(matches),
                 negative_additions=decision.negative_additions,

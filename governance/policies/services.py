@@ -181,6 +181,22 @@ def _version_layer(version: PolicyVersion | None, *, is_project: bool = False) -
     return [_Layer(compiled_version(version), version.content, is_project)]
 
 
+def project_limits(*, project: BrandProject) -> EffectiveLimits:
+    """The limits of the project's published policies (organisation + project) together:
+    what the request form shows as each model's effective maximum."""
+    organization_version = selectors.organization_version_latest(
+        organization_id=project.organization_id
+    )
+    project_version = selectors.project_version_latest(project=project)
+    return limits_combine(
+        [
+            (version.content.get("limits", {}), is_project)
+            for version, is_project in ((organization_version, False), (project_version, True))
+            if version is not None
+        ]
+    )
+
+
 def policy_evaluate(
     *, project: BrandProject, prompt: str, negative_prompt: str = "", params: dict | None = None
 ) -> PolicyDecision:
