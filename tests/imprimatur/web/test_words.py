@@ -152,3 +152,29 @@ def test_every_label_kind_answers_in_words():
         assert label("some_new_code", kind) == "some new code"
     assert label("http://cv.iptc.org/newscodes/digitalsourcetype/virtualRecording",
                  "source_type") == "virtual recording"  # fmt: skip
+
+
+def test_a_policy_page_shows_its_rules_in_words(client, acme):
+    policy = policy_create(
+        organization=acme.organization,
+        user=acme.users["admin"],
+        draft={
+            **document(
+                term_rule("celebs", "president", action="review", category="public_figures"),
+                term_rule("rivals", "globocorp", action="warn", category="competitor_brands"),
+            ),
+            "limits": {"max_steps": 30, "quotas": {"user_day": 50}},
+        },
+    )
+    client.force_login(acme.users["creator"])
+    page = client.get(f"/policies/{policy.pk}/").content.decode()
+    assert "What the draft would do (not published yet)" in page
+    policy_publish(policy=policy, user=acme.users["admin"])
+    page = client.get(f"/policies/{policy.pk}/").content.decode()
+    start = page.index("data-policy-rules")
+    rules = visible_text(page[start : page.index("</section>", start)])
+    assert "What version 1 does" in rules
+    assert "public figures and likeness Send to review president Rule celebs." in rules
+    assert "trademarks and brands of others Warn globocorp" in rules
+    assert "at most 30 steps; 50 images per person per day;" in rules
+    assert raw_codes(page) == []
