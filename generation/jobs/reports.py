@@ -19,6 +19,7 @@ from governance.audit.reports import (
     json_array_counts,
     percent,
 )
+from governance.policies.display import CATEGORY_LABELS
 
 
 def _requests(scope: ReportScope):
@@ -163,7 +164,10 @@ def policy_section(scope: ReportScope) -> Section:
             Chart(
                 "Blocked and reviewed prompts by category",
                 [
-                    (name, blocked_by_category.get(name, 0) + reviewed_by_category.get(name, 0))
+                    (
+                        CATEGORY_LABELS.get(name, name),
+                        blocked_by_category.get(name, 0) + reviewed_by_category.get(name, 0),
+                    )
                     for name in categories
                 ],
             )
@@ -173,7 +177,11 @@ def policy_section(scope: ReportScope) -> Section:
                 "By category",
                 ["Category", "Blocked", "Sent to review"],
                 [
-                    [name, blocked_by_category.get(name, 0), reviewed_by_category.get(name, 0)]
+                    [
+                        CATEGORY_LABELS.get(name, name),
+                        blocked_by_category.get(name, 0),
+                        reviewed_by_category.get(name, 0),
+                    ]
                     for name in categories
                 ],
             ),
