@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_POST
 
-from generation.jobs import catalog, exports, selectors, services
+from generation.jobs import catalog, exports, kept_uploads, selectors, services
 from generation.jobs.evidence import asset_evidence, prompt_review_evidence
 from generation.jobs.forms import (
     POLICY_FEEDBACK_FIELDS,
@@ -45,10 +45,13 @@ def project_detail(request, slug: str):
     # A derivative: image-to-image from an approved image of this project.
     source = _derivative_source(request, project)
     initial = {"mode": "image-to-image", "prompt": source.request.prompt} if source else None
-    form = GenerationRequestForm(
-        request.POST or None, request.FILES or None, project=project, initial=initial
-    )
-    status = 200
+    files, restored = request.FILES or None, {}
+    if request.method == "POST":
+        files, restored = kept_uploads.uploads_restore(
+            request.POST, request.FILES, project=project, user=request.user
+        )
+    form = GenerationRequestForm(request.POST or None, files, project=project, initial=initial)
+    status, kept = 200, {}
     if request.method == "POST":
         if not can_generate:
             raise PermissionDenied("Only creators may make requests in this project.")
@@ -73,6 +76,10 @@ def project_detail(request, slug: str):
             else:
                 return redirect("jobs:request", pk=created.pk)
         status = 400
+        # The init image and mask stay for the next try (the browser cannot re-fill them).
+        kept = kept_uploads.uploads_keep(
+            form, project=project, user=request.user, restored=restored
+        )
     return render(
         request,
         "jobs/project.html",
@@ -81,6 +88,7 @@ def project_detail(request, slug: str):
             "form": form,
             "can_generate": can_generate,
             "source": source,
+            "kept": kept,
             "can_calibrate": selectors.may_see_quarantined(
                 user=request.user, organization_id=project.organization_id
             ),
