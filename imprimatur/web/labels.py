@@ -64,6 +64,14 @@ LABELS: dict[str, dict[str, str]] = {
         "reject": "Rejected",
         "changes": "Changes requested",
     },
+    # A check's verdict (generation/checks/common.py).
+    "verdict": {"pass": "Passed", "flag": "Flagged", "fail": "Failed"},
+    # What a request asks a model to do (generation/jobs/models.py Mode).
+    "mode": {
+        "text-to-image": "text to image",
+        "image-to-image": "image to image",
+        "inpainting": "inpainting",
+    },
     # What a check detection does at or above its threshold (generation/checks).
     "check_action": {
         "fail": "fails the image",
