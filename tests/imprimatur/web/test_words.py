@@ -1,5 +1,5 @@
 """Words for people (issue 18): the pages show internal codes in words (policy categories,
-quota names, workflow conditions, roles, NudeNet classes, IPTC source types), decisions in
+quota names, roles, NudeNet classes), decisions in
 the past tense ("Rejected by", never "Rejectd by"), correct plurals, and tab titles made of
 text. Each page is rendered by its view from real rows; the check reads the text a person
 sees (tags and attribute values left out: an option's value may be a code)."""
@@ -8,7 +8,6 @@ import re
 from html.parser import HTMLParser
 
 import pytest
-from django.template.loader import render_to_string
 
 from generation.jobs.models import AssetCheck
 from governance.policies.services import policy_create, policy_publish
@@ -103,14 +102,6 @@ def test_the_reviews_tab_title_is_text(client, acme):
     assert title == "Reviews · Imprimatur"
 
 
-def test_the_workflow_page_says_conditions_roles_and_kinds_in_words(client, acme):
-    client.force_login(acme.users["reviewer"])
-    page = client.get(f"/reviews/projects/{acme.project.slug}/workflow/").content.decode()
-    text = visible_text(page)
-    assert "when: an image check flagged it" in text and "for images" in text
-    assert raw_codes(page) == []
-
-
 def test_the_policy_console_says_quotas_and_categories_in_words(client, acme):
     policy = policy_create(
         organization=acme.organization,
@@ -126,23 +117,6 @@ def test_the_policy_console_says_quotas_and_categories_in_words(client, acme):
     assert "1 image per person per day" in text and "500 images per project per month" in text
     assert "public figures and likeness" in text
     assert raw_codes(page.decode()) == []
-
-
-def test_the_verify_page_names_the_source_type_and_links_its_url():
-    """The verify template, given a report as the verifier makes it (a plain dict here, not
-    a signed image: the C2PA reading has its own tests)."""
-    url = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
-    report = {
-        "status": "trusted",
-        "manifest_present": True,
-        "digital_source_type": url,
-        "generation": {"request_id": 7, "project": "spring", "decision": "allow"},
-    }
-    page = render_to_string("jobs/verify.html", {"result": {"report": report}})
-    assert f'<a href="{url}"' in page
-    assert "Trained algorithmic media" in visible_text(page)
-    assert "policy decision: allowed" in visible_text(page)
-    assert raw_codes(page) == []
 
 
 def test_every_label_kind_answers_in_words():
