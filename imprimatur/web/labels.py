@@ -11,8 +11,6 @@ from governance.policies.display import CATEGORY_LABELS
 from governance.reviews.forms import CONDITION_CHOICES
 from imprimatur.tenancy.permissions import Role
 
-IPTC = "http://cv.iptc.org/newscodes/digitalsourcetype/"
-
 #: What NudeNet's detector classes are, in words.
 NUDENET = {
     "FEMALE_GENITALIA_COVERED": "covered female genitalia",
@@ -81,24 +79,12 @@ LABELS: dict[str, dict[str, str]] = {
     },
     # NudeNet's classes (generation/checks/safety.py NUDENET_LABELS).
     "nudenet": NUDENET,
-    # IPTC digital source types that C2PA manifests name (generation/provenance).
-    "source_type": {
-        f"{IPTC}trainedAlgorithmicMedia": "Trained algorithmic media (made by a generative "
-        "AI model)",
-        f"{IPTC}compositeWithTrainedAlgorithmicMedia": "Composite with trained algorithmic media",
-        f"{IPTC}algorithmicMedia": "Algorithmic media",
-        f"{IPTC}digitalCapture": "Digital capture (a camera)",
-        f"{IPTC}digitalArt": "Digital art",
-        f"{IPTC}composite": "Composite",
-        f"{IPTC}minorHumanEdits": "Minor human edits",
-        f"{IPTC}algorithmicallyEnhanced": "Algorithmically enhanced",
-    },
 }
 
 
 def humanize(code: str) -> str:
-    """A code nobody labelled, in words: ``check_flagged`` → "check flagged", an IPTC URL
-    → its last part split at its capitals."""
+    """A code nobody labelled, in words: ``check_flagged`` → "check flagged", a URL → its
+    last part split at its capitals."""
     text = str(code).rstrip("/").rsplit("/", 1)[-1]
     words, current = [], ""
     for char in text.replace("_", " ").replace("-", " "):
