@@ -9,7 +9,7 @@ from django.http import FileResponse, Http404, HttpResponse
 from django.urls import reverse
 from django.utils.http import content_disposition_header
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import Throttled
 from rest_framework.exceptions import ValidationError as DRFValidationError
@@ -20,6 +20,7 @@ from rest_framework.views import APIView
 
 from generation.jobs import exports, selectors, services
 from generation.jobs.models import Asset, GenerationRequest
+from generation.jobs.outcome import CODES, TONES, request_outcome
 from imprimatur.tenancy.models import BrandProject
 from imprimatur.tenancy.permissions import Action, user_may
 from imprimatur.tenancy.selectors import project_get
@@ -113,8 +114,19 @@ class AssetSerializer(serializers.ModelSerializer):
         return latest.result if latest else None
 
 
+class OutcomeSerializer(serializers.Serializer):
+    code = serializers.ChoiceField(choices=sorted(CODES), help_text="Stable, for programs.")
+    label = serializers.CharField(help_text='For people, e.g. "2 of 4 approved".')
+    tone = serializers.ChoiceField(choices=list(TONES), help_text="How the UI colours it.")
+
+
 class GenerationRequestSerializer(serializers.ModelSerializer):
     project = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    outcome = serializers.SerializerMethodField(
+        help_text="The request's status as people read it: the job's end and its images' "
+        "reviews (approved, 2 of 4 approved, changes requested, rejected …). `status` stays "
+        "the job's progress."
+    )
     created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
     model = serializers.CharField(source="model_name")
     progress = serializers.SerializerMethodField()
@@ -126,6 +138,7 @@ class GenerationRequestSerializer(serializers.ModelSerializer):
             "id",
             "project",
             "status",
+            "outcome",
             "prompt",
             "negative_prompt",
             "negative_prompt_submitted",
@@ -150,6 +163,10 @@ class GenerationRequestSerializer(serializers.ModelSerializer):
             "progress",
             "assets",
         ]
+
+    @extend_schema_field(OutcomeSerializer)
+    def get_outcome(self, request) -> dict:
+        return request_outcome(request).as_dict()
 
     def get_progress(self, request) -> dict:
         job = selectors.latest_job(request)
@@ -232,7 +249,9 @@ class ProjectRequestListView(generics.ListCreateAPIView):
             slug=self.kwargs["slug"],
             organization=self.request.query_params.get("organization"),
         )
-        return selectors.generation_request_list(user=self.request.user, project=project)
+        return selectors.generation_request_list(
+            user=self.request.user, project=project
+        ).prefetch_related("assets__checks", "jobs")
 
     @extend_schema(responses={201: GenerationRequestSerializer})
     def post(self, request, slug: str):
@@ -258,7 +277,7 @@ class RequestListView(generics.ListCreateAPIView):
 
     def get_queryset(self):
         return selectors.generation_request_list(user=self.request.user).prefetch_related(
-            "assets", "jobs"
+            "assets__checks", "jobs"
         )
 
     @extend_schema(responses={201: GenerationRequestSerializer})

@@ -2,10 +2,12 @@
 
 from django import forms
 from django.urls import reverse
+from django.utils.translation import ngettext
 
 from generation.jobs.models import Mode
 from generation.jobs.params import models_for_project
 from governance.policies.matching import MAX_PROMPT_CHARS
+from governance.policies.services import project_limits
 
 #: What the live policy feedback sends: the prompts, then the parameters a policy may limit.
 POLICY_FEEDBACK_FIELDS = (
@@ -80,24 +82,45 @@ class GenerationRequestForm(forms.Form):
         for name in POLICY_FEEDBACK_FIELDS[2:]:
             self.fields[name].widget.attrs.update({**feedback, "hx-trigger": "change"})
         self.models = list(models_for_project(project))
+        limits = project_limits(project=project)
         self.fields["model"].choices = [
-            (
-                profile.name,
-                f"{profile.display_name} — up to {max(profile.sizes)} px, "
-                f"{profile.max_steps} steps, {profile.max_images} images",
-            )
-            for profile in self.models
+            (profile.name, model_choice_label(profile, limits)) for profile in self.models
         ]
-        sizes = sorted({size for profile in self.models for size in profile.sizes})
+        sizes = sorted(
+            {
+                size
+                for profile in self.models
+                for size in profile.sizes
+                if limits.max_side is None or size <= limits.max_side
+            }
+        )
         for name in ("width", "height"):
             self.fields[name].choices = [(size, f"{size} px") for size in sizes]
         if self.models:
             first = self.models[0]
             self.fields["width"].initial = self.fields["height"].initial = first.default_size
-            self.fields["steps"].initial = first.default_steps
+            self.fields["steps"].initial = _tighter(first.default_steps, limits.max_steps)
             self.fields["guidance_scale"].initial = first.default_guidance
         for name in ("steps", "guidance_scale", "num_images", "seed", "strength"):
             self.fields[name].widget.attrs["inputmode"] = "decimal"
+
+
+def _tighter(value, limit):
+    return value if limit is None else min(value, limit)
+
+
+def model_choice_label(profile, limits) -> str:
+    """A model in the request form's menu, with what a request may really ask of it: the
+    smaller of the model's and the prompt policy's maximum (``limits``: ``project_limits``)."""
+    sizes = [size for size in profile.sizes if limits.max_side is None or size <= limits.max_side]
+    steps = _tighter(profile.max_steps, limits.max_steps)
+    images = _tighter(profile.max_images, limits.max_images)
+    largest = f"up to {max(sizes)} px" if sizes else "no size the policy allows"
+    return (
+        f"{profile.display_name} — {largest}, "
+        f"{ngettext('%d step', '%d steps', steps) % steps}, "
+        f"{ngettext('%d image', '%d images', images) % images}"
+    )
 
 
 class ModelProfileForm(forms.Form):

@@ -2,9 +2,12 @@
 images, prompt policy outcomes by rule and category, output checks, and model usage. Every
 figure is counted by the database."""
 
+from collections import Counter
+
 from django.db.models import Count, Q, Sum
 
 from generation.jobs.models import Asset, GenerationRequest, PolicyOutcome
+from generation.jobs.outcome import CODES, COUNT_FIELDS, outcome_of, with_outcome_counts
 from governance.audit.models import AuditEvent
 from governance.audit.reports import (
     Chart,
@@ -16,6 +19,7 @@ from governance.audit.reports import (
     json_array_counts,
     percent,
 )
+from governance.policies.display import CATEGORY_LABELS
 
 
 def _requests(scope: ReportScope):
@@ -53,17 +57,38 @@ def _blocked_events(scope: ReportScope):
     return events
 
 
+OPEN_OUTCOMES = ("prompt_review", "queued", "generating", "in_review")
+#: Outcomes of requests not finished yet.
+OPEN_OUTCOMES = ("prompt_review", "queued", "generating", "in_review")
+#: The order of outcomes in the report's table.
+OUTCOME_ORDER = list(CODES)
+
+
+def _outcomes(requests) -> Counter:
+    """How many requests ended in each outcome (``outcome.py``): the database counts each
+    request's images and reviews in one query; the outcome is then read off each row."""
+    rows = with_outcome_counts(requests).order_by().values("status", *COUNT_FIELDS)
+    return Counter(outcome_of(row["status"], row).code for row in rows)
+
+
 def requests_section(scope: ReportScope) -> Section:
     requests = _requests(scope)
-    totals = requests.aggregate(
-        requests=Count("pk"),
-        images_asked=Sum("num_images"),
-        succeeded=Count("pk", filter=Q(status=GenerationRequest.Status.SUCCEEDED)),
-        failed=Count("pk", filter=Q(status=GenerationRequest.Status.FAILED)),
-    )
+    totals = requests.aggregate(requests=Count("pk"), images_asked=Sum("num_images"))
     images = _assets(scope).count()
-    by_status = dict(requests.values("status").annotate(n=Count("pk")).values_list("status", "n"))
+    outcomes = _outcomes(requests)
     blocked = _blocked_events(scope).count()
+    decided = sum(
+        outcomes[code]
+        for code in ("approved", "partly_approved", "changes_requested", "rejected", "failed",
+                     "prompt_rejected", "prompt_changes", "withheld")
+    )  # fmt: skip
+    shares = (
+        f"{percent(outcomes['partly_approved'], decided)} partly approved, "
+        f"{percent(outcomes['changes_requested'] + outcomes['prompt_changes'], decided)} "
+        f"sent back for changes, "
+        f"{percent(outcomes['rejected'] + outcomes['prompt_rejected'], decided)} rejected, "
+        f"{percent(outcomes['failed'], decided)} failed; of {decided} decided"
+    )
     return Section(
         key="requests",
         title="Requests and images",
@@ -72,10 +97,11 @@ def requests_section(scope: ReportScope) -> Section:
             Figure("Prompts blocked", blocked, "refused at submission; no request was made"),
             Figure("Images generated", images),
             Figure("Images asked for", totals["images_asked"] or 0),
+            Figure("Requests approved", percent(outcomes["approved"], decided), shares),
             Figure(
-                "Requests that succeeded",
-                percent(totals["succeeded"], totals["requests"]),
-                f"{totals['succeeded']} succeeded, {totals['failed']} failed",
+                "Requests still open",
+                sum(outcomes[code] for code in OPEN_OUTCOMES),
+                "waiting for prompt review, queued, generating or in image review",
             ),
         ],
         charts=[
@@ -88,13 +114,10 @@ def requests_section(scope: ReportScope) -> Section:
         ],
         tables=[
             Table(
-                "Requests by status",
-                ["Status", "Requests"],
-                [
-                    [label, by_status[value]]
-                    for value, label in GenerationRequest.Status.choices
-                    if by_status.get(value)
-                ],
+                "Requests by outcome",
+                ["Outcome", "Requests"],
+                [[CODES[code], outcomes[code]] for code in OUTCOME_ORDER if outcomes[code]],
+                note="From the job and the reviews of the request's images.",
             )
         ],
     )
@@ -141,7 +164,10 @@ def policy_section(scope: ReportScope) -> Section:
             Chart(
                 "Blocked and reviewed prompts by category",
                 [
-                    (name, blocked_by_category.get(name, 0) + reviewed_by_category.get(name, 0))
+                    (
+                        CATEGORY_LABELS.get(name, name),
+                        blocked_by_category.get(name, 0) + reviewed_by_category.get(name, 0),
+                    )
                     for name in categories
                 ],
             )
@@ -151,7 +177,11 @@ def policy_section(scope: ReportScope) -> Section:
                 "By category",
                 ["Category", "Blocked", "Sent to review"],
                 [
-                    [name, blocked_by_category.get(name, 0), reviewed_by_category.get(name, 0)]
+                    [
+                        CATEGORY_LABELS.get(name, name),
+                        blocked_by_category.get(name, 0),
+                        reviewed_by_category.get(name, 0),
+                    ]
                     for name in categories
                 ],
             ),

@@ -4,15 +4,21 @@ from django.db.models import Sum
 from django.http import Http404
 
 from generation.jobs.models import Asset, GenerationRequest, ModelProfile
+from generation.jobs.outcome import with_outcome_counts
 from governance.reviews.selectors import review_decisions, reviews_of
 from imprimatur.tenancy.models import Organization
 from imprimatur.tenancy.permissions import Action, user_may
 
 
 def generation_request_list(*, user, project=None):
-    requests = GenerationRequest.objects.restrict(user, Action.VIEW).select_related(
-        "project", "created_by"
-    )
+    """Requests the user may see, newest first, with what ``outcome.request_outcome`` reads
+    counted in the same query (a query that counts ignores ``Meta.ordering``: hence the
+    explicit order)."""
+    requests = with_outcome_counts(
+        GenerationRequest.objects.restrict(user, Action.VIEW).select_related(
+            "project", "created_by"
+        )
+    ).order_by("-created_at", "-id")
     if project is not None:
         requests = requests.filter(project=project)
     return requests

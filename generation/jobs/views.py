@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_POST
 
-from generation.jobs import catalog, exports, selectors, services
+from generation.jobs import catalog, exports, kept_uploads, selectors, services
 from generation.jobs.evidence import asset_evidence, prompt_review_evidence
 from generation.jobs.forms import (
     POLICY_FEEDBACK_FIELDS,
@@ -46,10 +46,13 @@ def project_detail(request, slug: str):
     # A derivative: image-to-image from an approved image of this project.
     source = _derivative_source(request, project)
     initial = {"mode": "image-to-image", "prompt": source.request.prompt} if source else None
-    form = GenerationRequestForm(
-        request.POST or None, request.FILES or None, project=project, initial=initial
-    )
-    status = 200
+    files, restored = request.FILES or None, {}
+    if request.method == "POST":
+        files, restored = kept_uploads.uploads_restore(
+            request.POST, request.FILES, project=project, user=request.user
+        )
+    form = GenerationRequestForm(request.POST or None, files, project=project, initial=initial)
+    status, kept = 200, {}
     if request.method == "POST":
         if not can_generate:
             raise PermissionDenied("Only creators may make requests in this project.")
@@ -74,6 +77,10 @@ def project_detail(request, slug: str):
             else:
                 return redirect("jobs:request", pk=created.pk)
         status = 400
+        # The init image and mask stay for the next try (the browser cannot re-fill them).
+        kept = kept_uploads.uploads_keep(
+            form, project=project, user=request.user, restored=restored
+        )
     sees_quarantined = selectors.may_see_quarantined(
         user=request.user, organization_id=project.organization_id
     )
@@ -86,6 +93,7 @@ def project_detail(request, slug: str):
             "can_generate": can_generate,
             "source": source,
             "can_calibrate": sees_quarantined,
+            "kept": kept,
             "no_policy": not policy_selectors.project_judged_by_policy(project=project),
             "requests": selectors.generation_request_list(
                 user=request.user, project=project
@@ -111,8 +119,11 @@ def _derivative_source(request, project):
 
 OUTCOME_WORDS = {
     "allow": "Allowed: the prompt policy lets this prompt through.",
-    "review": "Needs a reviewer: prompt review is not available yet, so it cannot be submitted.",
+    "review": "Needs review: a compliance officer approves this prompt before anything is "
+    "generated.",
     "block": "Blocked: the prompt policy does not allow this prompt.",
+    # The prompt passes, but the settings break the policy's limits: it would be refused.
+    "limits": "Not with these settings: they are over the prompt policy's limits (below).",
 }
 
 
@@ -139,10 +150,15 @@ def policy_check(request, slug: str):
             context["error"] = " ".join(error.messages)
         else:
             matches = policy_matches_data(decision.matches)
+            # One verdict: a prompt the rules allow is still refused over the limits.
+            verdict = str(decision.outcome)
+            if decision.limit_errors and verdict != "block":
+                verdict = "limits"
             context.update(
                 no_policy=not decision.version_ids,
                 outcome=str(decision.outcome),
-                outcome_words=OUTCOME_WORDS[decision.outcome],
+                verdict=verdict,
+                outcome_words=OUTCOME_WORDS[verdict],
                 highlighted=highlight_matches(prompt, matches),
                 matches=with_category_labels(matches),
                 negative_additions=decision.negative_additions,

@@ -24,8 +24,11 @@ class ReportForm(forms.Form):
     organization = forms.ModelChoiceField(
         queryset=Organization.objects.none(), to_field_name="slug", empty_label=None
     )
-    project = forms.SlugField(
-        required=False, help_text="A project's slug; leave empty for the whole organisation."
+    project = forms.RegexField(
+        regex=r"^([-a-zA-Z0-9_]+/)?[-a-zA-Z0-9_]+$",
+        required=False,
+        help_text="Leave “All projects” for the whole organisation.",
+        error_messages={"invalid": "Choose a project from the list."},
     )
     since = forms.DateField(label="From", required=False)
     until = forms.DateField(label="To (inclusive)", required=False)
@@ -35,6 +38,14 @@ class ReportForm(forms.Form):
         self.fields["organization"].queryset = Organization.objects.restrict(
             user, Action.AUDIT
         ).order_by("name")
+        # The project picker: each organisation's projects, grouped by organisation.
+        projects = BrandProject.objects.filter(
+            organization__in=self.fields["organization"].queryset
+        ).select_related("organization")
+        groups: dict = {}
+        for project in projects.order_by("organization__name", "name"):
+            groups.setdefault(project.organization, []).append(project)
+        self.project_groups = list(groups.items())
         today = timezone.localdate()
         self.fields["until"].initial = today
         self.fields["since"].initial = today - timedelta(days=DEFAULT_PERIOD_DAYS - 1)
@@ -67,11 +78,24 @@ class ReportForm(forms.Form):
         cleaned["since"], cleaned["until"] = since, until
         organization = cleaned.get("organization")
         slug = cleaned.get("project")
+        if slug and "/" in slug:
+            # The picker's "organisation/project": the project names its organisation.
+            organization_slug, slug = slug.split("/", 1)
+            chosen = self.fields["organization"].queryset.filter(slug=organization_slug).first()
+            if chosen is None:
+                self.add_error("project", "Choose a project from the list.")
+                cleaned["project_object"] = None
+                return cleaned
+            organization = cleaned["organization"] = chosen
         cleaned["project_object"] = None
         if organization is not None and slug:
             project = BrandProject.objects.filter(organization=organization, slug=slug).first()
             if project is None:
-                self.add_error("project", f"{organization.name} has no project “{slug}”.")
+                self.add_error(
+                    "project",
+                    f"{organization.name} has no project “{slug}”: choose one of its projects, "
+                    "or all projects.",
+                )
             cleaned["project_object"] = project
         return cleaned
 

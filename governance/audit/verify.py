@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from django.db import connections
+from django.utils.translation import ngettext
 
 from governance.audit.chain import FIELDS, GENESIS_HASH, event_hash, format_timestamp
 from governance.audit.models import AuditCheckpoint, AuditEvent, AuditPending
@@ -57,10 +58,11 @@ class VerifyResult:
                 if self.witness
                 else ", not compared with a witness"
             )
-            return (
-                f"intact up to {self.last_sequence} "
-                f"({self.checked} events, {self.checkpoints} checkpoints{against}{waiting})"
+            events = ngettext("%d event", "%d events", self.checked) % self.checked
+            checkpoints = (
+                ngettext("%d checkpoint", "%d checkpoints", self.checkpoints) % self.checkpoints
             )
+            return f"intact up to {self.last_sequence} ({events}, {checkpoints}{against}{waiting})"
         if self.broken_sequence is None:
             return f"not verified: {self.reason} ({self.detail})"
         return f"broken at {self.broken_sequence}: {self.reason} ({self.detail})"

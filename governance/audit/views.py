@@ -12,6 +12,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from governance.audit import selectors
@@ -286,7 +287,8 @@ def _verify_summary(user, result) -> str:
     if not result.intact:
         return f"broken at sequence {result.broken_sequence}: {result.reason}"
     ours = selectors.event_list(user=user).filter(sequence__lte=result.last_sequence).count()
-    return f"intact: the chain verified, with the {ours} events of your organisations in it"
+    events = ngettext("the %d event", "the %d events", ours) % ours
+    return f"intact: the chain verified, with {events} of your organisations in it"
 
 
 def chain_verify_audited(user):

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.utils import timezone
+from django.utils.translation import ngettext
 
 from governance.policies.limits import Quota
 from imprimatur.errors import PolicyRefused
@@ -97,7 +98,8 @@ def _quota_message(use: QuotaUse, images: int) -> str:
         return f"The prompt policy's limit is reached: {what} is spent. It renews on {renews}."
     left = "1 image is" if use.remaining == 1 else f"{use.remaining} images are"
     return (
-        f"This request asks for {images} images, but only {left} left of {what}. "
+        f"This request asks for {ngettext('%d image', '%d images', images) % images}, but "
+        f"only {left} left of {what}. "
         f"Ask for fewer, or wait until {renews}."
     )
 

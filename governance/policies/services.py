@@ -181,6 +181,22 @@ def _version_layer(version: PolicyVersion | None, *, is_project: bool = False) -
     return [_Layer(compiled_version(version), version.content, is_project)]
 
 
+def project_limits(*, project: BrandProject) -> EffectiveLimits:
+    """The limits of the project's published policies (organisation + project) together:
+    what the request form shows as each model's effective maximum."""
+    organization_version = selectors.organization_version_latest(
+        organization_id=project.organization_id
+    )
+    project_version = selectors.project_version_latest(project=project)
+    return limits_combine(
+        [
+            (version.content.get("limits", {}), is_project)
+            for version, is_project in ((organization_version, False), (project_version, True))
+            if version is not None
+        ]
+    )
+
+
 def policy_evaluate(
     *, project: BrandProject, prompt: str, negative_prompt: str = "", params: dict | None = None
 ) -> PolicyDecision:
@@ -275,6 +291,10 @@ def policy_draft_update(
     return policy
 
 
+#: A policy's outcome in words, as an example's expectation reads it.
+OUTCOME_WORDS = {"allow": "allowed", "review": "sent to review", "block": "blocked"}
+
+
 def _example_failures(policy: Policy, document: dict) -> list[str]:
     """Every example that does not get its expected outcome, as a readable line."""
     layers, _organization_version = _draft_layers(policy, document)
@@ -287,8 +307,8 @@ def _example_failures(policy: Policy, document: dict) -> list[str]:
             shown = prompt if len(prompt) <= 80 else prompt[:77] + "…"
             rules = ", ".join(sorted({m.rule_id for m in matches})) or "no rule"
             failures.append(
-                f"examples[{index}] {shown!r}: expected {example['expected']}, "
-                f"got {outcome} ({rules} matched)."
+                f"Example {index + 1} “{shown}”: should be {OUTCOME_WORDS[example['expected']]}, "
+                f"but is {OUTCOME_WORDS[outcome]} ({rules} matched)."
             )
     return failures
 

@@ -79,6 +79,8 @@ def _detail_page(request, policy, *, status=200, **context):
             "can_govern": can_govern,
             "draft_json": json.dumps(policy.draft, indent=2, ensure_ascii=False),
             "reference": _document_reference(),
+            # What the policy does, in a table: the published version's, else the draft's.
+            "shown": latest.content if latest else policy.draft,
             **context,
         },
         status=status,

@@ -205,14 +205,15 @@ class NotificationSerializer(serializers.ModelSerializer):
 
 
 class InboxView(generics.ListAPIView):
-    """My notifications, newest first (`?unread=1` for the unread ones)."""
+    """My notifications, newest first (`?unread=1` for the unread ones): decisions on my
+    requests, and the latest message of each task still open (a decided task leaves)."""
 
     serializer_class = NotificationSerializer
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return Notification.objects.none()
-        items = Notification.objects.filter(user=self.request.user)
+        items = selectors.inbox_list(user=self.request.user)
         if self.request.query_params.get("unread"):
             items = items.filter(read_at__isnull=True)
         return items

@@ -1,7 +1,7 @@
 """Reads for reviews, scoped to the organisations and roles of the user (as
 ``imprimatur.tenancy.permissions`` reads them)."""
 
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.http import Http404
 from django.utils import timezone
 
@@ -68,10 +68,24 @@ def is_overdue(task: ReviewTask) -> bool:
     )
 
 
-def unread_count(*, user) -> int:
+def inbox_list(*, user):
+    """The user's inbox, newest first: news (decisions on their requests) and, for each task
+    still open, its latest message (a reminder replaces the assignment). Messages about a
+    task that was decided or withdrawn, by whoever, have left it."""
     from governance.reviews.models import Notification
 
-    return Notification.objects.filter(user=user, read_at__isnull=True).count()
+    newer = Notification.objects.filter(user=user, task=OuterRef("task"), pk__gt=OuterRef("pk"))
+    return (
+        Notification.objects.filter(user=user)
+        .filter(Q(task__isnull=True) | Q(task__status=ReviewTask.Status.OPEN))
+        .exclude(Q(task__isnull=False) & Exists(newer))
+        .order_by("-created_at", "-pk")
+    )
+
+
+def unread_count(*, user) -> int:
+    """The Inbox badge: what ``inbox_list`` shows unread."""
+    return inbox_list(user=user).filter(read_at__isnull=True).count()
 
 
 #: Who sees review tasks and workflows in an organisation.

@@ -344,7 +344,7 @@ def inbox(request):
             read_at=timezone.now()
         )
         return redirect("reviews:inbox")
-    items = Notification.objects.filter(user=request.user).select_related("review")[:100]
+    items = selectors.inbox_list(user=request.user).select_related("review")[:100]
     return render(request, "reviews/inbox.html", {"items": items})
 
 

@@ -131,7 +131,7 @@ def test_request_page_shows_the_outcome_and_warnings(client, acme, published):
     client.force_login(acme.users["creator"])
     page = client.get(f"/requests/{created['id']}/").content.decode()
     assert 'data-policy-outcome="allow"' in page
-    assert "Warning · competitor_brands" in page
+    assert "Warning · trademarks and brands of others" in page
     assert "&lt;b&gt;<mark" in page and ">globocorp</mark>&lt;/b&gt;" in page
     assert "watermark" in page
 

@@ -164,6 +164,38 @@ def test_feedback_shows_limit_problems_and_what_is_left(client, acme):
     assert page.count('hx-trigger="change"') == 6
 
 
+def test_feedback_over_the_limits_never_says_allowed(client, acme):
+    """Issue 18: a green "Allowed" sat inside the red box listing steps over the limit."""
+    publish(acme, limits={"max_steps": 30})
+    client.force_login(acme.users["creator"])
+    url = f"/projects/{acme.project.slug}/policy-check/"
+    page = client.post(url, {"prompt": "a red star", "steps": "50"}).content.decode()
+    assert "The prompt policy allows at most 30 for steps." in page
+    assert 'data-verdict="limits"' in page and "Allowed" not in page
+    assert '<span class="badge policy-block">Not with these settings' in page
+    page = client.post(url, {"prompt": "a red star", "steps": "30"}).content.decode()
+    assert 'data-verdict="allow"' in page and "Allowed: the prompt policy" in page
+
+
+def test_the_model_menu_shows_the_effective_maximum(client, acme):
+    """The model allows 100 steps and 4 images; the policy 30 and 2: the menu says 30 and 2
+    (and the smaller of the two for each, when the model is the tighter)."""
+    client.force_login(acme.users["creator"])
+    page = client.get(f"/projects/{acme.project.slug}/").content.decode()
+    assert "Tiny SD — up to 256 px, 100 steps, 4 images" in page
+    publish(acme, limits={"max_steps": 30, "max_images": 2, "max_side": 128})
+    page = client.get(f"/projects/{acme.project.slug}/").content.decode()
+    assert "Tiny SD — up to 128 px, 30 steps, 2 images" in page
+    assert '<option value="256">' not in page  # a size the policy refuses is not offered
+
+
+def test_the_model_menu_keeps_the_model_maximum_when_it_is_the_smaller(client, acme):
+    publish(acme, limits={"max_steps": 500, "max_images": 1})
+    client.force_login(acme.users["creator"])
+    page = client.get(f"/projects/{acme.project.slug}/").content.decode()
+    assert "Tiny SD — up to 256 px, 100 steps, 1 image<" in page
+
+
 @pytest.mark.django_db(transaction=True)
 def test_two_concurrent_requests_cannot_both_take_the_last_images(acme, other_creator, monkeypatch):
     if connection.vendor != "postgresql":

@@ -98,17 +98,18 @@ def test_overdue_tasks_are_reminded_then_escalated_once(acme, task, client):
         ("reviews.task.escalate", "system", str(task.pk), acme.project.slug,
          round((allowed.total_seconds() + 60) / 60)),
     ]  # fmt: skip
-    # A decided task is never reminded.
-    ReviewTask.objects.filter(pk=task.pk).update(status="approved", reminded_at=None)
-    assert remind_overdue(now=timezone.now() + timedelta(days=30)) == {
-        "reminded": 0,
-        "escalated": 0,
-    }
     client.force_login(acme.users["admin"])
     page = client.get("/reviews/inbox/").content.decode()
     assert "Escalated to you" in page and 'class="unread"' in page
     client.post("/reviews/inbox/")
     assert not Notification.objects.filter(user=acme.users["admin"], read_at__isnull=True).exists()
+    # A decided task is never reminded, and leaves the inbox (issue 18).
+    ReviewTask.objects.filter(pk=task.pk).update(status="approved", reminded_at=None)
+    assert remind_overdue(now=timezone.now() + timedelta(days=30)) == {
+        "reminded": 0,
+        "escalated": 0,
+    }
+    assert "Escalated to you" not in client.get("/reviews/inbox/").content.decode()
 
 
 def test_the_audit_log_links_each_event_to_its_target_page(acme, task, client):

@@ -77,6 +77,12 @@ def test_the_creator_cannot_approve_their_own_image_even_as_a_reviewer(client, a
 
 
 def test_bulk_approval_and_the_inbox_through_the_api(acme, task):
+    inbox = acme.client("reviewer").get("/api/v1/inbox/?unread=1").json()
+    assert inbox["count"] >= 1 and inbox["results"][0]["kind"] == "assigned"
+    assert inbox["results"][0]["task"] == task.pk
+    marked = acme.client("reviewer").post("/api/v1/inbox/read/", {}, format="json").json()
+    assert marked["marked"] == inbox["count"]
+    assert acme.client("reviewer").get("/api/v1/inbox/?unread=1").json()["count"] == 0
     response = acme.client("reviewer").post(
         "/api/v1/reviews/bulk-approve/",
         {"tasks": [task.pk, 424242], "comment": "ok"},
@@ -85,8 +91,6 @@ def test_bulk_approval_and_the_inbox_through_the_api(acme, task):
     assert response.status_code == 200
     body = response.json()
     assert body["approved"] == [task.pk] and "424242" in body["refused"]
-    inbox = acme.client("reviewer").get("/api/v1/inbox/?unread=1").json()
-    assert inbox["count"] >= 1 and inbox["results"][0]["kind"] == "assigned"
-    marked = acme.client("reviewer").post("/api/v1/inbox/read/", {}, format="json").json()
-    assert marked["marked"] == inbox["count"]
-    assert acme.client("reviewer").get("/api/v1/inbox/?unread=1").json()["count"] == 0
+    # The approved task has left the inbox (issue 18).
+    inbox = acme.client("reviewer").get("/api/v1/inbox/").json()
+    assert task.pk not in [item["task"] for item in inbox["results"]]

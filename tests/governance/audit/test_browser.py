@@ -72,7 +72,7 @@ def test_an_auditor_reads_a_report_and_downloads_it(
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
     page.get_by_role("link", name="Reports").click()
-    page.get_by_label("Project").fill(acme.project.slug)
+    page.get_by_label("Project").select_option(f"{acme.organization.slug}/{acme.project.slug}")
     page.get_by_role("button", name="Show the report").click()
     reviews = page.locator("#s-reviews").locator("..")
     reviews.get_by_text("75.0 %").first.wait_for()

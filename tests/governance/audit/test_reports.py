@@ -59,7 +59,10 @@ def test_each_figure_is_what_happened_in_the_scope(acme, history):
     assert len(requests.charts[0].points) in (31, 32)  # every day of the period
 
     policy = section(report, "policy")
-    assert table(policy, "By category").rows == [["sexual", 2, 0], ["violence", 0, 4]]
+    assert table(policy, "By category").rows == [
+        ["sexual content", 2, 0],
+        ["violence and gore", 0, 4],
+    ]
     assert table(policy, "By rule").rows == [["gore", 0, 4], ["nudity", 2, 0]]
     assert figure(policy, "Prompts sent to prompt review") == 4
     assert figure(policy, "Prompts allowed with a warning") == 1
@@ -148,6 +151,33 @@ def test_the_report_page_for_auditors_and_its_errors(client, acme, globex, histo
     assert other.status_code == 400
     client.force_login(acme.users["creator"])
     assert client.get("/audit/reports/").status_code == 403
+
+
+def test_the_report_picks_projects_from_a_list_and_says_what_is_wrong(client, acme, globex):
+    """Issue 18: a project slug typed by hand, and a blank page for a wrong one."""
+    from imprimatur.tenancy.models import Membership
+
+    Membership.objects.create(user=acme.users["auditor"], organization=globex.organization,
+                              role="auditor")  # fmt: skip
+    client.force_login(acme.users["auditor"])
+    page = client.get("/audit/reports/").content.decode()
+    assert '<option value="">All projects</option>' in page
+    assert f'<optgroup label="{acme.organization.name}">' in page
+    assert f'<option value="globex-org/{globex.project.slug}">{globex.project.name}<' in page
+    # A project of the other organisation: the report is that organisation's project's.
+    picked = {"organization": "acme-org", "project": f"globex-org/{globex.project.slug}"}
+    chosen = client.get("/audit/reports/", picked)
+    assert chosen.status_code == 200
+    text = chosen.content.decode()
+    assert f'<option value="globex-org/{globex.project.slug}" selected>' in text
+    assert "Requests and images" in text
+    wrong = client.get("/audit/reports/", {"project": "no-such-project"})
+    assert wrong.status_code == 400
+    assert "has no project “no-such-project”: choose one of its projects" in wrong.content.decode()
+    foreign = client.get("/audit/reports/", {"project": "initech-org/whatever"})
+    assert (
+        foreign.status_code == 400 and "Choose a project from the list." in foreign.content.decode()
+    )
 
 
 def test_the_pdf_holds_the_report_and_leaves_an_event(client, acme, history):

@@ -137,7 +137,9 @@ def test_publish_refused_while_an_example_fails_lists_it(acme, policy):
     response = client.post(f"/api/v1/policies/{policy.pk}/publish/")
     assert response.status_code == 400
     assert response.json()["errors"] == {
-        "examples": ["examples[1] 'a bloody mess': expected allow, got review (gore matched)."]
+        "examples": [
+            "Example 2 “a bloody mess”: should be allowed, but is sent to review (gore matched)."
+        ]
     }
     assert not policy.versions.exists()
 

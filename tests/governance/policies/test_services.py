@@ -85,8 +85,8 @@ def test_publish_is_refused_listing_every_failing_example(acme, org_policy):
         policy_publish(policy=org_policy, user=acme.users["admin"])
     failures = caught.value.message_dict["examples"]
     assert failures == [
-        "examples[1] 'a bloody knife': expected block, got review (gore matched).",
-        "examples[2] 'a sunny beach': expected review, got allow (no rule matched).",
+        "Example 2 “a bloody knife”: should be blocked, but is sent to review (gore matched).",
+        "Example 3 “a sunny beach”: should be sent to review, but is allowed (no rule matched).",
     ]
     assert not org_policy.versions.exists()
 

@@ -114,7 +114,7 @@ def test_publish_refused_lists_the_failing_example(client, acme, policy):
     assert response.status_code == 400
     page = response.content.decode()
     assert "Not published." in page
-    assert "examples[0] &#x27;a calm lake&#x27;: expected block, got allow" in page
+    assert "Example 1 “a calm lake”: should be blocked, but is allowed" in page
     assert not policy.versions.exists()
 
 

@@ -6,6 +6,7 @@ from datetime import datetime, time
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.translation import ngettext
 
 from governance.audit.chain import canonical_json
 from governance.audit.models import AuditEvent
@@ -54,4 +55,4 @@ class Command(BaseCommand):
         finally:
             if stream:
                 stream.close()
-        self.stderr.write(f"exported {count} events")
+        self.stderr.write(ngettext("exported %d event", "exported %d events", count) % count)
