@@ -148,6 +148,13 @@ class ReviewTask(OrganizationScoped):
     def get_absolute_url(self) -> str:
         return reverse("reviews:task", args=[self.pk])
 
+    def page_visible_to(self, user) -> bool:
+        """Whether ``user`` may open ``get_absolute_url``: a task is for its organisation's
+        reviewers, compliance officers and admins."""
+        from governance.reviews.selectors import task_find
+
+        return task_find(user=user, pk=self.pk) is not None
+
 
 class ReviewDecision(OrganizationScoped):
     class Decision(models.TextChoices):
