@@ -6,10 +6,10 @@ review and tasks), and the pages of the tour with the roles that may open each."
 from django.core.management import call_command
 
 from generation.jobs import dispatch, worker
+from generation.jobs.events import model_saved
 from generation.jobs.models import Asset, GenerationRequest
 from governance.audit.models import AuditEvent
 from governance.policies.models import Policy
-from generation.jobs.events import model_saved
 from governance.reviews.models import ReviewTask
 from governance.reviews.services import task_decide
 
