@@ -26,8 +26,13 @@ $(VENV)/.installed-dev: pyproject.toml clients/python/pyproject.toml | $(VENV)/b
 	$(PIP) install --no-deps $(WATERMARK)
 	touch $@ $(VENV)/.installed
 
+# axe-core, which the browser tests run in every page of the tour (package-lock.json).
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
 install: $(VENV)/.installed
-install-dev: $(VENV)/.installed-dev
+install-dev: $(VENV)/.installed-dev node_modules/.installed
 
 run: install
 	$(PY) manage.py migrate --no-input

@@ -91,6 +91,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # A project slug that several of the user's organisations use: a page to choose one.
     "imprimatur.web.middleware.AmbiguousProjectMiddleware",
+    # The site's 404 page (not Django's list of URL patterns) also with DEBUG on.
+    "imprimatur.web.middleware.BrandedNotFoundMiddleware",
 ]
 
 ROOT_URLCONF = "imprimatur.urls"

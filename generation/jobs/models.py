@@ -8,7 +8,7 @@ from django.db import models
 from django.urls import reverse
 
 from imprimatur.tenancy.models import BrandProject
-from imprimatur.tenancy.permissions import OrganizationScoped
+from imprimatur.tenancy.permissions import Action, OrganizationScoped, user_may
 
 
 def request_upload_path(instance: "GenerationRequest", filename: str) -> str:
@@ -103,6 +103,11 @@ class ModelProfile(OrganizationScoped):
 
     def get_absolute_url(self) -> str:
         return reverse("jobs:model-edit", args=[self.pk])
+
+    def page_visible_to(self, user) -> bool:
+        """Whether ``user`` may open ``get_absolute_url`` (links elsewhere, such as the audit
+        event's target, are shown only then): the catalog is for admins."""
+        return user_may(user, Action.MANAGE, self)
 
 
 class PolicyOutcome(models.TextChoices):

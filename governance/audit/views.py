@@ -30,7 +30,7 @@ from governance.audit.registry import ACTIONS
 from governance.audit.reports import Chart, report_build
 from imprimatur.downloads import file_download
 from imprimatur.tenancy.models import Organization
-from imprimatur.tenancy.permissions import Action, user_may_anywhere
+from imprimatur.tenancy.permissions import Action, OrganizationScoped, user_may, user_may_anywhere
 
 
 def _may_audit(user) -> None:
@@ -111,9 +111,10 @@ def event_list(request):
     )
 
 
-def _target_link(event) -> tuple[str, bool]:
-    """The page of the event's target, if its model has one, and whether the target still
-    exists (a deleted object, or a model no longer in the code, does not)."""
+def _target_link(event, user) -> tuple[str, bool]:
+    """The page of the event's target, if its model has one that ``user`` may open (the
+    model's ``page_visible_to(user)``, else anyone who sees the object), and whether the
+    target still exists (a deleted object, or a model no longer in the code, does not)."""
     if not event.target_type or not event.target_id:
         return "", True
     try:
@@ -123,14 +124,22 @@ def _target_link(event) -> tuple[str, bool]:
         return "", False
     if target is None:
         return "", False
-    return (target.get_absolute_url() if hasattr(target, "get_absolute_url") else ""), True
+    if not hasattr(target, "get_absolute_url"):
+        return "", True
+    if hasattr(target, "page_visible_to"):
+        visible = target.page_visible_to(user)
+    elif isinstance(target, OrganizationScoped):
+        visible = user_may(user, Action.VIEW, target)
+    else:
+        visible = True  # not an organisation's object: a page for everyone signed in
+    return (target.get_absolute_url() if visible else ""), True
 
 
 @login_required
 def event_detail(request, sequence: int):
     _may_audit(request.user)
     event = selectors.event_get(user=request.user, sequence=sequence)
-    target_url, target_exists = _target_link(event)
+    target_url, target_exists = _target_link(event, request.user)
     previous, following = selectors.event_neighbours(user=request.user, sequence=sequence)
     return render(
         request,

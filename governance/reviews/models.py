@@ -16,7 +16,7 @@ from django.db import models
 from django.urls import reverse
 
 from imprimatur.tenancy.models import BrandProject, Organization
-from imprimatur.tenancy.permissions import OrganizationScoped, Role
+from imprimatur.tenancy.permissions import OrganizationScoped, Role, user_roles
 
 
 class Workflow(OrganizationScoped):
@@ -100,6 +100,10 @@ class Review(OrganizationScoped):
         return reviewable_label(self.kind)
 
 
+#: The roles that see an organisation's review tasks (the queue, a task's page).
+REVIEW_ROLES = frozenset({Role.REVIEWER, Role.COMPLIANCE, Role.ADMIN})
+
+
 class ReviewTask(OrganizationScoped):
     """One stage of a review, acted on by members of one role."""
 
@@ -155,6 +159,11 @@ class ReviewTask(OrganizationScoped):
 
     def get_absolute_url(self) -> str:
         return reverse("reviews:task", args=[self.pk])
+
+    def page_visible_to(self, user) -> bool:
+        """Whether ``user`` may open ``get_absolute_url``: a task is for its organisation's
+        reviewers, compliance officers and admins (``selectors.task_find``)."""
+        return bool(user_roles(user, self.review.organization_id) & REVIEW_ROLES)
 
 
 class ReviewDecision(OrganizationScoped):

@@ -5,7 +5,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.http import Http404
 from django.utils import timezone
 
-from governance.reviews.models import Review, ReviewTask
+from governance.reviews.models import REVIEW_ROLES, Review, ReviewTask
 from imprimatur.tenancy.models import BrandProject
 from imprimatur.tenancy.permissions import Role, user_roles, user_roles_by_organization
 from imprimatur.tenancy.selectors import project_choose
@@ -89,7 +89,6 @@ def unread_count(*, user) -> int:
 
 
 #: Who sees review tasks and workflows in an organisation.
-REVIEW_ROLES = frozenset({Role.REVIEWER, Role.COMPLIANCE, Role.ADMIN})
 
 
 def _review_organizations(user) -> list[int]:

@@ -124,9 +124,18 @@ def test_the_audit_log_links_each_event_to_its_target_page(acme, task, client):
             "reviews.review"} <= kinds  # fmt: skip
     client.force_login(acme.users["admin"])
     for event in targets.values():
-        url, exists = _target_link(event)
+        url, exists = _target_link(event, acme.users["admin"])
         assert exists, event
         if url:
             assert client.get(url).status_code == 200, (event, url)
+        # An auditor gets no link to a page it cannot open (a review task: reviewers'),
+        # and every link it gets opens.
+        auditor_url, _ = _target_link(event, acme.users["auditor"])
+        if event.target_type == "reviews.reviewtask":
+            assert url and not auditor_url
+        elif auditor_url:
+            client.force_login(acme.users["auditor"])
+            assert client.get(auditor_url).status_code == 200, (event, auditor_url)
+            client.force_login(acme.users["admin"])
     assert client.get(task.get_absolute_url()).status_code == 200
     assert client.get(acme.project.get_absolute_url()).status_code == 200
