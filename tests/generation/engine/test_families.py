@@ -116,7 +116,7 @@ def test_each_family_generates_in_each_of_its_modes(tiny_family_models, family) 
             params=params,
             init_image=init,
             mask_image=mask,
-            on_step=lambda done, total: steps.append((done, total)),
+            on_step=lambda done, total, steps=steps: steps.append((done, total)),
         )
         assert [image.size for image in images] == [(32, 48)] * 2, mode
         assert steps and steps[-1][0] == steps[-1][1], (mode, steps)  # progress reached the end
