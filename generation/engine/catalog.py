@@ -91,6 +91,12 @@ class ModelInfo:
         return self.pipeline_class or "Unknown pipeline"
 
     @property
+    def flow_matching(self) -> bool:
+        """Whether the model's family was trained with flow matching (SD3, Flux)."""
+        family = FAMILIES.get(self.family or "")
+        return bool(family and family.flow_matching)
+
+    @property
     def schedulers(self) -> tuple[str, ...]:
         """Scheduler classes the catalog may offer for this model (besides its own)."""
         family = FAMILIES.get(self.family or "")

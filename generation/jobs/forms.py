@@ -4,7 +4,7 @@ from django import forms
 from django.urls import reverse
 
 from generation.jobs.models import Mode
-from generation.jobs.params import models_for_project
+from generation.jobs.params import models_for_project, prompt_limits_text
 from governance.policies.matching import MAX_PROMPT_CHARS
 
 #: What the live policy feedback sends: the prompts, then the parameters a policy may limit.
@@ -88,6 +88,8 @@ class GenerationRequestForm(forms.Form):
             )
             for profile in self.models
         ]
+        if limits := prompt_limits_text(self.models):
+            self.fields["prompt"].help_text = limits
         sizes = sorted({size for profile in self.models for size in profile.sizes})
         for name in ("width", "height"):
             self.fields[name].choices = [(size, f"{size} px") for size in sizes]
@@ -137,6 +139,10 @@ class ModelProfileForm(forms.Form):
 
         super().__init__(*args, **kwargs)
         self.fields["scheduler"].choices = ModelProfile.Scheduler.choices
+        self.fields["scheduler"].help_text = (
+            "Flow-matching models (Stable Diffusion 3, Flux) take only their own scheduler or "
+            "Flow-matching Euler; the others take any but that one."
+        )
         self.fields["projects"].choices = [
             (project.slug, project.name) for project in organization.projects.order_by("name")
         ]
