@@ -308,7 +308,12 @@ def count_prompt_tokens(model_path: str | Path, tokenizer: str, text: str) -> in
 
 
 def pipeline_call_options(
-    pipeline: Any, *, width: int, height: int, on_step_end: Callable[..., dict[str, Any]]
+    pipeline: Any,
+    *,
+    width: int,
+    height: int,
+    negative_prompt: str,
+    on_step_end: Callable[..., dict[str, Any]],
 ) -> dict[str, Any]:
     """The keyword arguments that families' pipelines take differently, for one call.
 
@@ -316,10 +321,15 @@ def pipeline_call_options(
     and Flux image-to-image would fall back to their native size); the per-step callback
     (PixArt still has the older ``callback``); PixArt's resolution binning off (it would
     generate at the nearest trained aspect ratio and resize) and its caption cleaning off (it
-    needs packages a worker does not have, and the policy judged the prompt as written).
+    needs packages a worker does not have, and the policy judged the prompt as written). An
+    empty negative prompt is None, or "" where the pipeline's own default is "" (PixArt
+    lower-cases it).
     """
     accepted = inspect.signature(type(pipeline).__call__).parameters
-    options: dict[str, Any] = {}
+    default_negative = getattr(accepted.get("negative_prompt"), "default", None)
+    options: dict[str, Any] = {
+        "negative_prompt": negative_prompt or (default_negative if default_negative == "" else None)
+    }
     if "width" in accepted and "height" in accepted:
         options.update(width=width, height=height)
     if "callback_on_step_end" in accepted:

@@ -549,12 +549,15 @@ def generate(
 
         # Size and step callback as this family's pipeline takes them (families.py).
         options = pipeline_call_options(
-            pipeline, width=params.width, height=params.height, on_step_end=step_end
+            pipeline,
+            width=params.width,
+            height=params.height,
+            negative_prompt=params.negative_prompt,
+            on_step_end=step_end,
         )
         with torch.inference_mode():
             result = pipeline(
                 prompt=params.prompt,
-                negative_prompt=params.negative_prompt or None,
                 num_inference_steps=params.steps,
                 guidance_scale=params.guidance_scale,
                 num_images_per_prompt=count,
