@@ -4,30 +4,43 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('jobs', '0016_share_links'),
+        ("jobs", "0016_share_links"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='modelprofile',
-            name='family',
+            model_name="modelprofile",
+            name="family",
             field=models.CharField(blank=True, max_length=50),
         ),
         migrations.AddField(
-            model_name='modelprofile',
-            name='prompt_tokenizer',
+            model_name="modelprofile",
+            name="prompt_tokenizer",
             field=models.CharField(blank=True, max_length=50),
         ),
         migrations.AddField(
-            model_name='modelprofile',
-            name='prompt_tokens',
+            model_name="modelprofile",
+            name="prompt_tokens",
             field=models.PositiveIntegerField(blank=True, null=True),
         ),
         migrations.AlterField(
-            model_name='modelprofile',
-            name='scheduler',
-            field=models.CharField(blank=True, choices=[('', 'As shipped with the checkpoint'), ('DDIMScheduler', 'DDIM'), ('EulerDiscreteScheduler', 'Euler'), ('EulerAncestralDiscreteScheduler', 'Euler ancestral'), ('DPMSolverMultistepScheduler', 'DPM-Solver++ (multistep)'), ('PNDMScheduler', 'PNDM'), ('LMSDiscreteScheduler', 'LMS'), ('FlowMatchEulerDiscreteScheduler', 'Flow-matching Euler')], default='', max_length=100),
+            model_name="modelprofile",
+            name="scheduler",
+            field=models.CharField(
+                blank=True,
+                choices=[
+                    ("", "As shipped with the checkpoint"),
+                    ("DDIMScheduler", "DDIM"),
+                    ("EulerDiscreteScheduler", "Euler"),
+                    ("EulerAncestralDiscreteScheduler", "Euler ancestral"),
+                    ("DPMSolverMultistepScheduler", "DPM-Solver++ (multistep)"),
+                    ("PNDMScheduler", "PNDM"),
+                    ("LMSDiscreteScheduler", "LMS"),
+                    ("FlowMatchEulerDiscreteScheduler", "Flow-matching Euler"),
+                ],
+                default="",
+                max_length=100,
+            ),
         ),
     ]
