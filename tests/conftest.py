@@ -85,6 +85,20 @@ def tiny_model_path() -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def tiny_family_models(tiny_model_path, tmp_path_factory) -> dict[str, Path]:
+    """A tiny random-weight pipeline of each model family, built once per session (a few
+    seconds); Stable Diffusion 1.x/2.x is the suite's tiny model."""
+    from generation.engine.tiny_families import TINY_FAMILIES, build_tiny_family
+
+    root = tmp_path_factory.mktemp("families")
+    paths = {"stable-diffusion": tiny_model_path}
+    for family in TINY_FAMILIES:
+        if family not in paths:
+            paths[family] = build_tiny_family(family, root / f"{family}-tiny", seed=0)
+    return paths
+
+
 def database_url_for_workers() -> str:
     """A DATABASE_URL naming the database this test run uses (the test database)."""
     db = connection.settings_dict

@@ -17,6 +17,15 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from generation.engine.families import (
+    FAMILIES,
+    Family,
+    family_of,
+    family_problem,
+    is_sdxl_refiner,
+    prompt_tokenizer,
+)
+
 #: Generation modes. Every supported model can do at least one of them.
 TEXT_TO_IMAGE = "text-to-image"
 IMAGE_TO_IMAGE = "image-to-image"
@@ -27,18 +36,9 @@ DIFFUSERS = "diffusers"
 SINGLE_FILE = "single-file"
 
 #: Pipeline classes of the families this platform targets, per mode, as in diffusers'
-#: AutoPipeline tables (a test keeps the two in step). Any class named here has all three modes.
+#: AutoPipeline tables (a test keeps the two in step); the families are in ``families.py``.
 KNOWN_PIPELINES: dict[str, dict[str, str]] = {
-    "stable-diffusion": {
-        TEXT_TO_IMAGE: "StableDiffusionPipeline",
-        IMAGE_TO_IMAGE: "StableDiffusionImg2ImgPipeline",
-        INPAINTING: "StableDiffusionInpaintPipeline",
-    },
-    "stable-diffusion-xl": {
-        TEXT_TO_IMAGE: "StableDiffusionXLPipeline",
-        IMAGE_TO_IMAGE: "StableDiffusionXLImg2ImgPipeline",
-        INPAINTING: "StableDiffusionXLInpaintPipeline",
-    },
+    family.name: dict(family.pipelines) for family in FAMILIES.values()
 }
 
 #: Components the engine never loads (it passes ``safety_checker=None``), so they may be absent.
@@ -74,6 +74,33 @@ class ModelInfo:
     scheduler_class: str | None
     weights_bytes: int
     checkpoint_sha256: str | None = None
+    #: The family (``families.FAMILIES`` key), None for a pipeline outside them.
+    family: str | None = None
+    #: The tokenizer component that bounds a prompt, its encoder kind and the tokens it reads.
+    prompt_tokenizer: str | None = None
+    prompt_encoder: str | None = None
+    prompt_tokens: int | None = None
+    #: Widths and heights must be multiples of this many pixels.
+    size_multiple: int = 8
+
+    @property
+    def family_label(self) -> str:
+        """The family's name for people (the pipeline class outside the known families)."""
+        if self.family in FAMILIES:
+            return FAMILIES[self.family].label
+        return self.pipeline_class or "Unknown pipeline"
+
+    @property
+    def flow_matching(self) -> bool:
+        """Whether the model's family was trained with flow matching (SD3, Flux)."""
+        family = FAMILIES.get(self.family or "")
+        return bool(family and family.flow_matching)
+
+    @property
+    def schedulers(self) -> tuple[str, ...]:
+        """Scheduler classes the catalog may offer for this model (besides its own)."""
+        family = FAMILIES.get(self.family or "")
+        return family.schedulers if family else ()
 
     def require(self, mode: str) -> None:
         """Raise ``ModeNotSupportedError`` unless this model can run ``mode``."""
@@ -193,8 +220,12 @@ def read_safetensors_header(path: Path) -> dict[str, Any]:
 
 def _inspect_directory(path: Path) -> ModelInfo:
     """Validate a diffusers pipeline directory and read what it declares."""
-    index, components = _read_pipeline_layout(path, require_weights=True)
+    index = _read_index(path)
     class_name = index["_class_name"]
+    family = family_of(class_name)
+    if family is not None and (problem := family_problem(path, index, family)):
+        raise ModelNotFoundError(problem)
+    index, components = _read_pipeline_layout(path, require_weights=True)
     denoiser = _read_denoiser_config(path, components)
     weights = _weight_files(path, components)
     for weight in weights:
@@ -205,10 +236,31 @@ def _inspect_directory(path: Path) -> ModelInfo:
         format=DIFFUSERS,
         pipeline_class=class_name,
         capabilities=_capabilities(class_name, index, denoiser.get("in_channels")),
-        default_size=_default_size(path, components, denoiser),
+        default_size=_default_size(path, components, denoiser, family),
         scheduler_class=_scheduler_class(path, components),
         weights_bytes=sum(w.stat().st_size for w in weights),
+        **_family_fields(path, family, components, denoiser),
     )
+
+
+def _family_fields(
+    path: Path, family: Family | None, components: list[str], denoiser: dict[str, Any]
+) -> dict[str, Any]:
+    """ModelInfo's family fields: name, prompt limit, size multiple."""
+    if family is None:
+        return {}
+    tokenizer, encoder, tokens = prompt_tokenizer(family, components)
+    vae_scale = _vae_scale(path, components) or 8
+    patch = denoiser.get("patch_size") if "transformer" in components else None
+    multiple = vae_scale * (patch if isinstance(patch, int) and patch > 0 else 1)
+    multiple *= family.size_multiple_of_vae
+    return {
+        "family": family.name,
+        "prompt_tokenizer": tokenizer,
+        "prompt_encoder": encoder,
+        "prompt_tokens": tokens,
+        "size_multiple": max(multiple, 8),
+    }
 
 
 def _inspect_single_file(path: Path, single_file_config: str | Path | None) -> ModelInfo:
@@ -250,7 +302,21 @@ def _inspect_single_file(path: Path, single_file_config: str | Path | None) -> M
         default_size=default_size,
         scheduler_class=scheduler,
         weights_bytes=path.stat().st_size,
+        **_single_file_family(class_name),
     )
+
+
+def _single_file_family(class_name: str | None) -> dict[str, Any]:
+    """Family fields for a single file (SD 1.x/2.x or SDXL: CLIP prompt limits)."""
+    family = family_of(class_name)
+    if family is None:
+        return {}
+    return {
+        "family": family.name,
+        "prompt_tokenizer": family.prompt_tokenizer,
+        "prompt_encoder": family.encoder,
+        "prompt_tokens": family.prompt_tokens,
+    }
 
 
 def resolve_single_file_config(config_dir: str | Path) -> Path:
@@ -287,11 +353,7 @@ def _guess_single_file_pipeline(
 
 def _read_pipeline_layout(path: Path, *, require_weights: bool) -> tuple[dict[str, Any], list[str]]:
     """Read ``model_index.json`` and check that each component it lists is on disk."""
-    index = _read_json(path / "model_index.json", what="model_index.json")
-    if not isinstance(index, dict) or not isinstance(index.get("_class_name"), str):
-        raise ModelNotFoundError(
-            f"model_index.json in {path} names no pipeline class (_class_name)"
-        )
+    index = _read_index(path)
     components = _component_names(index)
     for name in components:
         folder = path / name
@@ -305,6 +367,16 @@ def _read_pipeline_layout(path: Path, *, require_weights: bool) -> tuple[dict[st
                 "(*.safetensors or *.bin)"
             )
     return index, components
+
+
+def _read_index(path: Path) -> dict[str, Any]:
+    """``model_index.json`` of ``path``, which must name a pipeline class."""
+    index = _read_json(path / "model_index.json", what="model_index.json")
+    if not isinstance(index, dict) or not isinstance(index.get("_class_name"), str):
+        raise ModelNotFoundError(
+            f"model_index.json in {path} names no pipeline class (_class_name)"
+        )
+    return index
 
 
 def _component_names(index: dict[str, Any]) -> list[str]:
@@ -328,18 +400,27 @@ def _read_denoiser_config(path: Path, components: list[str]) -> dict[str, Any]:
     return {}
 
 
-def _default_size(
-    path: Path, components: list[str], denoiser: dict[str, Any]
-) -> tuple[int, int] | None:
-    """Native output size: the denoiser's latent ``sample_size`` times the VAE's downscale."""
-    sample = denoiser.get("sample_size")
-    if "vae" not in components or sample is None:
+def _vae_scale(path: Path, components: list[str]) -> int | None:
+    """How many pixels one latent covers per side: 2 ** (VAE blocks - 1)."""
+    if "vae" not in components:
         return None
     vae = _read_json(path / "vae" / "config.json", what="vae/config.json")
     blocks = vae.get("block_out_channels") if isinstance(vae, dict) else None
     if not isinstance(blocks, list) or not blocks:
         return None
-    scale = 2 ** (len(blocks) - 1)
+    return 2 ** (len(blocks) - 1)
+
+
+def _default_size(
+    path: Path, components: list[str], denoiser: dict[str, Any], family: Family | None = None
+) -> tuple[int, int] | None:
+    """Native output size: the denoiser's latent ``sample_size`` times the VAE's downscale."""
+    sample = denoiser.get("sample_size")
+    if sample is None and family is not None:
+        sample = family.default_sample_size
+    scale = _vae_scale(path, components)
+    if scale is None or sample is None:
+        return None
     if isinstance(sample, int):
         return sample * scale, sample * scale
     if isinstance(sample, list) and len(sample) == 2:
@@ -363,16 +444,11 @@ def _capabilities(
     class_name: str, index: dict[str, Any], in_channels: int | None
 ) -> frozenset[str]:
     """The modes a pipeline class supports through diffusers' AutoPipeline classes."""
-    modes: frozenset[str] = frozenset()
-    for family in KNOWN_PIPELINES.values():
-        if class_name in family.values():
-            modes = frozenset(family)
-            break
-    else:
-        modes = _auto_pipeline_modes(class_name)
+    family = family_of(class_name)
+    modes = family.capabilities if family else _auto_pipeline_modes(class_name)
     if in_channels == _INPAINTING_UNET_CHANNELS:
         modes &= {INPAINTING}
-    if index.get("requires_aesthetics_score") or index.get("text_encoder") == [None, None]:
+    if is_sdxl_refiner(index):
         modes -= {TEXT_TO_IMAGE}  # the SDXL refiner: refines images, cannot start from text
     return modes
 

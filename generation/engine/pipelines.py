@@ -41,6 +41,11 @@ from generation.engine.catalog import (
     resolve_model_path,
     resolve_single_file_config,
 )
+from generation.engine.families import (
+    batch_inputs,
+    pipeline_call_options,
+    takes_safety_checker,
+)
 
 __all__ = [
     "IMAGE_TO_IMAGE",
@@ -287,7 +292,11 @@ def _load_unchecked(info: ModelInfo, config: Path | None, single_file_class: Any
     device, dtype = _device_and_dtype()
     started = time.perf_counter()
     # Only Stable Diffusion 1.x/2.x pipelines take these; governance runs its own checks.
-    no_checker = {"safety_checker": None, "requires_safety_checker": False}
+    no_checker = (
+        {"safety_checker": None, "requires_safety_checker": False}
+        if takes_safety_checker(info.family)
+        else {}
+    )
     pipelines: dict[tuple[str, str], DiffusionPipeline] = {}
     if info.format == DIFFUSERS:
         base_mode = next(m for m in MODES if m in info.capabilities)
@@ -538,17 +547,23 @@ def generate(
                 on_step(part * per_run + step + 1, parts * per_run)
             return callback_kwargs
 
+        # Size and step callback as this family's pipeline takes them (families.py).
+        options = pipeline_call_options(
+            pipeline,
+            width=params.width,
+            height=params.height,
+            negative_prompt=params.negative_prompt,
+            on_step_end=step_end,
+        )
         with torch.inference_mode():
             result = pipeline(
                 prompt=params.prompt,
-                negative_prompt=params.negative_prompt or None,
                 num_inference_steps=params.steps,
                 guidance_scale=params.guidance_scale,
                 num_images_per_prompt=count,
                 generator=generators,
                 output_type="pil",
-                callback_on_step_end=step_end,
-                **inputs,
+                **(options | batch_inputs(pipeline, inputs, count)),
             )
         return list(result.images)
 

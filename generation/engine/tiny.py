@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
@@ -90,20 +92,33 @@ def build_tiny_pipeline(path: Path, *, seed: int = 0) -> Path:
     beside ``path`` and renamed into place, so a crash never leaves a half-written model.
     Raises ``FileExistsError`` if ``path`` already exists.
     """
+
+    def make(scratch: Path) -> Any:
+        write_clip_tokenizer(scratch / "tokenizer")
+        torch.manual_seed(seed)
+        return StableDiffusionPipeline(
+            **_components(scratch / "tokenizer"),
+            safety_checker=None,
+            feature_extractor=None,
+            requires_safety_checker=False,
+        )
+
+    return build_atomically(path, make)
+
+
+def build_atomically(path: Path, make: Callable[[Path], Any]) -> Path:
+    """Save the pipeline ``make(scratch)`` returns at ``path``, all or nothing.
+
+    ``make`` may write files (tokenizers) into ``scratch``, a temporary directory beside
+    ``path`` that is renamed into place once the pipeline is saved there.
+    """
     path = Path(path).absolute()
     if path.exists():
         raise FileExistsError(f"Refusing to overwrite existing path {path}")
     path.parent.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=f".{path.name}.building-", dir=path.parent))
     try:
-        write_clip_tokenizer(scratch / "tokenizer")
-        torch.manual_seed(seed)
-        pipeline = StableDiffusionPipeline(
-            **_components(scratch / "tokenizer"),
-            safety_checker=None,
-            feature_extractor=None,
-            requires_safety_checker=False,
-        )
+        pipeline = make(scratch)
         pipeline.save_pretrained(scratch, safe_serialization=True)
         scratch.chmod(0o755)  # mkdtemp makes it 0700; workers may run as another user.
         try:

@@ -55,6 +55,9 @@ def _profile_errors(profile: ModelProfile) -> dict[str, list[str]]:
     if info is not None:
         profile.pipeline_class = info.pipeline_class or ""
         profile.model_capabilities = sorted(info.capabilities)
+        profile.family = info.family or ""
+        profile.prompt_tokens = info.prompt_tokens
+        profile.prompt_tokenizer = info.prompt_tokenizer or ""
     capabilities = profile.capabilities
     if not isinstance(capabilities, list) or not capabilities:
         reject("capabilities", "Choose at least one of: " + ", ".join(Mode.values) + ".")
@@ -63,7 +66,8 @@ def _profile_errors(profile: ModelProfile) -> dict[str, list[str]]:
     elif info is not None and (missing := set(capabilities) - set(info.capabilities)):
         reject(
             "capabilities",
-            f"{info.pipeline_class} cannot do {', '.join(sorted(missing))}.",
+            f"This {info.family_label} model ({info.pipeline_class}) cannot do "
+            f"{', '.join(sorted(missing))}.",
         )
     sizes = profile.sizes
     if (
@@ -72,6 +76,12 @@ def _profile_errors(profile: ModelProfile) -> dict[str, list[str]]:
         or not all(isinstance(size, int) and 64 <= size <= 4096 and size % 8 == 0 for size in sizes)
     ):
         reject("sizes", "Give one or more sizes from 64 to 4096 pixels, multiples of 8.")
+    elif info is not None and (odd := [s for s in sizes if s % info.size_multiple]):
+        reject(
+            "sizes",
+            f"{info.family_label} models need sizes in multiples of {info.size_multiple} "
+            f"pixels; {', '.join(map(str, odd))} {'is' if len(odd) == 1 else 'are'} not.",
+        )
     elif profile.default_size not in sizes:
         reject("default_size", "Must be one of the allowed sizes.")
     if not 1 <= profile.default_steps <= profile.max_steps <= 1000:
@@ -84,7 +94,23 @@ def _profile_errors(profile: ModelProfile) -> dict[str, list[str]]:
         reject("queue", "Use letters, digits, '.', '_' or '-' only.")
     if profile.scheduler not in ModelProfile.Scheduler.values:
         reject("scheduler", "Unknown scheduler.")
+    elif profile.scheduler and info is not None and info.family:
+        _check_family_scheduler(profile.scheduler, info, reject)
     return errors
+
+
+def _check_family_scheduler(scheduler: str, info, reject) -> None:
+    """Refuse a scheduler the model's family was not trained for (DDIM for Flux, ...)."""
+    if scheduler in info.schedulers:
+        return
+    labels = dict(ModelProfile.Scheduler.choices)
+    fitting = [labels[name] for name in info.schedulers if name in labels]
+    kind = "flow-matching" if info.flow_matching else "denoising"
+    reject(
+        "scheduler",
+        f"{info.family_label} is a {kind} model: {labels[scheduler]} does not fit it. "
+        f"Choose its own scheduler or {' or '.join(fitting)}.",
+    )
 
 
 @transaction.atomic

@@ -25,8 +25,11 @@ class ModelProfileSerializer(serializers.ModelSerializer):
             *catalog.PROFILE_FIELDS,
             "pipeline_class",
             "model_capabilities",
+            "family",
+            "prompt_tokens",
             "projects",
         ]
+        read_only_fields = ["pipeline_class", "model_capabilities", "family", "prompt_tokens"]
 
     def to_representation(self, profile):
         data = super().to_representation(profile)

@@ -203,6 +203,7 @@ def model_saved(*, profile, actor, created: bool, changed: dict, projects=None) 
             "name": profile.name,
             "changed": changed,
             "pipeline_class": profile.pipeline_class,
+            "family": profile.family,
             **({"projects": sorted(p.slug for p in projects)} if projects is not None else {}),
         },
     )

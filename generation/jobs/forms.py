@@ -5,7 +5,7 @@ from django.urls import reverse
 from django.utils.translation import ngettext
 
 from generation.jobs.models import Mode
-from generation.jobs.params import models_for_project
+from generation.jobs.params import models_for_project, prompt_limits_text
 from governance.policies.matching import MAX_PROMPT_CHARS
 from governance.policies.services import project_limits
 
@@ -86,6 +86,8 @@ class GenerationRequestForm(forms.Form):
         self.fields["model"].choices = [
             (profile.name, model_choice_label(profile, limits)) for profile in self.models
         ]
+        if limits := prompt_limits_text(self.models):
+            self.fields["prompt"].help_text = limits
         sizes = sorted(
             {
                 size
@@ -160,6 +162,10 @@ class ModelProfileForm(forms.Form):
 
         super().__init__(*args, **kwargs)
         self.fields["scheduler"].choices = ModelProfile.Scheduler.choices
+        self.fields["scheduler"].help_text = (
+            "Flow-matching models (Stable Diffusion 3, Flux) take only their own scheduler or "
+            "Flow-matching Euler; the others take any but that one."
+        )
         self.fields["projects"].choices = [
             (project.slug, project.name) for project in organization.projects.order_by("name")
         ]

@@ -47,6 +47,8 @@ class ModelProfile(OrganizationScoped):
         DPM_SOLVER = "DPMSolverMultistepScheduler", "DPM-Solver++ (multistep)"
         PNDM = "PNDMScheduler", "PNDM"
         LMS = "LMSDiscreteScheduler", "LMS"
+        # The one choice for flow-matching families (SD3, Flux), and only for them.
+        FLOW_MATCH_EULER = "FlowMatchEulerDiscreteScheduler", "Flow-matching Euler"
 
     organization = models.ForeignKey(
         "tenancy.Organization", on_delete=models.PROTECT, related_name="model_profiles"
@@ -84,6 +86,12 @@ class ModelProfile(OrganizationScoped):
     # Read from the checkpoint when the profile is saved.
     pipeline_class = models.CharField(max_length=200, blank=True)
     model_capabilities = models.JSONField(default=list, blank=True)
+    #: The model family (``generation.engine.families``), blank outside the known ones.
+    family = models.CharField(max_length=50, blank=True)
+    #: How many tokens of a prompt the model reads, and the tokenizer component that counts
+    #: them (the longest-reading text encoder's); empty when not known.
+    prompt_tokens = models.PositiveIntegerField(null=True, blank=True)
+    prompt_tokenizer = models.CharField(max_length=50, blank=True)
     projects = models.ManyToManyField(
         "tenancy.BrandProject", related_name="model_profiles", blank=True
     )
@@ -108,6 +116,19 @@ class ModelProfile(OrganizationScoped):
         """Whether ``user`` may open ``get_absolute_url`` (links elsewhere, such as the audit
         event's target, are shown only then): the catalog is for admins."""
         return user_may(user, Action.MANAGE, self)
+
+    @property
+    def family_label(self) -> str:
+        """The family's name for people ("SDXL", "Flux"), else the pipeline class."""
+        from generation.engine.families import FAMILIES
+
+        family = FAMILIES.get(self.family)
+        return family.label if family else (self.pipeline_class or "Unknown")
+
+    @property
+    def capability_labels(self) -> list[str]:
+        """The modes this profile allows, in words, in the catalog's order."""
+        return [label for value, label in Mode.choices if value in (self.capabilities or [])]
 
 
 class PolicyOutcome(models.TextChoices):

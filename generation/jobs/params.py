@@ -26,6 +26,47 @@ def models_for_project(project: BrandProject):
     ).order_by("name")
 
 
+def prompt_token_error(profile: ModelProfile, text: str, *, what: str = "prompt") -> str | None:
+    """Why ``text`` is too long for the text encoder of ``profile``'s family, or None.
+
+    Counted with the model's own tokenizer (start and end tokens included, as the encoder
+    reads them). Where the tokenizer cannot be read here (a path only the workers have), only
+    the character limit applies and the encoder cuts what it cannot read.
+    """
+    if not text or not profile.prompt_tokens or not profile.prompt_tokenizer:
+        return None
+    from pathlib import Path
+
+    from generation.engine.families import count_prompt_tokens
+
+    folder = Path(profile.path)
+    if profile.single_file_config and not folder.is_dir():
+        folder = Path(profile.single_file_config)
+    count = count_prompt_tokens(folder, profile.prompt_tokenizer, text)
+    if count is None or count <= profile.prompt_tokens:
+        return None
+    return (
+        f"The {what} is {count} tokens long for {profile.display_name}; "
+        f"{profile.family_label} models read at most {profile.prompt_tokens}."
+    )
+
+
+def prompt_limits_text(profiles) -> str:
+    """The prompt limits of ``profiles`` in words, for the request form."""
+    limits = [
+        f"{profile.display_name} ({profile.family_label}) {profile.prompt_tokens}"
+        for profile in profiles
+        if profile.prompt_tokens
+    ]
+    if not limits:
+        return ""
+    return (
+        "Tokens of a prompt each model reads (a token is a short word or part of one): "
+        + "; ".join(limits)
+        + "."
+    )
+
+
 def _is_whole(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -103,9 +144,12 @@ def generation_params_clean(*, project: BrandProject, prompt: str, params: dict)
     prompt = (prompt or "").strip()
     if not prompt:
         reject("prompt", "Write a prompt: it may not be empty.")
-    elif too_long := prompt_length_error(prompt):
+    elif too_long := prompt_length_error(prompt) or prompt_token_error(profile, prompt):
         reject("prompt", too_long)
-    if too_long := prompt_length_error(values["negative_prompt"], what="negative prompt"):
+    negative = values["negative_prompt"]
+    if too_long := prompt_length_error(negative, what="negative prompt") or prompt_token_error(
+        profile, negative, what="negative prompt"
+    ):
         reject("negative_prompt", too_long)
 
     sizes = sorted(profile.sizes)

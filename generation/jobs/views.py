@@ -20,6 +20,7 @@ from generation.jobs.forms import (
 )
 from generation.jobs.gallery_views import gallery_context
 from generation.jobs.models import Asset, GenerationRequest, PolicyOutcome
+from generation.jobs.params import models_for_project, prompt_token_error
 from generation.jobs.sharing_views import share_context
 from governance.policies import selectors as policy_selectors
 from governance.policies.display import (
@@ -164,10 +165,25 @@ def policy_check(request, slug: str):
                 negative_additions=decision.negative_additions,
                 limit_errors=[
                     message for messages_ in decision.limit_errors.values() for message in messages_
-                ],
+                ]
+                + _prompt_token_errors(project, request.POST),
                 quotas=policy_quota_usage(decision=decision, project=project, user=request.user),
             )
     return render(request, "jobs/_policy_feedback.html", context)
+
+
+def _prompt_token_errors(project, data) -> list[str]:
+    """What the chosen model's text encoder cannot read of the prompts (its family's limit)."""
+    profiles = list(models_for_project(project))
+    profile = next((p for p in profiles if p.name == data.get("model")), None)
+    profile = profile or (profiles[0] if profiles else None)
+    if profile is None:
+        return []
+    errors = [
+        prompt_token_error(profile, data.get("prompt", "").strip()),
+        prompt_token_error(profile, data.get("negative_prompt", ""), what="negative prompt"),
+    ]
+    return [error for error in errors if error]
 
 
 def _feedback_params(data) -> dict:
@@ -401,7 +417,7 @@ def model_edit(request, pk: int | None = None):
                 for field, problems in error.message_dict.items():
                     form.add_error(field if field in form.fields else None, problems)
             else:
-                messages.success(request, f"Model {saved.name} saved ({saved.pipeline_class}).")
+                messages.success(request, f"Model {saved.name} saved ({saved.family_label}).")
                 return redirect("jobs:models")
         status = 400
     return render(

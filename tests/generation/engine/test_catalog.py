@@ -112,10 +112,13 @@ def test_digest_covers_the_weights_and_nothing_else(tiny_model: Path, tmp_path: 
         (lambda m: (m / "model_index.json").unlink(), r"no model_index\.json"),
         (lambda m: (m / "model_index.json").write_text("{not json"), "is not valid JSON"),
         (lambda m: (m / "model_index.json").write_text("[]"), "names no pipeline class"),
-        (lambda m: shutil.rmtree(m / "vae"), "lists component 'vae' but .* is missing"),
+        (
+            lambda m: shutil.rmtree(m / "vae"),
+            r"Stable Diffusion 1\.x/2\.x model at .*: vae is missing \(model_index\.json lists it",
+        ),
         (
             lambda m: (m / "unet" / "diffusion_pytorch_model.safetensors").unlink(),
-            "'unet' of .* has a config.json but no weights",
+            r"Stable Diffusion 1\.x/2\.x model at .*: unet has a config\.json but no weights",
         ),
         (lambda m: (m / "unet" / "config.json").write_text("{"), r"unet/config\.json is not valid"),
         (
@@ -171,11 +174,14 @@ def test_refuses_missing_paths_and_unsafe_or_bad_files(tiny_model: Path, tmp_pat
         (("unet/config.json", {"in_channels": 9}), {INPAINTING}),
         # An SDXL-refiner-like pipeline refines images; it cannot start from text.
         (("model_index.json", {"requires_aesthetics_score": True}), {IMAGE_TO_IMAGE, INPAINTING}),
-        # Outside SD and SDXL, diffusers' AutoPipeline tables decide: PixArt is text-only.
-        (("model_index.json", {"_class_name": "PixArtSigmaPipeline"}), {TEXT_TO_IMAGE}),
+        # Outside the known families (families.py), diffusers' AutoPipeline tables decide.
+        (
+            ("model_index.json", {"_class_name": "LatentConsistencyModelPipeline"}),
+            {TEXT_TO_IMAGE, IMAGE_TO_IMAGE},
+        ),
         (("model_index.json", {"_class_name": "SomeoneElsesPipeline"}), set()),
     ],
-    ids=["inpainting-unet", "refiner", "pixart", "unknown"],
+    ids=["inpainting-unet", "refiner", "outside-families", "unknown"],
 )
 def test_capabilities_follow_the_configs(
     tiny_model: Path, tmp_path: Path, edit: tuple[str, dict], capabilities: set[str]

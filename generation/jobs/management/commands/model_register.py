@@ -99,7 +99,7 @@ class Command(BaseCommand):
             raise CommandError(f"Model not registered: {problems}") from error
         self.stdout.write(
             self.style.SUCCESS(
-                f"Model {profile.name} ({profile.pipeline_class}) registered for "
+                f"Model {profile.name} ({profile.family_label}) registered for "
                 f"{organization.slug}: {', '.join(slugs) or 'no projects yet'}."
             )
         )
