@@ -3,8 +3,8 @@
 from django import forms
 from django.urls import reverse
 
-from generation.jobs.models import Mode
-from generation.jobs.params import models_for_project
+from generation.jobs.models import UPSCALE_FACTORS, Mode
+from generation.jobs.params import models_for_project, upscaler_available
 from governance.policies.matching import MAX_PROMPT_CHARS
 
 #: What the live policy feedback sends: the prompts, then the parameters a policy may limit.
@@ -47,6 +47,14 @@ class GenerationRequestForm(forms.Form):
         required=False,
         initial=0.8,
         help_text="Image-to-image and inpainting: how far to move from the init image (0-1].",
+    )
+    upscale = forms.TypedChoiceField(
+        coerce=int,
+        choices=UPSCALE_FACTORS,
+        initial=1,
+        required=False,
+        label="Enlarge",
+        help_text="After generation, by the platform's upscaler (a super-resolution network).",
     )
     init_image = forms.FileField(
         required=False,
@@ -98,6 +106,8 @@ class GenerationRequestForm(forms.Form):
             self.fields["guidance_scale"].initial = first.default_guidance
         for name in ("steps", "guidance_scale", "num_images", "seed", "strength"):
             self.fields[name].widget.attrs["inputmode"] = "decimal"
+        if not upscaler_available():
+            del self.fields["upscale"]
 
 
 class ModelProfileForm(forms.Form):
