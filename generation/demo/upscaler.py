@@ -4,9 +4,10 @@ evaluation against bicubic interpolation on held-out scenes.
 
 Pairs come from the procedural dataset: the same scene drawn at 256 px (the target) and at
 64 px (the input, drawn exactly as the demo model's training images are), so the network
-learns what the demo pipeline's pictures look like at four times their size. The loss is the mean squared
-error on pixels (PSNR-oriented training, the first stage of ESRGAN's recipe; no adversarial
-stage: the targets are flat shapes, where a GAN loss would only add texture). Not L1, which
+learns what the demo pipeline's pictures look like at four times their size. The loss is the
+mean squared error on pixels plus a small SSIM term (PSNR-oriented training, the first stage of
+ESRGAN's recipe; no adversarial stage: the targets are flat shapes, where a GAN loss would only
+add texture). Not L1, which
 ESRGAN's first stage uses: on these mostly flat pictures L1 rewards the blocky nearest-neighbour
 enlargement the network starts from (measured: L1 0.0038 for nearest against 0.0043 for
 bicubic, where the squared error is 0.00077 against 0.00045), and training stalled there.
