@@ -338,6 +338,14 @@ IMPRIMATUR_CLIP_CONFIG = env.str(
     "IMPRIMATUR_CLIP_CONFIG",
     default=str(IMPRIMATUR_DEMO_MODELS_DIR / "tiny-clip" / "imprimatur-demo-clip.json"),
 )
+# The super-resolution network (an ESRGAN-family file spandrel loads) of the "Enlarge" option
+# and of upscaling an approved image; "" turns both off. Default: the demo pack's 4x network.
+IMPRIMATUR_UPSCALER_PATH = env.str(
+    "IMPRIMATUR_UPSCALER_PATH",
+    default=str(IMPRIMATUR_DEMO_MODELS_DIR / "upscaler" / "upscaler-x4.safetensors"),
+)
+# The longest side an enlarged image may have.
+IMPRIMATUR_UPSCALE_MAX_SIDE = env.int("IMPRIMATUR_UPSCALE_MAX_SIDE", default=4096)
 # Pipelines one worker process keeps loaded (least recently used dropped first).
 IMPRIMATUR_MAX_LOADED_MODELS = env.int("IMPRIMATUR_MAX_LOADED_MODELS", default=2)
 # torch.compile the UNet of loaded models (GPU workers; compiled at worker start).

@@ -69,6 +69,7 @@ api_patterns = [
     path("assets/<int:pk>/", jobs_api.AssetDetailView.as_view(), name="asset-detail"),
     path("assets/<int:pk>/file/", jobs_api.AssetFileView.as_view(), name="asset-file"),
     path("assets/<int:pk>/export/", jobs_api.AssetExportView.as_view(), name="asset-export"),
+    path("assets/<int:pk>/upscale/", jobs_api.AssetUpscaleView.as_view(), name="asset-upscale"),
     path("provenance/verify/", jobs_api.VerifyView.as_view(), name="provenance-verify"),
     path(
         "assets/<int:pk>/share-links/",

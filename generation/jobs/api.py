@@ -21,6 +21,7 @@ from rest_framework.views import APIView
 from generation.jobs import exports, selectors, services
 from generation.jobs.models import Asset, GenerationRequest
 from generation.jobs.outcome import CODES, TONES, request_outcome
+from generation.jobs.upscaling import asset_upscale_request, upscale_permission_check
 from imprimatur.tenancy.models import BrandProject
 from imprimatur.tenancy.permissions import Action, user_may
 from imprimatur.tenancy.selectors import project_get
@@ -53,6 +54,11 @@ class GenerationRequestInputSerializer(serializers.Serializer):
     guidance_scale = serializers.FloatField(required=False)
     seed = serializers.IntegerField(required=False, allow_null=True)
     num_images = serializers.IntegerField(required=False)
+    upscale = serializers.IntegerField(
+        required=False,
+        help_text="Enlarge each image 2 or 4 times with the platform's upscaler after "
+        "generation; 1 (default) keeps the model's size.",
+    )
 
 
 class GenerationRequestCreateSerializer(GenerationRequestInputSerializer):
@@ -155,6 +161,8 @@ class GenerationRequestSerializer(serializers.ModelSerializer):
             "guidance_scale",
             "seed",
             "num_images",
+            "upscale",
+            "parent_asset",
             "created_by",
             "created_at",
             "finished_at",
@@ -336,6 +344,28 @@ class RequestRerunView(APIView):
         )
         rerun = selectors.generation_request_get(user=request.user, pk=rerun.pk)
         body = GenerationRequestSerializer(rerun, context={"request": request}).data
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class UpscaleInputSerializer(serializers.Serializer):
+    factor = serializers.ChoiceField(choices=[2, 4], help_text="How many times to enlarge it.")
+
+
+class AssetUpscaleView(APIView):
+    """Enlarge an approved image with the upscaler: a new request (mode ``upscale``) whose one
+    image is signed with this image as its C2PA parent ingredient and reviewed on its own."""
+
+    @extend_schema(request=UpscaleInputSerializer, responses={201: GenerationRequestSerializer})
+    def post(self, request, pk: int):
+        asset = selectors.asset_get(user=request.user, pk=pk)
+        upscale_permission_check(asset=asset, user=request.user)
+        serializer = UpscaleInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        made = asset_upscale_request(
+            asset=asset, user=request.user, factor=serializer.validated_data["factor"]
+        )
+        made = selectors.generation_request_get(user=request.user, pk=made.pk)
+        body = GenerationRequestSerializer(made, context={"request": request}).data
         return Response(body, status=status.HTTP_201_CREATED)
 
 

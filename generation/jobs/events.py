@@ -19,6 +19,7 @@ ACTIONS: dict[str, str] = {
     "generation.asset.reject": "An image's review ended in rejection.",
     "generation.asset.request_changes": "An image's review ended asking for changes.",
     "generation.asset.publish": "An approved image was signed again, with its approval.",
+    "generation.asset.upscale": "Someone asked for an approved image enlarged by the upscaler.",
     "generation.asset.export": "An image was exported as a signed PNG, JPEG or WebP file.",
     "generation.asset.push": "An approved image and its sidecar were copied to the project's "
     "destination.",
@@ -74,6 +75,25 @@ def request_submitted(*, request, user, decision, job=None, review=None) -> None
             "policy_versions": request.policy_versions,
             **({"policy_warnings": len(decision.warnings)} if decision.warnings else {}),
             **({"init_image_sha256": request.init_image_sha256} if request.init_image else {}),
+            **({"upscale": request.upscale} if request.upscale > 1 else {}),
+        },
+    )
+
+
+def upscale_requested(*, request, user, job) -> None:
+    """An approved image's upscale was asked for: a new request (mode upscale) and its job."""
+    parent = request.parent_asset
+    audit_record(
+        action="generation.asset.upscale",
+        actor=user,
+        organization=request.project.organization,
+        target=request,
+        project=request.project,
+        data={
+            "asset": parent.pk,
+            "asset_sha256": parent.sha256,
+            "factor": request.upscale,
+            "job": job.pk,
         },
     )
 

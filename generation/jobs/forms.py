@@ -4,8 +4,8 @@ from django import forms
 from django.urls import reverse
 from django.utils.translation import ngettext
 
-from generation.jobs.models import Mode
-from generation.jobs.params import models_for_project, prompt_limits_text
+from generation.jobs.models import UPSCALE_FACTORS, Mode
+from generation.jobs.params import models_for_project, prompt_limits_text, upscaler_available
 from governance.policies.matching import MAX_PROMPT_CHARS
 from governance.policies.services import project_limits
 
@@ -49,6 +49,14 @@ class GenerationRequestForm(forms.Form):
         required=False,
         initial=0.8,
         help_text="Image-to-image and inpainting: how far to move from the init image (0-1].",
+    )
+    upscale = forms.TypedChoiceField(
+        coerce=int,
+        choices=UPSCALE_FACTORS,
+        initial=1,
+        required=False,
+        label="Enlarge",
+        help_text="After generation, by the platform's upscaler (a super-resolution network).",
     )
     init_image = forms.FileField(
         required=False,
@@ -105,6 +113,8 @@ class GenerationRequestForm(forms.Form):
             self.fields["guidance_scale"].initial = first.default_guidance
         for name in ("steps", "guidance_scale", "num_images", "seed", "strength"):
             self.fields[name].widget.attrs["inputmode"] = "decimal"
+        if not upscaler_available():
+            del self.fields["upscale"]
 
 
 def _tighter(value, limit):

@@ -23,6 +23,12 @@ class Mode(models.TextChoices):
     INPAINTING = "inpainting", "Inpainting"
 
 
+#: A request's mode beside the model's: an approved image enlarged by the upscaler, no diffusion.
+UPSCALE = "upscale"
+REQUEST_MODES = [*Mode.choices, (UPSCALE, "Upscale of an approved image")]
+UPSCALE_FACTORS = [(1, "Original size"), (2, "2\u00d7"), (4, "4\u00d7")]
+
+
 def default_capabilities() -> list[str]:
     return [Mode.TEXT_TO_IMAGE]
 
@@ -195,7 +201,13 @@ class GenerationRequest(OrganizationScoped):
         ModelProfile, on_delete=models.PROTECT, related_name="requests", null=True
     )
     model_name = models.CharField(max_length=100)
-    mode = models.CharField(max_length=20, choices=Mode.choices, default=Mode.TEXT_TO_IMAGE)
+    mode = models.CharField(max_length=20, choices=REQUEST_MODES, default=Mode.TEXT_TO_IMAGE)
+    upscale = models.PositiveSmallIntegerField(
+        default=1,
+        choices=UPSCALE_FACTORS,
+        help_text="How many times the images are enlarged by the upscaler after generation "
+        "(mode upscale: how many times the parent image is).",
+    )
     strength = models.FloatField(default=0.8, help_text="How far image-to-image may move.")
     init_image = models.FileField(upload_to=request_upload_path, blank=True, max_length=300)
     init_image_sha256 = models.CharField(max_length=64, blank=True)

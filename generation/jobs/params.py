@@ -8,6 +8,7 @@ import hashlib
 import io
 import secrets
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from generation.jobs.models import Mode, ModelProfile
@@ -101,6 +102,31 @@ def _clean_upload(upload, *, mode: str) -> tuple[bytes, str]:
     return buffer.getvalue(), hashlib.sha256(data).hexdigest()
 
 
+def upscaler_available() -> bool:
+    """Whether the upscaler's file is configured and present (the option shows only then)."""
+    path = settings.IMPRIMATUR_UPSCALER_PATH
+    from pathlib import Path
+
+    return bool(path) and Path(path).is_file()
+
+
+def upscale_factor_error(factor, width, height) -> str | None:
+    """Why ``factor`` cannot enlarge a ``width`` x ``height`` image, or None."""
+    if factor == 1:
+        return None
+    if not _is_whole(factor) or factor not in (2, 4):
+        return "Choose 1 (original size), 2 or 4."
+    if not upscaler_available():
+        return "No upscaler is installed on this platform: ask an admin to configure one."
+    longest = max(width, height) * factor if _is_whole(width) and _is_whole(height) else 0
+    if longest > settings.IMPRIMATUR_UPSCALE_MAX_SIDE:
+        return (
+            f"Enlarged {factor} times, the image would be {longest} pixels wide; the most "
+            f"allowed is {settings.IMPRIMATUR_UPSCALE_MAX_SIDE}."
+        )
+    return None
+
+
 def generation_params_clean(*, project: BrandProject, prompt: str, params: dict) -> dict:
     """Defaults from the model profile, every parameter checked; ValidationError names
     each bad field. Returns the values to store, with `profile` and normalised images."""
@@ -135,6 +161,7 @@ def generation_params_clean(*, project: BrandProject, prompt: str, params: dict)
         "guidance_scale": profile.default_guidance,
         "seed": None,
         "num_images": 1,
+        "upscale": 1,
         "init_image": None,
         "mask_image": None,
     }
@@ -172,6 +199,10 @@ def generation_params_clean(*, project: BrandProject, prompt: str, params: dict)
     seed = values["seed"]
     if seed is not None and (not _is_whole(seed) or not 0 <= seed <= MAX_SEED):
         reject("seed", f"Must be a whole number from 0 to {MAX_SEED}.")
+
+    upscale_error = upscale_factor_error(values["upscale"], values["width"], values["height"])
+    if upscale_error:
+        reject("upscale", upscale_error)
 
     mode = values["mode"]
     if mode not in Mode.values:

@@ -12,11 +12,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from generation.jobs import dispatch, events
-from generation.jobs.models import Asset, GenerationJob, GenerationRequest, ModelProfile
+from generation.jobs.models import UPSCALE, Asset, GenerationJob, GenerationRequest, ModelProfile
 from generation.jobs.params import generation_params_clean
 from generation.jobs.reviewing import NoReviewStage, prompt_review_open
 from generation.jobs.selectors import may_act_on, may_see_quarantined
 from generation.jobs.transitions import generation_job_end, generation_request_transition
+from generation.jobs.upscaling import asset_upscale_request
 from governance.policies.display import policy_matches_data, policy_refusal_message
 from governance.policies.matching import Outcome
 from governance.policies.quotas import policy_quota_check
@@ -131,6 +132,7 @@ def _request_write(
         guidance_scale=values["guidance_scale"],
         seed=values["seed"],
         num_images=values["num_images"],
+        upscale=values["upscale"],
         init_image_sha256=values.get("init_image_sha256", ""),
         rerun_of=rerun_of,
         parent_asset=parent_asset or (rerun_of.parent_asset if rerun_of else None),
@@ -220,6 +222,7 @@ def _params_again(request: GenerationRequest, *, seed: int | None) -> dict:
         "steps": request.steps,
         "guidance_scale": request.guidance_scale,
         "num_images": request.num_images,
+        "upscale": request.upscale,
         "seed": seed,
     }
     for field in ("init_image", "mask_image"):
@@ -234,6 +237,8 @@ def generation_request_rerun(
     *, request: GenerationRequest, user, new_seeds: bool = False
 ) -> GenerationRequest:
     """Submit the request again: same seed (identical images) or new seeds (variants)."""
+    if request.mode == UPSCALE:
+        return asset_upscale_request(asset=request.parent_asset, user=user, factor=request.upscale)
     return generation_request_submit(
         project=request.project,
         user=user,
@@ -250,6 +255,8 @@ def generation_request_revise(
     parameters and seed, the new prompt; the new request records the one it revises."""
     if not may_act_on(request=request, user=user):
         raise PermissionDenied("Only the request's creator revises it.")
+    if request.mode == UPSCALE:
+        raise ValidationError({"prompt": "An upscale has no prompt of its own to revise."})
     return generation_request_submit(
         project=request.project,
         user=user,

@@ -16,6 +16,9 @@ from pathlib import Path
 from django.conf import settings
 from PIL import Image
 
+from generation.jobs.models import UPSCALE
+from generation.jobs.upscaling import parent_ingredient_bytes, upscaler_info
+
 logger = logging.getLogger(__name__)
 
 
@@ -105,6 +108,18 @@ def _checks_summary(result: dict | None) -> dict:
     }
 
 
+def _upscale_claim(request, image: Image.Image) -> dict | None:
+    """What the manifest says of the upscaler: its factor, the network and its weights' digest."""
+    if request.upscale <= 1:
+        return None
+    return {
+        "factor": request.upscale,
+        **upscaler_info(),
+        "width": image.width,
+        "height": image.height,
+    }
+
+
 def image_sign(request, *, index: int, image: Image.Image, result: dict | None) -> dict:
     """Watermark (where the image is large enough), sign and fingerprint one generated image.
     Returns ``png`` (the signed bytes) and the ``watermark_id``, ``phash`` and ``provenance``
@@ -145,7 +160,8 @@ def image_sign(request, *, index: int, image: Image.Image, result: dict | None) 
         width=request.width,
         height=request.height,
         mode=request.mode,
-        strength=request.strength if request.mode != "text-to-image" else None,
+        strength=request.strength if request.mode in ("image-to-image", "inpainting") else None,
+        upscale=_upscale_claim(request, image),
         # As texts: c2pa stores a JSON list of small integers as a CBOR byte string.
         policy_versions={"ids": [str(pk) for pk in request.policy_versions]},
         decision=request.policy_outcome or "allow",
@@ -157,7 +173,13 @@ def image_sign(request, *, index: int, image: Image.Image, result: dict | None) 
         assertion_label=settings.IMPRIMATUR_C2PA_LABEL,
     )
     ingredient = None
-    if request.init_image:
+    if request.mode == UPSCALE:
+        from generation.provenance import Ingredient
+
+        ingredient = Ingredient(
+            data=parent_ingredient_bytes(request), title="parent image", relationship="parentOf"
+        )
+    elif request.init_image:
         from generation.provenance import Ingredient
 
         with request.init_image.open("rb") as handle:

@@ -20,8 +20,9 @@ from generation.jobs.forms import (
 )
 from generation.jobs.gallery_views import gallery_context
 from generation.jobs.models import Asset, GenerationRequest, PolicyOutcome
-from generation.jobs.params import models_for_project, prompt_token_error
+from generation.jobs.params import models_for_project, prompt_token_error, upscaler_available
 from generation.jobs.sharing_views import share_context
+from generation.jobs.upscaling import asset_upscale_request, upscale_permission_check
 from governance.policies import selectors as policy_selectors
 from governance.policies.display import (
     highlight_matches,
@@ -221,6 +222,7 @@ def _status_context(request, pk: int) -> dict:
         "can_act": selectors.may_act_on(request=generation_request, user=request.user),
         "can_generate": user_may(request.user, Action.GENERATE, generation_request.project),
         "can_share": share_context(request.user, assets),
+        "can_upscale": upscaler_available(),
         "share_max_hours": settings.IMPRIMATUR_SHARE_LINK_MAX_HOURS,
         "changes_requested": generation_request.created_by_id == request.user.pk
         and (
@@ -275,6 +277,27 @@ def request_rerun(request, pk: int):
         + ("with new seeds." if new_seeds else f"with the same seed ({rerun.seed})."),
     )
     return redirect("jobs:request", pk=rerun.pk)
+
+
+@login_required
+@require_POST
+def asset_upscale(request, pk: int):
+    """Enlarge an approved image (the request page's "Upscale" buttons)."""
+    asset = selectors.asset_get(user=request.user, pk=pk)
+    upscale_permission_check(asset=asset, user=request.user)
+    try:
+        factor = int(request.POST.get("factor", ""))
+    except ValueError:
+        factor = 0
+    try:
+        made = asset_upscale_request(asset=asset, user=request.user, factor=factor)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return redirect("jobs:request", pk=asset.request_id)
+    messages.success(
+        request, f"Upscaling {factor} times as request #{made.pk}; the result gets its own review."
+    )
+    return redirect("jobs:request", pk=made.pk)
 
 
 @login_required

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from generation.jobs import dispatch, events
 from generation.jobs.checking import asset_checks_record, images_check
-from generation.jobs.models import Asset, GenerationJob, GenerationRequest
+from generation.jobs.models import UPSCALE, Asset, GenerationJob, GenerationRequest
 from generation.jobs.reviewing import asset_review_open
 from generation.jobs.signing import image_sign
 from generation.jobs.thumbnails import thumbnail_attach
@@ -28,6 +28,7 @@ from generation.jobs.transitions import (
     generation_job_transition,
     generation_request_transition,
 )
+from generation.jobs.upscaling import images_upscale, upscale_source
 from imprimatur.metrics import images_generated, job_stage
 
 logger = logging.getLogger(__name__)
@@ -111,29 +112,37 @@ def generation_job_run(*, job_id: int, worker: str = "") -> GenerationJob | None
     from generation.engine.pipelines import GenerationParams, generate
 
     profile = request.model_profile
-    params = GenerationParams(
-        mode=request.mode,
-        strength=request.strength,
-        prompt=request.prompt,
-        negative_prompt=request.negative_prompt,
-        width=request.width,
-        height=request.height,
-        steps=request.steps,
-        guidance_scale=request.guidance_scale,
-        seed=request.seed,
-        num_images=request.num_images,
+    params = (
+        None
+        if request.mode == UPSCALE
+        else GenerationParams(
+            mode=request.mode,
+            strength=request.strength,
+            prompt=request.prompt,
+            negative_prompt=request.negative_prompt,
+            width=request.width,
+            height=request.height,
+            steps=request.steps,
+            guidance_scale=request.guidance_scale,
+            seed=request.seed,
+            num_images=request.num_images,
+        )
     )
     try:
         with JobHeartbeat(job_id=job.pk, worker=worker), job_stage("generation", job):
-            images = generate(
-                model_path=profile.path,
-                params=params,
-                on_step=JobProgress(job.pk),
-                scheduler=profile.scheduler or None,
-                single_file_config=profile.single_file_config or None,
-                init_image=_open_image(request.init_image, "RGB"),
-                mask_image=_open_image(request.mask_image, "L"),
-            )
+            if request.mode == UPSCALE:  # no diffusion: the parent image, enlarged
+                images = upscale_source(request)
+            else:
+                images = generate(
+                    model_path=profile.path,
+                    params=params,
+                    on_step=JobProgress(job.pk),
+                    scheduler=profile.scheduler or None,
+                    single_file_config=profile.single_file_config or None,
+                    init_image=_open_image(request.init_image, "RGB"),
+                    mask_image=_open_image(request.mask_image, "L"),
+                )
+                images = images_upscale(request, images)
         images_generated(job, len(images))
     except JobCancelled as cancelled:
         return _job_end(

@@ -90,7 +90,8 @@ _FORMATS = {
 }
 
 TrainingMining = Literal["allowed", "notAllowed", "constrained"]
-Mode = Literal["text-to-image", "image-to-image", "inpainting"]
+Mode = Literal["text-to-image", "image-to-image", "inpainting", "upscale"]
+_MODES = ("text-to-image", "image-to-image", "inpainting", "upscale")
 
 
 def _sha256(text: str) -> str:
@@ -171,6 +172,9 @@ class GenerationClaim:
     assertion_label: str = GENERATION_LABEL
     generator_name: str = "Imprimatur"
     generator_version: str | None = None
+    #: Super-resolution applied after generation, or the whole job for mode "upscale":
+    #: factor, network (its name), architecture, sha256 (of its weights file), width, height.
+    upscale: Mapping[str, Any] | None = None
 
     def __post_init__(self):
         _check_label(self.assertion_label)
@@ -179,7 +183,7 @@ class GenerationClaim:
                 f"training_mining must be allowed, notAllowed or constrained, "
                 f"not {self.training_mining!r}"
             )
-        if self.mode not in ("text-to-image", "image-to-image", "inpainting"):
+        if self.mode not in _MODES:
             raise ProvenanceError(f"unknown generation mode {self.mode!r}")
 
     @property
@@ -206,6 +210,8 @@ class GenerationClaim:
         )
         if self.negative_prompt:
             data["negative_prompt_sha256"] = _sha256(self.negative_prompt)
+        if self.upscale:
+            data["upscale"] = dict(self.upscale)
         if self.include_prompt:
             data["prompt"] = self.prompt
             if self.negative_prompt:
@@ -254,6 +260,9 @@ class ApprovalClaim:
     action: str = APPROVED_ACTION
     generator_name: str = "Imprimatur"
     generator_version: str | None = None
+    #: Super-resolution applied after generation, or the whole job for mode "upscale":
+    #: factor, network (its name), architecture, sha256 (of its weights file), width, height.
+    upscale: Mapping[str, Any] | None = None
 
     def __post_init__(self):
         # Either the standard publish action or a reverse-domain custom action.
@@ -376,9 +385,9 @@ def sign_generated(
     agent = _clean({"name": claim.model, "version": claim.model_version})
     when = _iso(claim.created_at) if claim.created_at else None
     ingredients: list[tuple[dict, str, bytes]] = []
-    if claim.mode == "inpainting":
+    if claim.mode in ("inpainting", "upscale"):
         if ingredient is None:
-            raise ProvenanceError("an inpainting claim needs the init image as ingredient")
+            raise ProvenanceError(f"an {claim.mode} claim needs its source image as ingredient")
         relationship = ingredient.relationship or "parentOf"
     else:
         relationship = (ingredient.relationship or "inputTo") if ingredient else None
@@ -390,7 +399,10 @@ def sign_generated(
                 ingredient.data,
             )
         )
-    if relationship == "parentOf":
+    if claim.mode == "upscale":
+        # Only enlarged: the parent was opened and resized by a trained network.
+        actions = [{"action": "c2pa.opened", "parameters": {"ingredientIds": ["init"]}}]
+    elif relationship == "parentOf":
         # An edit of an existing image: C2PA wants c2pa.opened on the parent first.
         actions = [
             {"action": "c2pa.opened", "parameters": {"ingredientIds": ["init"]}},
@@ -417,6 +429,8 @@ def sign_generated(
         if ingredient is not None:
             created["parameters"] = {"ingredientIds": ["init"]}
         actions = [created]
+    if claim.upscale:
+        actions.append(_resized_action(claim.upscale, when))
 
     manifest: dict[str, Any] = {
         "claim_generator_info": _generator_info(claim.generator_name, claim.generator_version),
@@ -436,6 +450,20 @@ def sign_generated(
         asset=png_bytes,
         thumbnail=thumb,
         ingredients=ingredients,
+    )
+
+
+def _resized_action(upscale: Mapping[str, Any], when: str | None) -> dict[str, Any]:
+    """The ``c2pa.resized`` action of a super-resolution step: a trained network drew the new
+    pixels, so its source type says trained algorithmic media composited with the original."""
+    return _clean(
+        {
+            "action": "c2pa.resized",
+            "when": when,
+            "digitalSourceType": IPTC_COMPOSITE_TRAINED,
+            "softwareAgent": _clean({"name": upscale.get("network")}),
+            "description": f"enlarged {upscale.get('factor')} times by super-resolution",
+        }
     )
 
 

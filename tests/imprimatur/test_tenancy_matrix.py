@@ -88,6 +88,9 @@ MATRIX: dict[str, Entry] = {
     ),
     "api/v1/assets/<int:pk>/": Entry(OBJECT, "/api/v1/assets/{asset}/", {"GET": ALL}),
     "api/v1/assets/<int:pk>/file/": Entry(OBJECT, "/api/v1/assets/{asset}/file/", {"GET": ALL}),
+    "api/v1/assets/<int:pk>/upscale/": Entry(
+        OBJECT, "/api/v1/assets/{asset}/upscale/", {"POST": CREATOR}
+    ),
     "api/v1/assets/<int:pk>/export/": Entry(
         OBJECT, "/api/v1/assets/{asset}/export/", {"POST": ALL}
     ),
@@ -207,6 +210,7 @@ MATRIX: dict[str, Entry] = {
         OBJECT, "/assets/{asset}/export/jpeg/", {"GET": ALL}
     ),
     "assets/<int:pk>/recheck/": Entry(OBJECT, "/assets/{asset}/recheck/", {"POST": GOVERNORS}),
+    "assets/<int:pk>/upscale/": Entry(OBJECT, "/assets/{asset}/upscale/", {"POST": CREATOR}),
     "verify/": Entry(OWN, "/verify/", {"GET": ALL}),
     "models/": Entry(OWN, "/models/", {"GET": ALL}),
     "models/new/": Entry(OWN, "/models/new/", {"GET": ADMIN}),
