@@ -172,3 +172,36 @@ def test_submitting_past_the_cap_is_refused_saying_the_cap(acme, settings):
     assert response.status_code == 400, response.json()
     assert "the most your role may have queued (2)" in str(response.json())
     assert GenerationJob.objects.count() == 2
+
+
+# -- Through real workers ----------------------------------------------------------------------
+
+
+@pytest.mark.e2e
+def test_through_a_real_worker_b_starts_within_the_next_two_jobs(acme, start_worker):
+    from tests.conftest import submit, wait_for
+
+    body = {"prompt": "a red star", "model": acme.model.name, "steps": 4, "width": 64}
+    a_requests = [submit(acme, body, role="creator") for _ in range(6)]
+    start_worker(hostname="gpu-fair@test")
+    wait_for(
+        lambda: GenerationJob.objects.filter(status="running").exists(),
+        timeout=120,
+        what="the first job to start",
+    )
+    b_user = UserFactory(username="acme-second-creator")
+    Membership.objects.create(user=b_user, organization=acme.organization, role="creator")
+    acme.users["second"] = b_user
+    b_request = submit(acme, body, role="second")
+    wait_for(
+        lambda: GenerationJob.objects.filter(status="succeeded").count() == 7,
+        timeout=300,
+        what="every job to succeed",
+    )
+    order = list(
+        GenerationJob.objects.order_by("started_at").values_list("request_id", flat=True)
+    )
+    assert sorted(order) == sorted(a_requests + [b_request])  # each once
+    running_when_b_came = 1  # at least one of A's had started
+    assert order.index(b_request) <= running_when_b_came + 1, order
+    assert set(GenerationJob.objects.values_list("attempts", flat=True)) == {1}
