@@ -359,6 +359,9 @@ IMPRIMATUR_QUEUE_CAPS = {
 # waiting at most IMPRIMATUR_BATCH_WAIT_MS for company. Off by default: on a CPU it does not pay.
 IMPRIMATUR_BATCH_MAX = env.int("IMPRIMATUR_BATCH_MAX", default=1)
 IMPRIMATUR_BATCH_WAIT_MS = env.int("IMPRIMATUR_BATCH_WAIT_MS", default=20)
+# Check, sign and store a batch in a thread while the next batch generates (GPU workers: the GPU
+# never waits for the checks). Off: one job after the other, the checks in the same thread.
+IMPRIMATUR_FINISH_IN_BACKGROUND = env.bool("IMPRIMATUR_FINISH_IN_BACKGROUND", default=False)
 # A batch holds fewer images at sizes where IMPRIMATUR_BATCH_MAX would not fit this many pixels.
 IMPRIMATUR_BATCH_MAX_PIXELS = env.int("IMPRIMATUR_BATCH_MAX_PIXELS", default=4 * 512 * 512)
 # The audit log's checkpoints (governance/audit/CHAIN.md). The Ed25519 key that signs them: a

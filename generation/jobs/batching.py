@@ -8,7 +8,9 @@ sent per job), so every job runs, once (its lease).
 """
 
 import logging
+import threading
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
 
 from django.conf import settings
@@ -50,9 +52,46 @@ def generation_jobs_run_next(*, queue: str, worker: str) -> list[GenerationJob |
     if key is not None and cap > 1:
         jobs += _companions(first=first, key=key, room=cap - request.num_images, worker=worker)
     batch_generated(first, len(jobs))
-    if len(jobs) == 1:
+    if len(jobs) == 1 and not settings.IMPRIMATUR_FINISH_IN_BACKGROUND:
         return [job_execute(job=first, worker=worker)]
     return generation_batch_run(jobs=jobs, worker=worker)
+
+
+# -- Checks and signing off the generation path ------------------------------------------------
+
+_finishing: threading.Thread | None = None
+
+
+def finish_later(finish: Callable[[], object]) -> None:
+    """Run ``finish`` (a batch's checks, signing and storing) in a thread of this process
+    while the caller goes on to generate the next batch. One batch finishes at a time: a
+    second call first waits for the first, so images never pile up unchecked. The jobs stay
+    running (their heartbeat kept by ``job_complete``) until their checks and signature are
+    done; if the process dies meanwhile, recovery runs them again."""
+    global _finishing
+    finisher_wait()
+
+    def run() -> None:
+        from django.db import connection
+
+        try:
+            finish()
+        except Exception:
+            logger.exception("Finishing a batch failed")
+        finally:
+            connection.close()
+
+    _finishing = threading.Thread(target=run, name="batch-finisher")
+    _finishing.start()
+
+
+def finisher_wait() -> None:
+    """Wait for the batch being finished in the background, if any (before this process
+    exits: a warm shutdown ends its jobs)."""
+    global _finishing
+    if _finishing is not None:
+        _finishing.join()
+        _finishing = None
 
 
 def _companions(*, first: GenerationJob, key: tuple, room: int, worker: str) -> list:
@@ -136,6 +175,12 @@ def generation_batch_run(*, jobs: list[GenerationJob], worker: str) -> list:
             else:
                 ended.append(job_generation_failed(job=job, error=error, worker=worker))
         return ended
+    done = [(job, item) for job, item in zip(jobs, items, strict=True) if item.error is None]
+    if settings.IMPRIMATUR_FINISH_IN_BACKGROUND:
+        for job, item in done:
+            images_generated(job, len(item.images))
+        finish_later(lambda: [job_complete(job=j, images=i.images, worker=worker) for j, i in done])
+        return [_failed_or_none(job, item, worker) for job, item in zip(jobs, items, strict=True)]
     ended = []
     for job, item in zip(jobs, items, strict=True):
         if item.error is not None:
@@ -148,3 +193,10 @@ def generation_batch_run(*, jobs: list[GenerationJob], worker: str) -> list:
         images_generated(job, len(item.images))
         ended.append(job_complete(job=job, images=item.images, worker=worker))
     return ended
+
+
+def _failed_or_none(job: GenerationJob, item, worker: str):
+    """A job whose item was dropped, ended (a cancelled one already is); None otherwise."""
+    if item.error is None or isinstance(item.error, JobCancelled):
+        return None
+    return job_generation_failed(job=job, error=item.error, worker=worker)

@@ -54,13 +54,15 @@ def fair_order(
     candidates: list[Candidate],
     project_served: dict[int, datetime],
     user_served: dict[tuple[int, int | None], datetime],
+    *,
+    until: int | None = None,
 ) -> list[Candidate]:
     """The queued jobs in the order workers should take them, one at a time.
 
     ``project_served`` / ``user_served``: when a project / a (project, user) last had a job
     start. The order simulates successive picks: after each pick, its project and user count
     as served now, so the list is the round-robin the workers will follow if nothing new
-    arrives (what the queue page shows)."""
+    arrives (what the queue page shows); with ``until`` (a job id), it stops after that job."""
     project_served = dict(project_served)
     user_served = dict(user_served)
     remaining = sorted(candidates, key=lambda c: (c.created_at, c.job_id))
@@ -80,6 +82,8 @@ def fair_order(
         )
         order.append(best)
         remaining.remove(best)
+        if best.job_id == until:
+            break
         # Counts as served after everything real (the simulated future).
         tick += 1
         served = _FUTURE + timedelta(microseconds=tick)
@@ -136,6 +140,81 @@ def fair_candidates(*, queue: str | None = None, organization_id: int | None = N
             if last > project_served.get(project_id, _never()):
                 project_served[project_id] = last
     return candidates, project_served, user_served
+
+
+# -- A queued job's place, for the request page ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class QueuePlace:
+    """Where a queued job stands: ``place`` 1 starts next; ``reason`` says whose turn it is
+    (in words; another organisation's jobs are never named); ``estimate_seconds`` when it may
+    start (None without finished jobs to go by)."""
+
+    place: int
+    reason: str
+    estimate_seconds: float | None
+
+
+def _why(head: Candidate, others: list[Candidate]) -> str:
+    if any(head.priority > other.priority for other in others):
+        return "its project has a higher priority"
+    if any(head.project_id != other.project_id for other in others):
+        return "its project has waited longest for a turn"
+    if any(head.user_id != other.user_id for other in others):
+        return "its creator has waited longest for a turn in the project"
+    return "it is the oldest"
+
+
+def queue_place(job: GenerationJob, *, limit: int = 200) -> QueuePlace | None:
+    """The place of queued ``job`` in its queue's fair order and why the next job is next;
+    None for a job that is not queued or is beyond the first ``limit`` places."""
+    if job.status != GenerationJob.Status.QUEUED:
+        return None
+    queue = job.request.model_profile.queue
+    candidates, project_served, user_served = fair_candidates(queue=queue)
+    order = fair_order(candidates, project_served, user_served, until=job.pk)
+    places = [c.job_id for c in order[:limit]]
+    if job.pk not in places:
+        return None
+    place = places.index(job.pk) + 1
+    head = order[0]
+    why = _why(head, [c for c in candidates if c.job_id != head.job_id])
+    if head.job_id == job.pk:
+        reason = f"This job starts next: {why}."
+    elif head.project_id == job.request.project_id:
+        reason = f"Next to start is a job of this project: {why}."
+    else:
+        reason = f"Next to start is a job of another project: {why}."
+    return QueuePlace(place=place, reason=reason, estimate_seconds=_estimate(queue, place))
+
+
+def _estimate(queue: str, place: int) -> float | None:
+    """Seconds until a job at ``place`` starts: the median run of the queue's last twenty
+    finished jobs, times the jobs before it, shared by the workers running now."""
+    recent = (
+        GenerationJob.objects.filter(
+            request__model_profile__queue=queue,
+            status=GenerationJob.Status.SUCCEEDED,
+            started_at__isnull=False,
+            finished_at__isnull=False,
+        )
+        .order_by("-finished_at")
+        .values_list("started_at", "finished_at")[:20]
+    )
+    durations = sorted((end - start).total_seconds() for start, end in recent)
+    if not durations:
+        return None
+    median = durations[len(durations) // 2]
+    workers = (
+        GenerationJob.objects.filter(
+            request__model_profile__queue=queue, status=GenerationJob.Status.RUNNING
+        )
+        .values("worker")
+        .distinct()
+        .count()
+    )
+    return median * place / max(workers, 1)
 
 
 # -- The cap on queued jobs ----------------------------------------------------------------

@@ -7,7 +7,12 @@ import socket
 import time
 
 from celery import shared_task
-from celery.signals import worker_init, worker_process_init, worker_ready
+from celery.signals import (
+    worker_init,
+    worker_process_init,
+    worker_process_shutdown,
+    worker_ready,
+)
 from django.conf import settings
 
 from generation.jobs import dispatch
@@ -110,6 +115,14 @@ def worker_identity() -> str:
     """This process: its worker's node name (unique per live worker), the worker's main pid
     and its own pid."""
     return f"{_worker_name or socket.gethostname()}:{_worker_main_pid or os.getpid()}:{os.getpid()}"
+
+
+@worker_process_shutdown.connect
+def finish_pending_batch(**kwargs) -> None:
+    """A batch still being checked and signed in the background ends before the process."""
+    from generation.jobs.batching import finisher_wait
+
+    finisher_wait()
 
 
 @worker_ready.connect

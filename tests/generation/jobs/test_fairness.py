@@ -28,7 +28,7 @@ def test_a_second_users_job_goes_right_after_the_job_that_runs():
     flood = [Candidate(i, 1, "a", 0, at(i)) for i in range(1, 20)]  # A's 19 still queued
     late = Candidate(100, 1, "b", 0, at(30))
     # A's first job started at 20 s: A was served, B never was.
-    order = fair_order(flood + [late], {1: at(20)}, {(1, "a"): at(20)})
+    order = fair_order([*flood, late], {1: at(20)}, {(1, "a"): at(20)})
     assert order[0].job_id == 100
     assert [c.job_id for c in order[1:]] == list(range(1, 20))
 
@@ -198,10 +198,31 @@ def test_through_a_real_worker_b_starts_within_the_next_two_jobs(acme, start_wor
         timeout=300,
         what="every job to succeed",
     )
-    order = list(
-        GenerationJob.objects.order_by("started_at").values_list("request_id", flat=True)
-    )
-    assert sorted(order) == sorted(a_requests + [b_request])  # each once
+    order = list(GenerationJob.objects.order_by("started_at").values_list("request_id", flat=True))
+    assert sorted(order) == sorted([*a_requests, b_request])  # each once
     running_when_b_came = 1  # at least one of A's had started
     assert order.index(b_request) <= running_when_b_came + 1, order
     assert set(GenerationJob.objects.values_list("attempts", flat=True)) == {1}
+
+
+@pytest.mark.django_db
+def test_the_request_page_shows_the_place_and_whose_turn(acme, client):
+    from generation.jobs.fairness import queue_place
+
+    a, b = acme.users["creator"], acme.users["admin"]
+    a_jobs = queue_jobs(acme.project, a, 3)
+    lease_and_finish()
+    (b_job,) = queue_jobs(acme.project, b, 1)
+    place = queue_place(b_job)
+    assert place.place == 1
+    assert place.reason == (
+        "This job starts next: its creator has waited longest for a turn in the project."
+    )
+    assert place.estimate_seconds is None  # no finished job with times to go by
+    assert queue_place(a_jobs[2]).place == 3
+    client.force_login(a)
+    response = client.get(f"/requests/{a_jobs[2].request_id}/")
+    assert response.status_code == 200
+    text = response.content.decode()
+    assert "Place 3 in the queue." in text
+    assert "Next to start is a job of this project" in text
