@@ -52,7 +52,8 @@ def generation_jobs_run_next(*, queue: str, worker: str) -> list[GenerationJob |
     if key is not None and cap > 1:
         jobs += _companions(first=first, key=key, room=cap - request.num_images, worker=worker)
     batch_generated(first, len(jobs))
-    if len(jobs) == 1 and not settings.IMPRIMATUR_FINISH_IN_BACKGROUND:
+    if len(jobs) == 1 and (key is None or not settings.IMPRIMATUR_FINISH_IN_BACKGROUND):
+        # Alone (image inputs are never batched): the engine's plain path, finished here.
         return [job_execute(job=first, worker=worker)]
     return generation_batch_run(jobs=jobs, worker=worker)
 

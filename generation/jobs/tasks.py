@@ -18,7 +18,12 @@ from django.conf import settings
 from generation.jobs import dispatch
 from generation.jobs.batching import generation_jobs_run_next
 from generation.jobs.models import GenerationJob
-from generation.jobs.worker import JobBusy, generation_job_run, generation_jobs_recover
+from generation.jobs.worker import (
+    JobBusy,
+    generation_job_run,
+    generation_jobs_recover,
+    job_abandoned,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -141,18 +146,21 @@ def recover_orphaned_jobs(sender=None, **kwargs) -> None:
     max_retries=None,
 )
 def run_generation_job(self, job_id: int) -> None:
-    """With fair dispatch (the default) the message is a token: a job left running by a dead
-    worker is taken over as before; otherwise this worker runs the next fair job of the
-    queue (``batching.generation_jobs_run_next``), which may be another user's."""
+    """With fair dispatch (the default) the message is a token: the job it names, when left
+    running by a dead worker, is taken over as before; otherwise this worker runs the next
+    fair job of the queue (``batching.generation_jobs_run_next``), which may be another
+    user's."""
     try:
         if not settings.IMPRIMATUR_FAIR_DISPATCH:
             generation_job_run(job_id=job_id, worker=worker_identity())
             return
         named = GenerationJob.objects.filter(pk=job_id).select_related("request__model_profile")
         job = named.first()
-        if job is not None and job.status == GenerationJob.Status.RUNNING:
+        if job is not None and job_abandoned(job, worker_identity()):
             generation_job_run(job_id=job_id, worker=worker_identity())
             return
+        # Queued, finished, or running on a live worker (another token took it): this token
+        # is still owed to some queued job, so it runs the next fair one now.
         queue = job.request.model_profile.queue if job is not None else _delivery_queue(self)
         if queue:
             generation_jobs_run_next(queue=queue, worker=worker_identity())

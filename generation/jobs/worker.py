@@ -64,6 +64,14 @@ class JobProgress:
         job.update(current_step=step, total_steps=total, heartbeat_at=timezone.now())
 
 
+def job_abandoned(job: GenerationJob, worker: str) -> bool:
+    """A running job whose worker died (silent past the lease, or an earlier life of
+    ``worker``): the one kind of job a token takes over instead of the next fair one."""
+    return job.status == GenerationJob.Status.RUNNING and (
+        not _lease_is_live(job) or _same_host_restarted(job.worker, worker)
+    )
+
+
 def _lease_is_live(job: GenerationJob) -> bool:
     lease = timedelta(seconds=settings.IMPRIMATUR_JOB_LEASE_SECONDS)
     return job.heartbeat_at is not None and timezone.now() - job.heartbeat_at < lease

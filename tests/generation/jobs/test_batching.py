@@ -74,3 +74,23 @@ def test_the_cap_shrinks_with_the_size(settings):
     assert batch_cap(width=2048, height=2048) == 1
     settings.IMPRIMATUR_BATCH_MAX = 1
     assert batch_cap(width=64, height=64) == 1
+
+
+@pytest.mark.django_db(transaction=True)  # the finishing thread has its own connection
+def test_finishing_in_the_background_ends_the_jobs_only_once_checked_and_signed(
+    acme, settings, tiny_model_path
+):
+    from generation.jobs.batching import finisher_wait
+
+    settings.IMPRIMATUR_BATCH_MAX = 4
+    settings.IMPRIMATUR_BATCH_WAIT_MS = 0
+    settings.IMPRIMATUR_FINISH_IN_BACKGROUND = True
+    jobs = [queued(acme, seed=seed) for seed in (1, 2)]
+    generation_jobs_run_next(queue="gpu", worker="w@h:1:1")
+    # Generation is over; the jobs end only when their checks and signatures are done.
+    finisher_wait()
+    for job in jobs:
+        job.refresh_from_db()
+        assert job.status == "succeeded"
+        asset = Asset.objects.get(job=job)
+        assert asset.checks.exists() and asset.provenance

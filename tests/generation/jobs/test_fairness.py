@@ -226,3 +226,20 @@ def test_the_request_page_shows_the_place_and_whose_turn(acme, client):
     text = response.content.decode()
     assert "Place 3 in the queue." in text
     assert "Next to start is a job of this project" in text
+
+
+@pytest.mark.django_db
+def test_a_token_takes_over_only_a_job_whose_worker_died(acme, settings):
+    settings.IMPRIMATUR_JOB_LEASE_SECONDS = 30
+    job = GenerationJobFactory(request__project=acme.project)
+    leased = worker.job_lease_next(queue="gpu", worker="w1@a:100:101")
+    assert leased.pk == job.pk
+    # Live holder: another process's token runs the next fair job rather than wait.
+    assert not worker.job_abandoned(leased, "w2@b:200:201")
+    assert not worker.job_abandoned(leased, "w1@a:100:102")  # same live worker, other process
+    assert worker.job_abandoned(leased, "w1@a:300:301")  # the same worker, restarted
+    GenerationJob.objects.filter(pk=job.pk).update(
+        heartbeat_at=leased.heartbeat_at - timedelta(seconds=31)
+    )
+    leased.refresh_from_db()
+    assert worker.job_abandoned(leased, "w2@b:200:201")
