@@ -33,6 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import numpy as np
 import torch
 
 from generation.checks import ChecksConfig, ConceptSpec, run_checks
@@ -156,7 +157,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     model = args.model
-    pipelines.load_pipeline(model)
+    pipelines.load_pipeline(model).set_progress_bar_config(disable=True)
     clip = load_clip(CLIP_ARCHITECTURE, CLIP_CHECKPOINT, config_file=CLIP_CONFIG_FILE)
     config = ChecksConfig(concepts=(ConceptSpec("weapons", action="fail"),))
     device = pipelines.load_pipeline(model).device
@@ -169,10 +170,16 @@ def main() -> None:
         finisher.finish(batched(args, model)[:2])
         serial(args, model)
 
-        speedups, ratios = [], []
+        speedups, ratios, differences = [], [], []
         for round_number in range(1, args.rounds + 1):
-            serial_s, _ = timed(serial, args, model)
-            batched_s, _ = timed(batched, args, model)
+            serial_s, one_by_one = timed(serial, args, model)
+            batched_s, together = timed(batched, args, model)
+            differences.append(
+                max(
+                    int(np.abs(np.asarray(a, np.int16) - np.asarray(b, np.int16)).max())
+                    for a, b in zip(one_by_one, together, strict=True)
+                )
+            )
 
             def generation_only():
                 for _ in range(args.batches):
@@ -194,6 +201,11 @@ def main() -> None:
                 f"with checks and signing {whole_s:.3f} s (ratio {ratios[-1]:.2f})",
                 file=sys.stderr,
             )
+    print(
+        f"same seeds, batched against one by one: max abs pixel difference {max(differences)}"
+        " (of 255)",
+        file=sys.stderr,
+    )
     print(f"batch_speedup: {spread(speedups)}", file=sys.stderr)
     print(f"pipeline_ratio: {spread(ratios)}", file=sys.stderr)
     print(
