@@ -85,8 +85,20 @@ def test_finishing_in_the_background_ends_the_jobs_only_once_checked_and_signed(
     settings.IMPRIMATUR_BATCH_MAX = 4
     settings.IMPRIMATUR_BATCH_WAIT_MS = 0
     settings.IMPRIMATUR_FINISH_IN_BACKGROUND = True
+    from tests.imprimatur.test_metrics import scrape_value
+
+    def batch_sizes() -> tuple[float, float]:
+        model = acme.model.name
+        return (
+            scrape_value("imprimatur_generation_batch_size_count", model=model),
+            scrape_value("imprimatur_generation_batch_size_sum", model=model),
+        )
+
+    before = batch_sizes()
     jobs = [queued(acme, seed=seed) for seed in (1, 2)]
     generation_jobs_run_next(queue="gpu", worker="w@h:1:1")
+    after = batch_sizes()
+    assert (after[0] - before[0], after[1] - before[1]) == (1, 2)  # one batch of two
     # Generation is over; the jobs end only when their checks and signatures are done.
     finisher_wait()
     for job in jobs:
