@@ -61,6 +61,12 @@ IMAGES = Counter(
     "Images the engine generated (before checks; kept or not).",
     ["model"],
 )
+BATCH_SIZE = Histogram(
+    "imprimatur_generation_batch_size",
+    "Jobs generated together in one batch (1: alone), by model.",
+    ["model"],
+    buckets=(1, 2, 3, 4, 6, 8, 12, 16),
+)
 VERDICTS = Counter(
     "imprimatur_check_verdicts_total",
     "Output check verdicts recorded on assets, by verdict and what ran them.",
@@ -133,6 +139,12 @@ def _stage_observe(stage: str, job, seconds: float) -> None:
 @_safely
 def images_generated(job, count: int) -> None:
     IMAGES.labels(_model_name(job)).inc(count)
+
+
+@_safely
+def batch_generated(job, size: int) -> None:
+    """A batch of ``size`` jobs (``job`` the first) went through the pipeline together."""
+    BATCH_SIZE.labels(_model_name(job)).observe(size)
 
 
 @_safely

@@ -355,6 +355,25 @@ IMPRIMATUR_MAX_JOB_ATTEMPTS = env.int("IMPRIMATUR_MAX_JOB_ATTEMPTS", default=3)
 # A running job shows it is alive at least this often (each progress write); a job silent for
 # longer is taken over by another worker. Keep it above the slowest denoising step.
 IMPRIMATUR_JOB_LEASE_SECONDS = env.int("IMPRIMATUR_JOB_LEASE_SECONDS", default=60)
+# Fair-share dispatch (generation/jobs/fairness.py): each message on a GPU queue runs the next
+# fair job of that queue rather than the job it names. Off: jobs run in the order of messages.
+IMPRIMATUR_FAIR_DISPATCH = env.bool("IMPRIMATUR_FAIR_DISPATCH", default=True)
+# The most queued (not yet started) jobs one user may have in an organisation, by role; a
+# user's cap is the largest of their roles' (0: no cap). Submitting past it is refused.
+IMPRIMATUR_QUEUE_CAPS = {
+    "creator": env.int("IMPRIMATUR_QUEUE_CAP_CREATOR", default=50),
+    "admin": env.int("IMPRIMATUR_QUEUE_CAP_ADMIN", default=200),
+}
+# Cross-request batching on GPU workers (worker.py): up to this many compatible queued jobs
+# (same model, size, steps, scheduler, guidance, mode, styles) generated in one batch (1: off),
+# waiting at most IMPRIMATUR_BATCH_WAIT_MS for company. Off by default: on a CPU it does not pay.
+IMPRIMATUR_BATCH_MAX = env.int("IMPRIMATUR_BATCH_MAX", default=1)
+IMPRIMATUR_BATCH_WAIT_MS = env.int("IMPRIMATUR_BATCH_WAIT_MS", default=20)
+# Check, sign and store a batch in a thread while the next batch generates (GPU workers: the GPU
+# never waits for the checks). Off: one job after the other, the checks in the same thread.
+IMPRIMATUR_FINISH_IN_BACKGROUND = env.bool("IMPRIMATUR_FINISH_IN_BACKGROUND", default=False)
+# A batch holds fewer images at sizes where IMPRIMATUR_BATCH_MAX would not fit this many pixels.
+IMPRIMATUR_BATCH_MAX_PIXELS = env.int("IMPRIMATUR_BATCH_MAX_PIXELS", default=4 * 512 * 512)
 # The audit log's checkpoints (governance/audit/CHAIN.md). The Ed25519 key that signs them: a
 # file outside the database (made on first use with mode 0600; give every process the same).
 IMPRIMATUR_AUDIT_KEY = env.str("IMPRIMATUR_AUDIT_KEY", default=str(VAR_DIR / "audit_key.pem"))

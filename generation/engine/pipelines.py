@@ -578,6 +578,118 @@ def generate(
         )
 
 
+@dataclass
+class BatchItem:
+    """One request's share of a cross-request batch (``generate_batch``): its own prompt,
+    seed (image ``i`` is drawn from a generator seeded with ``seed + i``), number of images
+    and step callback. A callback that raises drops the item (its images are not returned:
+    ``error`` holds the exception) while the others go on."""
+
+    prompt: str
+    negative_prompt: str
+    seed: int
+    num_images: int = 1
+    on_step: Callable[[int, int], None] | None = None
+    error: BaseException | None = None
+    images: list[Image.Image] = field(default_factory=list)
+
+
+class BatchDropped(Exception):
+    """Every item of a batch was dropped (all cancelled): the run stops."""
+
+
+#: The parameters that must be equal for two requests to share a batch: everything that is
+#: not the request's own (prompt, negative prompt, seed, number of images).
+BATCH_OWN_FIELDS = ("prompt", "negative_prompt", "seed", "num_images")
+
+
+def batch_key(params: GenerationParams) -> tuple:
+    """What two runs must share to be generated in one batch (with the model, scheduler and
+    checkpoint config): every field of ``params`` but the request's own, so a field added to
+    ``GenerationParams`` (styles, adapters) splits batches without a change here."""
+    return tuple(
+        (name, getattr(params, name))
+        for name in sorted(params.__dataclass_fields__)
+        if name not in BATCH_OWN_FIELDS
+    )
+
+
+def generate_batch(
+    *,
+    model_path: str | Path,
+    params: GenerationParams,
+    items: list[BatchItem],
+    scheduler: str | None = None,
+    single_file_config: str | Path | None = None,
+) -> list[BatchItem]:
+    """Text-to-image for several requests in one batch: ``params`` gives what they share
+    (``batch_key``; its prompt, seed and count are ignored), each item its own prompt, seed
+    and count. Returns ``items`` with ``images`` filled, or ``error`` set for an item whose
+    callback raised (a cancelled request: its rows are still computed to the end of the
+    batch, since diffusers runs the batch as one tensor, but nothing of it is returned and
+    its callback is not called again). Raises ``BatchDropped`` when every item was dropped.
+
+    Image ``i`` of an item is the image ``generate`` makes with that item's seed: same
+    generator, same initial noise; the pixels can differ by float rounding across batch
+    sizes (a few levels of 255 on a CPU)."""
+    if params.mode != TEXT_TO_IMAGE:
+        raise ValueError("generate_batch runs text-to-image only")
+    pipeline = load_pipeline(
+        model_path, params.mode, scheduler=scheduler, single_file_config=single_file_config
+    )
+    device = pipeline.device
+    prompts, negatives, generators, owners = [], [], [], []
+    for item in items:
+        for index in range(item.num_images):
+            prompts.append(item.prompt)
+            negatives.append(item.negative_prompt or "")
+            generators.append(torch.Generator(device=device).manual_seed(item.seed + index))
+            owners.append(item)
+
+    def step_end(
+        pipe: DiffusionPipeline, step: int, timestep: Any, callback_kwargs: dict[str, Any]
+    ) -> dict[str, Any]:
+        total = getattr(pipe, "num_timesteps", None) or params.denoising_steps
+        for item in items:
+            if item.error is None and item.on_step is not None:
+                try:
+                    item.on_step(step + 1, total)
+                except Exception as error:  # the item's own end (cancelled): the rest go on
+                    item.error = error
+        if all(item.error is not None for item in items):
+            raise BatchDropped("every request of the batch was dropped")
+        return callback_kwargs
+
+    negative = negatives if any(negatives) else None
+    with _run_lock, torch.inference_mode():
+        try:
+            result = pipeline(
+                prompt=prompts,
+                negative_prompt=negative,
+                num_inference_steps=params.steps,
+                guidance_scale=params.guidance_scale,
+                num_images_per_prompt=1,
+                generator=generators,
+                width=params.width,
+                height=params.height,
+                output_type="pil",
+                callback_on_step_end=step_end,
+            )
+        except Exception as error:
+            if _is_out_of_memory(error):
+                raise GenerationOutOfMemory(
+                    num_images=len(prompts),
+                    width=params.width,
+                    height=params.height,
+                    device=device.type.upper().replace("CUDA", "GPU"),
+                ) from error
+            raise
+    for owner, image in zip(owners, result.images, strict=True):
+        if owner.error is None:
+            owner.images.append(image)
+    return items
+
+
 def warm_up(
     model_path: str | Path,
     *,

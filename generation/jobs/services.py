@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from generation.jobs import dispatch, events
+from generation.jobs.fairness import queue_cap_check
 from generation.jobs.models import UPSCALE, Asset, GenerationJob, GenerationRequest, ModelProfile
 from generation.jobs.params import generation_params_clean
 from generation.jobs.reviewing import NoReviewStage, prompt_review_open
@@ -46,10 +47,12 @@ def generation_request_submit(
     in its own. A prompt the policy sends to review is stored as waiting for prompt review,
     with its review opened by the project's workflow and no job yet: approval queues it
     (see ``reviewing.on_review_decided``). Parameters over the policy's limits, and requests over a
-    quota, are refused with `PolicyRefused` too, keyed by field (quotas: ``quota``).
+    quota, are refused with `PolicyRefused` too, keyed by field (quotas: ``quota``); a user
+    whose queued jobs reach their role's cap is refused with ``fairness.QueueFull``.
     """
     if not user_may(user, Action.GENERATE, project):
         raise PermissionDenied("Only creators of this project's organisation may make requests.")
+    queue_cap_check(user=user, organization_id=project.organization_id)
     values = generation_params_clean(project=project, prompt=prompt, params=params)
     decision = policy_evaluate(
         project=project,

@@ -7,11 +7,23 @@ import socket
 import time
 
 from celery import shared_task
-from celery.signals import worker_init, worker_process_init, worker_ready
+from celery.signals import (
+    worker_init,
+    worker_process_init,
+    worker_process_shutdown,
+    worker_ready,
+)
 from django.conf import settings
 
 from generation.jobs import dispatch
-from generation.jobs.worker import JobBusy, generation_job_run, generation_jobs_recover
+from generation.jobs.batching import generation_jobs_run_next
+from generation.jobs.models import GenerationJob
+from generation.jobs.worker import (
+    JobBusy,
+    generation_job_run,
+    generation_jobs_recover,
+    job_abandoned,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -110,6 +122,14 @@ def worker_identity() -> str:
     return f"{_worker_name or socket.gethostname()}:{_worker_main_pid or os.getpid()}:{os.getpid()}"
 
 
+@worker_process_shutdown.connect
+def finish_pending_batch(**kwargs) -> None:
+    """A batch still being checked and signed in the background ends before the process."""
+    from generation.jobs.batching import finisher_wait
+
+    finisher_wait()
+
+
 @worker_ready.connect
 def recover_orphaned_jobs(sender=None, **kwargs) -> None:
     """Jobs an earlier process of this worker (or any silent worker) left running."""
@@ -126,12 +146,34 @@ def recover_orphaned_jobs(sender=None, **kwargs) -> None:
     max_retries=None,
 )
 def run_generation_job(self, job_id: int) -> None:
+    """With fair dispatch (the default) the message is a token: the job it names, when left
+    running by a dead worker, is taken over as before; otherwise this worker runs the next
+    fair job of the queue (``batching.generation_jobs_run_next``), which may be another
+    user's."""
     try:
-        generation_job_run(job_id=job_id, worker=worker_identity())
+        if not settings.IMPRIMATUR_FAIR_DISPATCH:
+            generation_job_run(job_id=job_id, worker=worker_identity())
+            return
+        named = GenerationJob.objects.filter(pk=job_id).select_related("request__model_profile")
+        job = named.first()
+        if job is not None and job_abandoned(job, worker_identity()):
+            generation_job_run(job_id=job_id, worker=worker_identity())
+            return
+        # Queued, finished, or running on a live worker (another token took it): this token
+        # is still owed to some queued job, so it runs the next fair one now.
+        queue = job.request.model_profile.queue if job is not None else _delivery_queue(self)
+        if queue:
+            generation_jobs_run_next(queue=queue, worker=worker_identity())
     except JobBusy as busy:
         # A duplicate message while another worker runs it: look again when its lease
         # could have expired (the holder may die meanwhile).
         raise self.retry(countdown=settings.IMPRIMATUR_JOB_LEASE_SECONDS, max_retries=20) from busy
+
+
+def _delivery_queue(task) -> str:
+    """The queue a message came from (its job was deleted): the next fair job comes from it."""
+    info = getattr(task.request, "delivery_info", None) or {}
+    return info.get("routing_key") or ""
 
 
 @shared_task(name=dispatch.RECOVER_STALE_JOBS, acks_late=True)

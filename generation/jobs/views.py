@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 
 from generation.jobs import catalog, exports, kept_uploads, selectors, services
 from generation.jobs.evidence import asset_evidence, prompt_review_evidence
+from generation.jobs.fairness import queue_place
 from generation.jobs.forms import (
     POLICY_FEEDBACK_FIELDS,
     GenerationRequestForm,
@@ -212,9 +213,11 @@ def _status_context(request, pk: int) -> dict:
         user=request.user, organization_id=generation_request.project.organization_id
     )
     awaiting = generation_request.status == GenerationRequest.Status.AWAITING_REVIEW
+    job = selectors.latest_job(generation_request)
     return {
         "req": generation_request,
-        "job": selectors.latest_job(generation_request),
+        "job": job,
+        "queue_place": queue_place(job) if job is not None else None,
         "reviews": reviews_of(target=generation_request) if awaiting else [],
         "asset_checks": [
             asset_evidence(asset, request.user, privileged=privileged) for asset in assets

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from generation.jobs import dispatch, events
 from generation.jobs.checking import asset_checks_record, images_check
+from generation.jobs.fairness import fair_candidates, fair_next
 from generation.jobs.models import UPSCALE, Asset, GenerationJob, GenerationRequest
 from generation.jobs.reviewing import asset_review_open
 from generation.jobs.signing import image_sign
@@ -65,6 +66,14 @@ class JobProgress:
         job.update(current_step=step, total_steps=total, heartbeat_at=timezone.now())
 
 
+def job_abandoned(job: GenerationJob, worker: str) -> bool:
+    """A running job whose worker died (silent past the lease, or an earlier life of
+    ``worker``): the one kind of job a token takes over instead of the next fair one."""
+    return job.status == GenerationJob.Status.RUNNING and (
+        not _lease_is_live(job) or _same_host_restarted(job.worker, worker)
+    )
+
+
 def _lease_is_live(job: GenerationJob) -> bool:
     lease = timedelta(seconds=settings.IMPRIMATUR_JOB_LEASE_SECONDS)
     return job.heartbeat_at is not None and timezone.now() - job.heartbeat_at < lease
@@ -79,6 +88,16 @@ def generation_job_run(*, job_id: int, worker: str = "") -> GenerationJob | None
     heartbeat for IMPRIMATUR_JOB_LEASE_SECONDS, or the same worker name started again) is
     taken over.
     """
+    job = job_lease(job_id=job_id, worker=worker)
+    if job is None or job.status != GenerationJob.Status.RUNNING:
+        return job
+    return job_execute(job=job, worker=worker)
+
+
+def job_lease(*, job_id: int, worker: str) -> GenerationJob | None:
+    """Take job ``job_id`` for ``worker`` (queued → running, or a dead worker's running job
+    taken over); None when it is not runnable, the job ended failed when its workers died
+    too often. Raises JobBusy when a live worker holds it."""
     with transaction.atomic():
         job = GenerationJob.objects.select_for_update().filter(pk=job_id).first()
         if job is None or job.status not in (
@@ -100,34 +119,100 @@ def generation_job_run(*, job_id: int, worker: str = "") -> GenerationJob | None
         ):
             # Redelivered after its worker died that many times: stop instead of looping.
             reason = f"The job was started {job.attempts} times and its worker died each time."
-            return _job_end(job=job, to=GenerationJob.Status.FAILED, reason=reason)
-        job = generation_job_transition(job=job, to=GenerationJob.Status.RUNNING, worker=worker)
-        request = job.request
-        if request.status == GenerationRequest.Status.QUEUED:
-            request = generation_request_transition(
-                request=request, to=GenerationRequest.Status.RUNNING
-            )
+            return job_end(job=job, to=GenerationJob.Status.FAILED, reason=reason)
+        return _lease_locked(job=job, worker=worker)
 
-    # The engine pulls in torch and diffusers: imported here so the web process never loads them.
-    from generation.engine.pipelines import GenerationParams, generate
 
-    profile = request.model_profile
-    params = (
-        None
-        if request.mode == UPSCALE
-        else GenerationParams(
-            mode=request.mode,
-            strength=request.strength,
-            prompt=request.prompt,
-            negative_prompt=request.negative_prompt,
-            width=request.width,
-            height=request.height,
-            steps=request.steps,
-            guidance_scale=request.guidance_scale,
-            seed=request.seed,
-            num_images=request.num_images,
+def _lease_locked(*, job: GenerationJob, worker: str) -> GenerationJob:
+    """Job (locked by the caller's transaction) and its request → running."""
+    job = generation_job_transition(job=job, to=GenerationJob.Status.RUNNING, worker=worker)
+    if job.request.status == GenerationRequest.Status.QUEUED:
+        job.request = generation_request_transition(
+            request=job.request, to=GenerationRequest.Status.RUNNING
         )
+    return job
+
+
+def job_lease_next(
+    *,
+    queue: str,
+    worker: str,
+    like: tuple | None = None,
+    exclude: frozenset = frozenset(),
+    max_images: int | None = None,
+) -> GenerationJob | None:
+    """Take the next fair queued job of ``queue`` (``fairness.py``) for ``worker``; None when
+    none is queued. With ``like`` (a ``job_batch_key``), only a job that can share that batch,
+    of at most ``max_images`` images.
+
+    The candidate is locked with ``SELECT … FOR UPDATE SKIP LOCKED`` on PostgreSQL, so two
+    workers never wait on or take the same job: the second takes the next one. On SQLite
+    (``transaction_mode IMMEDIATE``) the transaction itself holds the database's write lock, so
+    picks are one at a time. Either way the pick and the lease are one transaction."""
+    candidates, project_served, user_served = fair_candidates(queue=queue)
+    with transaction.atomic():
+        for candidate in fair_next(candidates, project_served, user_served):
+            if candidate.job_id in exclude:
+                continue
+            job = (
+                GenerationJob.objects.select_for_update(skip_locked=True, of=("self",))
+                .select_related("request__model_profile")
+                .filter(pk=candidate.job_id, status=GenerationJob.Status.QUEUED)
+                .first()
+            )
+            if job is None:
+                continue  # taken or cancelled meanwhile, or being taken by another worker
+            if like is not None and (
+                job_batch_key(job) != like
+                or (max_images is not None and job.request.num_images > max_images)
+            ):
+                continue
+            return _lease_locked(job=job, worker=worker)
+    return None
+
+
+def job_params(job: GenerationJob):
+    """The engine's parameters for a job (``GenerationParams``); None for an upscale."""
+    # The engine pulls in torch and diffusers: imported here so the web process never loads them.
+    from generation.engine.pipelines import GenerationParams
+
+    request = job.request
+    if request.mode == UPSCALE:  # no diffusion: the upscaler works on the parent image
+        return None
+    return GenerationParams(
+        mode=request.mode,
+        strength=request.strength,
+        prompt=request.prompt,
+        negative_prompt=request.negative_prompt,
+        width=request.width,
+        height=request.height,
+        steps=request.steps,
+        guidance_scale=request.guidance_scale,
+        seed=request.seed,
+        num_images=request.num_images,
     )
+
+
+def job_batch_key(job: GenerationJob) -> tuple | None:
+    """What jobs must share to be generated in one batch (model, scheduler and every
+    parameter but the request's own); None for a job that is never batched (one with input
+    images, an upscale, one enlarged after generation)."""
+    from generation.engine.pipelines import TEXT_TO_IMAGE, batch_key
+
+    params = job_params(job)
+    if params is None or params.mode != TEXT_TO_IMAGE or job.request.upscale > 1:
+        return None  # upscales and enlarged images are made one job at a time
+    profile = job.request.model_profile
+    return (profile.path, profile.scheduler, profile.single_file_config, batch_key(params))
+
+
+def job_execute(*, job: GenerationJob, worker: str) -> GenerationJob | None:
+    """Generate a leased job's images alone, then check, sign and store them."""
+    from generation.engine.pipelines import generate
+
+    request = job.request
+    profile = request.model_profile
+    params = job_params(job)
     try:
         with JobHeartbeat(job_id=job.pk, worker=worker), job_stage("generation", job):
             if request.mode == UPSCALE:  # no diffusion: the parent image, enlarged
@@ -144,21 +229,30 @@ def generation_job_run(*, job_id: int, worker: str = "") -> GenerationJob | None
                 )
                 images = images_upscale(request, images)
         images_generated(job, len(images))
-    except JobCancelled as cancelled:
-        return _job_end(
-            job=job, to=GenerationJob.Status.CANCELLED, reason=str(cancelled), worker=worker
-        )
-    except SoftTimeLimitExceeded:
+    except Exception as error:
+        return job_generation_failed(job=job, error=error, worker=worker)
+    return job_complete(job=job, images=images, worker=worker)
+
+
+def job_generation_failed(*, job: GenerationJob, error: BaseException, worker: str):
+    """End a job whose generation stopped: cancelled, over the time limit or failed."""
+    if isinstance(error, JobCancelled):
+        return job_end(job=job, to=GenerationJob.Status.CANCELLED, reason=str(error), worker=worker)
+    if isinstance(error, SoftTimeLimitExceeded):
         reason = (
             f"The job took longer than the time limit of "
             f"{settings.CELERY_TASK_SOFT_TIME_LIMIT} s and was stopped."
         )
-        return _job_end(job=job, to=GenerationJob.Status.FAILED, reason=reason, worker=worker)
-    except Exception as error:
-        logger.exception("Job %s failed", job.pk)
-        reason = f"{type(error).__name__}: {error}"
-        return _job_end(job=job, to=GenerationJob.Status.FAILED, reason=reason, worker=worker)
+        return job_end(job=job, to=GenerationJob.Status.FAILED, reason=reason, worker=worker)
+    logger.error("Job %s failed", job.pk, exc_info=error)
+    reason = f"{type(error).__name__}: {error}"
+    return job_end(job=job, to=GenerationJob.Status.FAILED, reason=reason, worker=worker)
 
+
+def job_complete(*, job: GenerationJob, images: list, worker: str) -> GenerationJob | None:
+    """Check, sign and store a job's generated images, then end it succeeded (or failed,
+    keeping no image, when the checks or signing cannot run)."""
+    request = job.request
     try:
         # Before anything is stored: no image is ever shown unchecked.
         with JobHeartbeat(job_id=job.pk, worker=worker), job_stage("checks", job):
@@ -168,7 +262,7 @@ def generation_job_run(*, job_id: int, worker: str = "") -> GenerationJob | None
         reason = (
             f"The output checks could not run, so no image is kept: {type(error).__name__}: {error}"
         )
-        return _job_end(job=job, to=GenerationJob.Status.FAILED, reason=reason, worker=worker)
+        return job_end(job=job, to=GenerationJob.Status.FAILED, reason=reason, worker=worker)
     try:
         # Signed before it is stored, with the check results in the manifest.
         with job_stage("signing", job):
@@ -179,8 +273,14 @@ def generation_job_run(*, job_id: int, worker: str = "") -> GenerationJob | None
     except Exception as error:
         logger.exception("Signing job %s failed", job.pk)
         reason = f"The images could not be signed, so none is kept: {type(error).__name__}: {error}"
-        return _job_end(job=job, to=GenerationJob.Status.FAILED, reason=reason, worker=worker)
+        return job_end(job=job, to=GenerationJob.Status.FAILED, reason=reason, worker=worker)
+    return job_store(job=job, signed=signed, results=results, worker=worker)
 
+
+def job_store(*, job: GenerationJob, signed: list, results: list, worker: str):
+    """Store a job's signed images and check records, end it and its request succeeded; only
+    while ``worker`` still holds it (else None: another run's result counts)."""
+    request = job.request
     with transaction.atomic():
         if not _still_holds(job_id=job.pk, worker=worker):
             return None
@@ -276,7 +376,7 @@ def _open_image(field, mode: str):
     return image.convert(mode)
 
 
-def _job_end(
+def job_end(
     *, job: GenerationJob, to: str, reason: str, worker: str | None = None
 ) -> GenerationJob | None:
     """End a job and its request together; with `worker`, only while that worker still
@@ -285,6 +385,9 @@ def _job_end(
         if worker is not None and not _still_holds(job_id=job.pk, worker=worker):
             return None
         return generation_job_end(job=job, to=to, reason=reason)
+
+
+_job_end = job_end  # the name tests and older callers use
 
 
 def asset_store(

@@ -32,7 +32,7 @@ class BrandReferenceImageInline(admin.TabularInline):
 
 @admin.register(BrandProject)
 class BrandProjectAdmin(AuditedAdmin):
-    list_display = ["name", "slug", "organization", "created_at"]
+    list_display = ["name", "slug", "organization", "queue_priority", "created_at"]
     list_filter = ["organization"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}

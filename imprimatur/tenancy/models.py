@@ -120,6 +120,11 @@ class BrandProject(OrganizationScoped):
         validators=[validate_brand_thresholds],
         help_text='Brand check thresholds that differ from the defaults, e.g. {"score": 0.6}.',
     )
+    queue_priority = models.IntegerField(
+        default=0,
+        help_text="Queued jobs of projects with a higher priority start first; projects of "
+        "equal priority take turns (set by platform administrators).",
+    )
     provenance_include_prompt = models.BooleanField(
         default=False,
         help_text="Put the prompt itself in the images' C2PA manifests (default: only its "
