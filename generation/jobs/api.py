@@ -9,7 +9,7 @@ from django.http import FileResponse, Http404, HttpResponse
 from django.urls import reverse
 from django.utils.http import content_disposition_header
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import Throttled
 from rest_framework.exceptions import ValidationError as DRFValidationError
@@ -19,10 +19,19 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from generation.jobs import exports, selectors, services
+from generation.jobs.events import request_styles_data
 from generation.jobs.models import Asset, GenerationRequest
 from imprimatur.tenancy.models import BrandProject
 from imprimatur.tenancy.permissions import Action, user_may
 from imprimatur.tenancy.selectors import project_get
+
+
+class StyleChoiceSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    version = serializers.IntegerField(
+        required=False, min_value=1, help_text="Default: the latest approved version."
+    )
+    weight = serializers.FloatField(required=False, help_text="Above 0 and at most 2; default 1.")
 
 
 class GenerationRequestInputSerializer(serializers.Serializer):
@@ -52,6 +61,16 @@ class GenerationRequestInputSerializer(serializers.Serializer):
     guidance_scale = serializers.FloatField(required=False)
     seed = serializers.IntegerField(required=False, allow_null=True)
     num_images = serializers.IntegerField(required=False)
+    preset = serializers.CharField(
+        required=False,
+        help_text="A style preset of the project, by name: its prompt template is applied to "
+        "the prompt, and its values are the defaults of the parameters not given.",
+    )
+    styles = StyleChoiceSerializer(
+        many=True,
+        required=False,
+        help_text="Approved styles of the project to apply (JSON bodies only).",
+    )
 
 
 class GenerationRequestCreateSerializer(GenerationRequestInputSerializer):
@@ -119,6 +138,8 @@ class GenerationRequestSerializer(serializers.ModelSerializer):
     model = serializers.CharField(source="model_name")
     progress = serializers.SerializerMethodField()
     assets = AssetSerializer(many=True, read_only=True)
+    preset = serializers.SerializerMethodField()
+    styles = serializers.SerializerMethodField()
 
     class Meta:
         model = GenerationRequest
@@ -149,7 +170,37 @@ class GenerationRequestSerializer(serializers.ModelSerializer):
             "rerun_of",
             "progress",
             "assets",
+            "preset",
+            "styles",
         ]
+
+    @extend_schema_field(
+        {
+            "type": "object",
+            "nullable": True,
+            "properties": {"name": {"type": "string"}, "version": {"type": "integer"}},
+        }
+    )
+    def get_preset(self, request) -> dict | None:
+        version = request.preset_version
+        return {"name": version.preset.name, "version": version.number} if version else None
+
+    @extend_schema_field(
+        {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "name": {"type": "string"},
+                    "version": {"type": "integer"},
+                    "weight": {"type": "number"},
+                    "sha256": {"type": "string"},
+                },
+            },
+        }
+    )
+    def get_styles(self, request) -> list[dict]:
+        return request_styles_data(request)
 
     def get_progress(self, request) -> dict:
         job = selectors.latest_job(request)

@@ -11,6 +11,7 @@ import secrets
 from django.core.exceptions import ValidationError
 
 from generation.jobs.models import Mode, ModelProfile
+from generation.styles.using import styles_resolve
 from governance.policies.matching import prompt_length_error
 from imprimatur.tenancy.models import BrandProject
 
@@ -96,6 +97,8 @@ def generation_params_clean(*, project: BrandProject, prompt: str, params: dict)
         "num_images": 1,
         "init_image": None,
         "mask_image": None,
+        "styles": [],
+        "scheduler": "",
     }
     values.update({key: value for key, value in params.items() if value not in (None, "")})
     values["model"] = profile.name
@@ -156,6 +159,14 @@ def generation_params_clean(*, project: BrandProject, prompt: str, params: dict)
             values[field], values[f"{field}_sha256"] = _clean_upload(upload, mode=image_mode)
         except InvalidImage as error:
             reject(field, str(error))
+
+    try:
+        values["styles"] = styles_resolve(
+            project=project, base_model_id=profile.pk, wanted=values["styles"]
+        )
+    except ValidationError as error:
+        for message in error.message_dict.get("styles", []):
+            reject("styles", message)
 
     if errors:
         raise ValidationError(errors)

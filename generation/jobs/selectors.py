@@ -11,7 +11,7 @@ from imprimatur.tenancy.permissions import Action, user_may
 
 def generation_request_list(*, user, project=None):
     requests = GenerationRequest.objects.restrict(user, Action.VIEW).select_related(
-        "project", "created_by"
+        "project", "created_by", "preset_version__preset"
     )
     if project is not None:
         requests = requests.filter(project=project)

@@ -17,6 +17,7 @@ from generation.jobs.forms import (
     POLICY_FEEDBACK_FIELDS,
     GenerationRequestForm,
     ModelProfileForm,
+    request_style_params,
 )
 from generation.jobs.models import Asset, GenerationRequest
 from generation.jobs.sharing_views import share_context
@@ -56,6 +57,7 @@ def project_detail(request, slug: str):
             values = {key: value for key, value in form.cleaned_data.items() if value is not None}
             prompt = values.pop("prompt")
             try:
+                values = request_style_params(form, values)
                 if source is not None:
                     values["init_image"] = services.derivative_source(
                         asset=source, user=request.user, project=project

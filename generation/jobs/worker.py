@@ -4,6 +4,7 @@ pipeline generate → check → sign → store, end it, and recover jobs whose w
 Runs in Celery worker processes (``tasks.py``); the web process never imports the engine.
 """
 
+import dataclasses
 import hashlib
 import io
 import logging
@@ -27,6 +28,7 @@ from generation.jobs.transitions import (
     generation_job_transition,
     generation_request_transition,
 )
+from generation.styles.using import request_adapters
 from imprimatur.metrics import images_generated, job_stage
 
 logger = logging.getLogger(__name__)
@@ -123,12 +125,15 @@ def generation_job_run(*, job_id: int, worker: str = "") -> GenerationJob | None
         num_images=request.num_images,
     )
     try:
+        # The request's approved styles, as adapters on the warm base pipeline.
+        if request.styles:
+            params = dataclasses.replace(params, adapters=request_adapters(request.styles))
         with JobHeartbeat(job_id=job.pk, worker=worker), job_stage("generation", job):
             images = generate(
                 model_path=profile.path,
                 params=params,
                 on_step=JobProgress(job.pk),
-                scheduler=profile.scheduler or None,
+                scheduler=request.scheduler or profile.scheduler or None,
                 single_file_config=profile.single_file_config or None,
                 init_image=_open_image(request.init_image, "RGB"),
                 mask_image=_open_image(request.mask_image, "L"),

@@ -171,6 +171,8 @@ class GenerationClaim:
     assertion_label: str = GENERATION_LABEL
     generator_name: str = "Imprimatur"
     generator_version: str | None = None
+    #: Style adapters (LoRA) applied: name, version, weight and the SHA-256 of their weights.
+    styles: Sequence[Mapping[str, Any]] = ()
 
     def __post_init__(self):
         _check_label(self.assertion_label)
@@ -206,6 +208,17 @@ class GenerationClaim:
         )
         if self.negative_prompt:
             data["negative_prompt_sha256"] = _sha256(self.negative_prompt)
+        if self.styles:
+            # Versions and weights as texts: c2pa stores lists of small numbers as bytes.
+            data["styles"] = [
+                {
+                    "name": str(style["name"]),
+                    "version": str(style["version"]),
+                    "weight": str(style["weight"]),
+                    "sha256": str(style["sha256"]),
+                }
+                for style in self.styles
+            ]
         if self.include_prompt:
             data["prompt"] = self.prompt
             if self.negative_prompt:
