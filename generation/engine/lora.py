@@ -1,0 +1,512 @@
+"""Train a LoRA style adapter on a Stable-Diffusion-style pipeline, resumably, on a budget.
+
+Why: a brand trains a style on a dozen of its own images. A low-rank adapter (peft ``LoraConfig``
+on the UNet's attention projections, optionally the text encoder's) is a few hundred kilobytes
+to a few megabytes, trains in minutes, and loads onto the warm base pipeline at generation
+time (``adapters.py``) without reloading it. Training is the standard noise-prediction loss
+(epsilon or v-prediction, whichever the model was trained for) against the model's own noise
+schedule, run as a DDPM scheduler.
+
+Checkpoints (adapter weights, optimiser state, step, random state, losses) are written every
+``checkpoint_every`` steps and when stopped, atomically, into the output folder; a call with
+an output folder that holds one continues from it, so an interruption (cancel, time budget, a
+killed process) loses at most ``checkpoint_every`` steps. All randomness (batches, noise,
+timesteps) comes from one seeded generator whose state is checkpointed, so on one device an
+interrupted and resumed run ends with the same weights as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+__all__ = [
+    "CHECKPOINT_FILE",
+    "TEXT_ENCODER_TARGETS",
+    "UNET_TARGETS",
+    "WEIGHTS_FILE",
+    "LoraTrainConfig",
+    "LoraTrainResult",
+    "lora_train",
+]
+
+logger = logging.getLogger(__name__)
+
+#: The adapter's file name, as diffusers' ``load_lora_weights(folder, weight_name=...)`` reads it.
+WEIGHTS_FILE = "pytorch_lora_weights.safetensors"
+#: The resumable training state beside it.
+CHECKPOINT_FILE = "lora_checkpoint.pt"
+#: Attention projections LoRA adapts: the UNet's (diffusers) and the CLIP text encoder's.
+UNET_TARGETS = ("to_q", "to_k", "to_v", "to_out.0")
+TEXT_ENCODER_TARGETS = ("q_proj", "k_proj", "v_proj", "out_proj")
+#: Components a folder needs to be trained here (a Stable Diffusion 1.x/2.x layout).
+_SD_COMPONENTS = ("unet", "vae", "text_encoder", "tokenizer", "scheduler")
+#: Settings that must match for a checkpoint to be continued (``steps`` may grow).
+_RESUME_KEYS = (
+    "rank",
+    "alpha",
+    "learning_rate",
+    "batch_size",
+    "resolution",
+    "train_text_encoder",
+    "seed",
+)
+
+
+@dataclass
+class LoraTrainConfig:
+    """What to train and for how long."""
+
+    rank: int = 4
+    #: LoRA's scaling numerator (the update is scaled by alpha / rank); ``None``: equal to rank.
+    alpha: int | None = None
+    steps: int = 300
+    learning_rate: float = 1e-3
+    batch_size: int = 4
+    #: Training image side in pixels; ``None``: the model's native size.
+    resolution: int | None = None
+    train_text_encoder: bool = False
+    #: Stop (with a checkpoint) once a call has trained this many seconds.
+    time_budget_s: float | None = None
+    #: Refuse a configuration whose adapter file would exceed this many bytes.
+    max_bytes: int | None = None
+    seed: int = 0
+    checkpoint_every: int = 50
+
+    def __post_init__(self) -> None:
+        if self.rank < 1:
+            raise ValueError(f"rank must be at least 1, got {self.rank}")
+        if self.alpha is not None and self.alpha < 1:
+            raise ValueError(f"alpha must be at least 1, got {self.alpha}")
+        if self.steps < 1:
+            raise ValueError(f"steps must be at least 1, got {self.steps}")
+        if not self.learning_rate > 0:
+            raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {self.batch_size}")
+        if self.resolution is not None and (self.resolution < 8 or self.resolution % 8):
+            raise ValueError(f"resolution must be a multiple of 8, got {self.resolution}")
+        if self.checkpoint_every < 1:
+            raise ValueError(f"checkpoint_every must be at least 1, got {self.checkpoint_every}")
+
+    @property
+    def lora_alpha(self) -> int:
+        return self.rank if self.alpha is None else self.alpha
+
+
+@dataclass
+class LoraTrainResult:
+    """Where the adapter is and how training went."""
+
+    #: ``<out_dir>/pytorch_lora_weights.safetensors``: the final weights, or the latest
+    #: checkpoint's when training stopped early.
+    weights_path: Path
+    steps_done: int
+    #: False when stopped by ``should_stop`` or the time budget (call again to resume).
+    completed: bool
+    #: Loss of every step done so far, across resumptions.
+    losses: list[float] = field(default_factory=list)
+    sha256: str = ""
+    bytes: int = 0
+    #: Seconds this call took (loading included).
+    seconds: float = 0.0
+
+
+def _device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def _check_sd_folder(model_path: Path) -> dict[str, Any]:
+    """The folder's ``model_index.json``, or a ValueError saying why it cannot be trained."""
+    index_file = model_path / "model_index.json"
+    if not model_path.is_dir() or not index_file.is_file():
+        raise ValueError(
+            f"{model_path} is not a diffusers pipeline folder (no model_index.json); a style "
+            "is trained on a Stable-Diffusion-style pipeline folder"
+        )
+    index = json.loads(index_file.read_text())
+    missing = [name for name in _SD_COMPONENTS if not index.get(name)]
+    if missing:
+        raise ValueError(
+            f"{model_path} ({index.get('_class_name', 'unknown pipeline')}) is not a "
+            f"Stable-Diffusion-style pipeline: it has no {', '.join(missing)}"
+        )
+    return index
+
+
+def _load_components(model_path: Path, device: torch.device) -> dict[str, Any]:
+    """UNet, VAE, text encoder, tokenizer and a DDPM scheduler with the model's schedule."""
+    from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel
+    from transformers import CLIPTextModel, CLIPTokenizer
+
+    local = {"local_files_only": True}
+    try:
+        unet = UNet2DConditionModel.from_pretrained(model_path, subfolder="unet", **local)
+        vae = AutoencoderKL.from_pretrained(model_path, subfolder="vae", **local)
+        # bandit: local folders (local_files_only=True): nothing is downloaded.
+        text_encoder = CLIPTextModel.from_pretrained(  # nosec B615
+            model_path, subfolder="text_encoder", **local
+        )
+        tokenizer = CLIPTokenizer.from_pretrained(  # nosec B615
+            model_path, subfolder="tokenizer", **local
+        )
+        # DDPM is the training-time view of any of SD's schedulers: the same betas, prediction
+        # type and zero-terminal-SNR rescaling, read from the model's scheduler config.
+        scheduler = DDPMScheduler.from_pretrained(model_path, subfolder="scheduler", **local)
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise ValueError(
+            f"{model_path} does not load as a Stable-Diffusion-style pipeline: "
+            f"{type(error).__name__}: {error}"
+        ) from error
+    for module in (unet, vae, text_encoder):
+        module.requires_grad_(False)
+        module.to(device)
+        module.eval()
+    return {
+        "unet": unet,
+        "vae": vae,
+        "text_encoder": text_encoder,
+        "tokenizer": tokenizer,
+        "scheduler": scheduler,
+    }
+
+
+def _pixels(images: list[Image.Image], side: int) -> torch.Tensor:
+    """Images centre-cropped to squares, resized to ``side``, as NCHW floats in [-1, 1]."""
+    rows = []
+    for image in images:
+        image = image.convert("RGB")
+        width, height = image.size
+        crop = min(width, height)
+        left, top = (width - crop) // 2, (height - crop) // 2
+        image = image.crop((left, top, left + crop, top + crop))
+        if image.size != (side, side):
+            image = image.resize((side, side), Image.Resampling.LANCZOS)
+        rows.append(np.asarray(image, dtype=np.float32))
+    return torch.from_numpy(np.stack(rows)).permute(0, 3, 1, 2).div(127.5).sub(1.0)
+
+
+def _tokens(tokenizer: Any, captions: list[str]) -> torch.Tensor:
+    return tokenizer(
+        captions,
+        padding="max_length",
+        max_length=tokenizer.model_max_length,
+        truncation=True,
+        return_tensors="pt",
+    ).input_ids
+
+
+def _lora_config(rank: int, alpha: int, targets: tuple[str, ...]) -> Any:
+    from peft import LoraConfig
+
+    return LoraConfig(
+        r=rank,
+        lora_alpha=alpha,
+        init_lora_weights="gaussian",
+        target_modules=list(targets),
+    )
+
+
+def _lora_parameters(module: torch.nn.Module) -> list[torch.nn.Parameter]:
+    return [p for name, p in module.named_parameters() if "lora_" in name]
+
+
+def _estimated_bytes(modules: list[torch.nn.Module]) -> int:
+    """The adapter file's size: its float32 LoRA tensors (the safetensors header is small)."""
+    return sum(p.numel() * 4 for module in modules for p in _lora_parameters(module))
+
+
+def _adapter_state(unet: torch.nn.Module, text_encoder: torch.nn.Module | None) -> dict:
+    from peft.utils import get_peft_model_state_dict
+
+    state = {
+        "unet": {k: v.detach().cpu().clone() for k, v in get_peft_model_state_dict(unet).items()}
+    }
+    if text_encoder is not None:
+        state["text_encoder"] = {
+            k: v.detach().cpu().clone() for k, v in get_peft_model_state_dict(text_encoder).items()
+        }
+    return state
+
+
+def _save_weights(
+    out_dir: Path, unet: Any, text_encoder: Any | None, config: LoraTrainConfig
+) -> Path:
+    """Write the adapter in diffusers' LoRA format (with its rank and alpha), atomically."""
+    from diffusers import StableDiffusionPipeline
+    from diffusers.utils import convert_state_dict_to_diffusers
+    from peft.utils import get_peft_model_state_dict
+
+    scratch_name = f".{WEIGHTS_FILE}.tmp"
+    metadata = {"r": config.rank, "lora_alpha": config.lora_alpha}
+    unet_metadata = {**metadata, "target_modules": list(UNET_TARGETS)}
+    text_metadata = {**metadata, "target_modules": list(TEXT_ENCODER_TARGETS)}
+    StableDiffusionPipeline.save_lora_weights(
+        save_directory=out_dir,
+        unet_lora_layers=convert_state_dict_to_diffusers(get_peft_model_state_dict(unet)),
+        text_encoder_lora_layers=(
+            convert_state_dict_to_diffusers(get_peft_model_state_dict(text_encoder))
+            if text_encoder is not None
+            else None
+        ),
+        weight_name=scratch_name,
+        safe_serialization=True,
+        unet_lora_adapter_metadata=unet_metadata,
+        text_encoder_lora_adapter_metadata=text_metadata if text_encoder is not None else None,
+    )
+    target = out_dir / WEIGHTS_FILE
+    (out_dir / scratch_name).replace(target)
+    return target
+
+
+def _save_checkpoint(
+    out_dir: Path,
+    *,
+    unet: Any,
+    text_encoder: Any | None,
+    optimizer: torch.optim.Optimizer,
+    step: int,
+    generator: torch.Generator,
+    losses: list[float],
+    config: LoraTrainConfig,
+    completed: bool,
+) -> None:
+    state = {
+        "config": {key: getattr(config, key) for key in _RESUME_KEYS},
+        "step": step,
+        "completed": completed,
+        "losses": list(losses),
+        "adapter": _adapter_state(unet, text_encoder),
+        "optimizer": optimizer.state_dict(),
+        "generator": generator.get_state(),
+    }
+    scratch = out_dir / f".{CHECKPOINT_FILE}.tmp"
+    torch.save(state, scratch)
+    _save_weights(out_dir, unet, text_encoder, config)
+    scratch.replace(out_dir / CHECKPOINT_FILE)  # last: weights on disk are at least this new
+
+
+def _restore_checkpoint(
+    out_dir: Path,
+    *,
+    unet: Any,
+    text_encoder: Any | None,
+    optimizer: torch.optim.Optimizer,
+    generator: torch.Generator,
+    config: LoraTrainConfig,
+) -> tuple[int, list[float]]:
+    """Load the folder's checkpoint into the modules; return (step, losses), or (0, [])."""
+    path = out_dir / CHECKPOINT_FILE
+    if not path.is_file():
+        return 0, []
+    from peft.utils import set_peft_model_state_dict
+
+    # weights_only: tensors, numbers and containers only; a checkpoint file runs no code.
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    wanted = {key: getattr(config, key) for key in _RESUME_KEYS}
+    changed = [key for key in _RESUME_KEYS if state["config"].get(key) != wanted[key]]
+    if changed:
+        raise ValueError(
+            f"{out_dir} holds a checkpoint trained with other settings ({', '.join(changed)}); "
+            "resume with the same settings or train into an empty folder"
+        )
+    set_peft_model_state_dict(unet, state["adapter"]["unet"])
+    if text_encoder is not None:
+        set_peft_model_state_dict(text_encoder, state["adapter"]["text_encoder"])
+    optimizer.load_state_dict(state["optimizer"])
+    generator.set_state(state["generator"])
+    logger.info("Resuming LoRA training in %s at step %d", out_dir, state["step"])
+    return int(state["step"]), [float(x) for x in state["losses"]]
+
+
+def _file_digest(path: Path) -> tuple[str, int]:
+    data = path.read_bytes()
+    return hashlib.sha256(data).hexdigest(), len(data)
+
+
+def lora_train(
+    model_path: str | Path,
+    images: list[Image.Image],
+    captions: list[str],
+    out_dir: Path,
+    config: LoraTrainConfig,
+    *,
+    progress: Callable[[int, int, float], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> LoraTrainResult:
+    """Train (or continue training) a LoRA adapter of ``model_path`` on ``images``/``captions``.
+
+    ``images[i]`` is described by ``captions[i]``. The adapter is written to
+    ``out_dir/pytorch_lora_weights.safetensors`` in diffusers' LoRA format (load it with
+    ``pipeline.load_lora_weights(out_dir, weight_name=WEIGHTS_FILE, adapter_name=...)``).
+    ``progress(step, steps, loss)`` is called after every step; ``should_stop()`` is asked
+    before every step and, when true, the run checkpoints and returns ``completed=False``, as
+    it does when ``config.time_budget_s`` is spent. Raises ValueError for no images, images and
+    captions of different counts, a folder that is not a Stable-Diffusion-style pipeline, an
+    adapter over ``config.max_bytes``, or a checkpoint in ``out_dir`` made with other settings.
+    """
+    started = time.perf_counter()
+    images, captions = list(images), list(captions)
+    if not images:
+        raise ValueError("a style needs at least one training image; none were given")
+    if len(images) != len(captions):
+        raise ValueError(
+            f"every training image needs one caption: got {len(images)} images and "
+            f"{len(captions)} captions"
+        )
+    model_path = Path(model_path)
+    _check_sd_folder(model_path)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    device = _device()
+    parts = _load_components(model_path, device)
+    unet, vae, text_encoder = parts["unet"], parts["vae"], parts["text_encoder"]
+    scheduler = parts["scheduler"]
+    vae_scale = 2 ** (len(vae.config.block_out_channels) - 1)
+    side = config.resolution or int(unet.config.sample_size) * vae_scale
+
+    trained_encoder = None
+    # peft draws the LoRA "A" matrices from torch's global generator: seed it, and leave the
+    # caller's random state as it was.
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.seed)
+        unet.add_adapter(_lora_config(config.rank, config.lora_alpha, UNET_TARGETS))
+        if config.train_text_encoder:
+            text_encoder.add_adapter(
+                _lora_config(config.rank, config.lora_alpha, TEXT_ENCODER_TARGETS)
+            )
+            trained_encoder = text_encoder
+    modules = [unet] + ([text_encoder] if trained_encoder is not None else [])
+    estimate = _estimated_bytes(modules)
+    if config.max_bytes is not None and estimate > config.max_bytes:
+        raise ValueError(
+            f"a rank-{config.rank} adapter of this model takes about {estimate:,} bytes, over "
+            f"the limit of {config.max_bytes:,}; choose a lower rank"
+        )
+    parameters = [p for module in modules for p in _lora_parameters(module)]
+    for parameter in parameters:
+        parameter.requires_grad_(True)
+        parameter.data = parameter.data.float()
+
+    with torch.no_grad():
+        pixels = _pixels(images, side).to(device)
+        # The mean of the VAE's posterior: fixed latents make runs reproducible and cheap.
+        latents = torch.cat(
+            [vae.encode(pixels[i : i + 8]).latent_dist.mean for i in range(0, len(pixels), 8)]
+        )
+        latents = latents * vae.config.scaling_factor
+        tokens = _tokens(parts["tokenizer"], captions).to(device)
+        fixed_states = None if trained_encoder is not None else text_encoder(tokens)[0]
+    del vae, pixels
+
+    optimizer = torch.optim.AdamW(parameters, lr=config.learning_rate, weight_decay=1e-2)
+    generator = torch.Generator(device="cpu").manual_seed(config.seed)
+    step, losses = _restore_checkpoint(
+        out_dir,
+        unet=unet,
+        text_encoder=trained_encoder,
+        optimizer=optimizer,
+        generator=generator,
+        config=config,
+    )
+    prediction = scheduler.config.prediction_type
+    alphas = scheduler.alphas_cumprod.to(device)
+    count = len(images)
+    completed = step >= config.steps
+    last_saved = step
+    unet.train()
+    if trained_encoder is not None:
+        trained_encoder.train()
+    while step < config.steps:
+        if should_stop is not None and should_stop():
+            break
+        if (
+            config.time_budget_s is not None
+            and time.perf_counter() - started > config.time_budget_s
+        ):
+            break
+        # Every random draw of the step comes from the checkpointed generator, on the CPU.
+        index = torch.randperm(count, generator=generator)[: min(config.batch_size, count)]
+        if config.batch_size > count:
+            extra = torch.randint(0, count, (config.batch_size - count,), generator=generator)
+            index = torch.cat([index, extra])
+        batch = latents[index.to(device)]
+        noise = torch.randn(batch.shape, generator=generator).to(device)
+        timesteps = torch.randint(
+            0, scheduler.config.num_train_timesteps, (len(index),), generator=generator
+        ).to(device)
+        noisy = scheduler.add_noise(batch, noise, timesteps)
+        if trained_encoder is not None:
+            states = trained_encoder(tokens[index.to(device)])[0]
+        else:
+            states = fixed_states[index.to(device)]
+        predicted = unet(noisy, timesteps, states, return_dict=False)[0]
+        if prediction == "v_prediction":
+            a = alphas[timesteps].sqrt().view(-1, 1, 1, 1)
+            s = (1 - alphas[timesteps]).sqrt().view(-1, 1, 1, 1)
+            target = a * noise - s * batch
+        elif prediction == "sample":
+            target = batch
+        else:
+            target = noise
+        loss = F.mse_loss(predicted.float(), target.float())
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        step += 1
+        losses.append(float(loss.detach()))
+        if progress is not None:
+            progress(step, config.steps, losses[-1])
+        if step % config.checkpoint_every == 0 and step < config.steps:
+            _save_checkpoint(
+                out_dir,
+                unet=unet,
+                text_encoder=trained_encoder,
+                optimizer=optimizer,
+                step=step,
+                generator=generator,
+                losses=losses,
+                config=config,
+                completed=False,
+            )
+            last_saved = step
+    completed = step >= config.steps
+    if step != last_saved or completed or not (out_dir / WEIGHTS_FILE).is_file():
+        _save_checkpoint(
+            out_dir,
+            unet=unet,
+            text_encoder=trained_encoder,
+            optimizer=optimizer,
+            step=step,
+            generator=generator,
+            losses=losses,
+            config=config,
+            completed=completed,
+        )
+    weights = out_dir / WEIGHTS_FILE
+    digest, size = _file_digest(weights)
+    return LoraTrainResult(
+        weights_path=weights,
+        steps_done=step,
+        completed=completed,
+        losses=losses,
+        sha256=digest,
+        bytes=size,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def config_dict(config: LoraTrainConfig) -> dict[str, Any]:
+    """The configuration as plain JSON-able values (for a job's record)."""
+    return asdict(config)
