@@ -349,6 +349,8 @@ IMPRIMATUR_STYLE_CACHE_DIR = Path(
 # many of them are held out of training to evaluate the style.
 IMPRIMATUR_STYLE_MIN_IMAGES = env.int("IMPRIMATUR_STYLE_MIN_IMAGES", default=10)
 IMPRIMATUR_STYLE_HELD_OUT = env.int("IMPRIMATUR_STYLE_HELD_OUT", default=2)
+# Images made with and without a trained style to measure it (CMMD) against the brand's.
+IMPRIMATUR_STYLE_EVALUATION_IMAGES = env.int("IMPRIMATUR_STYLE_EVALUATION_IMAGES", default=8)
 # Pipelines one worker process keeps loaded (least recently used dropped first).
 IMPRIMATUR_MAX_LOADED_MODELS = env.int("IMPRIMATUR_MAX_LOADED_MODELS", default=2)
 # torch.compile the UNet of loaded models (GPU workers; compiled at worker start).

@@ -22,8 +22,6 @@ logger = logging.getLogger(__name__)
 Status = StyleModel.Status
 #: Sample images per side (with and without the style) kept as review evidence.
 SAMPLES = 2
-#: Images generated per side for the evaluation.
-EVALUATION_IMAGES = 8
 
 
 def style_work_dir(style: StyleModel) -> Path:
@@ -107,10 +105,12 @@ def style_train_run(*, style_id: int, worker: str = "") -> StyleModel | None:
         )
     losses = [float(loss) for loss in result.losses][-500:]
     if not result.completed:
+        asked = StyleModel.objects.filter(pk=style.pk, cancel_requested_at__isnull=False)
+        why = "Stopped by an admin" if asked.exists() else "Stopped at its time budget"
         return style_transition(
             style=style,
             to=Status.CANCELLED,
-            error=f"Stopped after {result.steps_done} of {config.steps} steps; it can resume.",
+            error=f"{why} after {result.steps_done} of {config.steps} steps; it can resume.",
             steps_done=result.steps_done,
             losses=losses,
         )
@@ -155,8 +155,7 @@ def style_evaluate(style: StyleModel, *, weights_path, digest: str):
     """CMMD between the brand's images (held-out training images and the project's reference
     images) and images made from the held-out captions, without and with the style.
     Returns the evaluation and a few samples (prompt, with_style, PNG bytes)."""
-    from generation.checks.cmmd import cmmd
-    from generation.checks.embeddings import encode_images
+    from generation.checks.cmmd import cmmd_images
     from generation.engine.adapters import StyleAdapter
     from generation.engine.clip import load_clip
     from generation.engine.pipelines import GenerationParams, generate, image_to_png_bytes
@@ -170,14 +169,15 @@ def style_evaluate(style: StyleModel, *, weights_path, digest: str):
     profile = style.base_model
     adapter = StyleAdapter(
         name=f"{style.name}_v{style.version}".replace("-", "_"),
-        path=str(weights_path),
+        path=Path(weights_path),
         weight=1.0,
         sha256=digest,
     )
     made: dict[bool, list] = {False: [], True: []}
+    count = settings.IMPRIMATUR_STYLE_EVALUATION_IMAGES
+    per_prompt = max(1, -(-count // len(prompts)))
     for with_style in (False, True):
-        for index in range(EVALUATION_IMAGES):
-            prompt = prompts[index % len(prompts)]
+        for index, prompt in enumerate(prompts[:count]):
             params = GenerationParams(
                 prompt=prompt,
                 negative_prompt="",
@@ -185,37 +185,30 @@ def style_evaluate(style: StyleModel, *, weights_path, digest: str):
                 height=profile.default_size,
                 steps=profile.default_steps,
                 guidance_scale=profile.default_guidance,
-                seed=index,
-                num_images=1,
+                seed=index * per_prompt,  # the same seeds with and without the style
+                num_images=per_prompt,
                 adapters=(adapter,) if with_style else (),
             )
-            made[with_style] += [
-                (prompt, image)
-                for image in generate(
-                    model_path=profile.path,
-                    params=params,
-                    scheduler=profile.scheduler or None,
-                    single_file_config=profile.single_file_config or None,
-                )
-            ]
+            images = generate(
+                model_path=profile.path,
+                params=params,
+                scheduler=profile.scheduler or None,
+                single_file_config=profile.single_file_config or None,
+            )
+            made[with_style] += [(prompt, image) for image in images]
     clip = load_clip(
         settings.IMPRIMATUR_CLIP_ARCHITECTURE,
         settings.IMPRIMATUR_CLIP_CHECKPOINT,
         config_file=settings.IMPRIMATUR_CLIP_CONFIG or None,
     )
-    reference_embeddings = encode_images(clip, references)
     scores = {
-        with_style: float(
-            cmmd(
-                encode_images(clip, [image for _, image in made[with_style]]), reference_embeddings
-            )
-        )
+        with_style: cmmd_images(clip, [image for _, image in made[with_style]], references)
         for with_style in (False, True)
     }
     evaluation = {
         "cmmd_base": scores[False],
         "cmmd_style": scores[True],
-        "images": EVALUATION_IMAGES,
+        "images": len(made[True]),
         "references": len(references),
         "held_out": len(held_out),
         "clip": settings.IMPRIMATUR_CLIP_ARCHITECTURE,

@@ -114,7 +114,7 @@ def request_adapters(styles: list[dict]) -> tuple:
         adapters.append(
             StyleAdapter(
                 name=f"{style.name}_v{style.version}".replace("-", "_"),
-                path=str(style_weights_local(style)),
+                path=style_weights_local(style),
                 weight=entry["weight"],
                 sha256=style.weights_sha256,
             )
