@@ -198,6 +198,8 @@ def style_review_send(*, style: StyleModel, user=None) -> StyleModel:
 
     if user is not None:
         _may_manage(user, style.project)
+    if style.status != StyleModel.Status.TRAINED:
+        raise ValidationError({"status": "Only a trained style waiting for review is sent to it."})
     with transaction.atomic():
         review = style_review_open(style)
         if review is None:

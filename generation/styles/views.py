@@ -32,9 +32,9 @@ def project_styles(request, slug: str):
     is_admin = user_may(request.user, Action.MANAGE, project)
     approved = list(selectors.approved_styles(project))
     models = list(project.model_profiles.filter(enabled=True).order_by("name"))
-    which = request.POST.get("form") if request.method == "POST" else None
-    if which and not is_admin:
+    if request.method == "POST" and not is_admin:
         raise PermissionDenied("Only admins of this project's organisation manage styles.")
+    which = request.POST.get("form") if request.method == "POST" else None
     preset_form = PresetForm(
         request.POST if which == "preset" else None, styles=approved, prefix="preset"
     )
@@ -75,7 +75,7 @@ def project_styles(request, slug: str):
         else:
             messages.success(request, f"Training set of “{style.name}” stored.")
             return redirect("styles:style", pk=style.pk)
-    if which:
+    if request.method == "POST":
         status = 400
     context = {
         "project": project,
