@@ -87,7 +87,7 @@ class GenerationRequestForm(forms.Form):
         feedback = {
             "hx-post": reverse("jobs:policy-check", args=[project.slug]),
             "hx-target": "#policy-feedback",
-            "hx-params": ",".join(POLICY_FEEDBACK_FIELDS),
+            "hx-params": ",".join((*POLICY_FEEDBACK_FIELDS, "preset")),
         }
         self.fields["prompt"].widget.attrs.update(
             {
@@ -96,7 +96,7 @@ class GenerationRequestForm(forms.Form):
                 "aria-describedby": "policy-feedback",
             }
         )
-        for name in POLICY_FEEDBACK_FIELDS[2:]:
+        for name in (*POLICY_FEEDBACK_FIELDS[2:], "preset"):
             self.fields[name].widget.attrs.update({**feedback, "hx-trigger": "change"})
         self.models = list(models_for_project(project))
         self.fields["model"].choices = [

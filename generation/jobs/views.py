@@ -21,6 +21,7 @@ from generation.jobs.forms import (
 )
 from generation.jobs.models import Asset, GenerationRequest
 from generation.jobs.sharing_views import share_context
+from generation.styles.presets import preset_apply
 from governance.policies import selectors as policy_selectors
 from governance.policies.display import (
     highlight_matches,
@@ -128,6 +129,12 @@ def policy_check(request, slug: str):
     context = {"prompt": prompt}
     if prompt:
         try:
+            if request.POST.get("preset"):
+                # The policy judges the prompt with the preset's template applied, as on submit.
+                prompt, _, _ = preset_apply(
+                    project=project, prompt=prompt, params={"preset": request.POST["preset"]}
+                )
+                context["prompt"] = prompt
             decision = policy_evaluate(
                 project=project,
                 prompt=prompt,

@@ -138,3 +138,56 @@ def test_presets_through_the_api(acme):
     assert changed.json()["current"]["prompt_template"] == "{prompt}, poster"
     listed = acme.client("creator").get(url).json()
     assert [item["name"] for item in listed] == ["poster"]
+
+
+def test_the_request_form_takes_a_preset_and_styles(acme):
+    from django.test import Client
+
+    from tests.generation.styles.helpers import approved_style
+
+    approved_style(acme)
+    preset(acme, size=96)
+    browser = Client()
+    browser.force_login(acme.users["creator"])
+    page = browser.get(f"/projects/{acme.project.slug}/")
+    assert b'name="preset"' in page.content and b"poster" in page.content
+    # The form's unchanged defaults (64 px, 20 steps) give way to the preset's.
+    form = {
+        "prompt": "a red star",
+        "model": acme.model.name,
+        "mode": "text-to-image",
+        "width": 64,
+        "height": 64,
+        "num_images": 1,
+        "steps": 20,
+        "guidance_scale": 7.5,
+        "preset": "poster",
+        "styles": "outline:0.5",
+    }
+    response = browser.post(f"/projects/{acme.project.slug}/", form)
+    assert response.status_code == 302, response.content.decode()[-2000:]
+    request = GenerationRequest.objects.get()
+    assert (request.prompt, request.steps, request.width) == ("a red star, flat vector poster", 3, 96)
+    assert [(entry["name"], entry["weight"]) for entry in request.styles] == [("outline", 0.5)]
+    refused = browser.post(f"/projects/{acme.project.slug}/", {**form, "styles": "other"})
+    assert refused.status_code == 400
+    assert "This project has no style named" in refused.content.decode()
+
+
+def test_live_feedback_judges_the_templated_prompt(acme):
+    from django.test import Client
+
+    policy = policy_create(
+        organization=acme.organization,
+        user=acme.users["admin"],
+        draft=document(term_rule("rivals", "globocorp", category="competitor_brands")),
+    )
+    policy_publish(policy=policy, user=acme.users["admin"])
+    preset(acme, name="rival", prompt_template="{prompt} in the globocorp style")
+    browser = Client()
+    browser.force_login(acme.users["creator"])
+    url = f"/projects/{acme.project.slug}/policy-check/"
+    plain = browser.post(url, {"prompt": "a red star"}).content.decode()
+    templated = browser.post(url, {"prompt": "a red star", "preset": "rival"}).content.decode()
+    assert "globocorp" not in plain
+    assert "globocorp" in templated and "Blocked" in templated

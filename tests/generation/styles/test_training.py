@@ -38,6 +38,8 @@ def wait_for(predicate, timeout=120.0):
 def test_training_stops_resumes_and_the_approved_style_is_used_and_named(
     acme, tiny_model_path, small_evaluation
 ):
+    acme.model.default_steps = 2  # the evaluation's images: few steps on the tiny model
+    acme.model.save()
     style = style_create(acme, steps=12, batch_size=2, rank=2)
     style = services.style_train(style=style, user=acme.users["admin"])
     assert style.status == StyleModel.Status.TRAINING
