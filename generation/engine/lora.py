@@ -218,6 +218,15 @@ def _lora_config(rank: int, alpha: int, targets: tuple[str, ...]) -> Any:
     )
 
 
+def _add_text_encoder_adapter(text_encoder: Any, lora_config: Any) -> None:
+    """peft's own injection (as diffusers does for the UNet): transformers' ``add_adapter``
+    insists on newer peft releases than diffusers needs."""
+    from peft import inject_adapter_in_model
+
+    inject_adapter_in_model(lora_config, text_encoder, adapter_name="default")
+    text_encoder.peft_config = {"default": lora_config}  # what peft's state-dict helpers read
+
+
 def _lora_parameters(module: torch.nn.Module) -> list[torch.nn.Parameter]:
     return [p for name, p in module.named_parameters() if "lora_" in name]
 
@@ -383,8 +392,8 @@ def lora_train(
         torch.manual_seed(config.seed)
         unet.add_adapter(_lora_config(config.rank, config.lora_alpha, UNET_TARGETS))
         if config.train_text_encoder:
-            text_encoder.add_adapter(
-                _lora_config(config.rank, config.lora_alpha, TEXT_ENCODER_TARGETS)
+            _add_text_encoder_adapter(
+                text_encoder, _lora_config(config.rank, config.lora_alpha, TEXT_ENCODER_TARGETS)
             )
             trained_encoder = text_encoder
     modules = [unet] + ([text_encoder] if trained_encoder is not None else [])
