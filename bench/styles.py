@@ -72,7 +72,7 @@ def main() -> None:
     parser.add_argument("--rank", type=int, default=8)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--batch", type=int, default=4)
-    parser.add_argument("--gen-steps", type=int, default=25)
+    parser.add_argument("--gen-steps", type=int, default=20)
     parser.add_argument("--trigger", default="", help="Word appended to captions and prompts.")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", type=Path, default=None, help="Training folder (resumes).")
@@ -127,6 +127,8 @@ def main() -> None:
                 model_path=args.model, params=dataclasses.replace(params, adapters=adapters)
             )
             seconds.append(time.perf_counter() - started)
+        if (index + 1) % 8 == 0:
+            print(f"  generated {index + 1}/{len(scenes)} pairs", flush=True)
     gen_s = statistics.median(seconds[2:])  # the first two pay for loading and the first load
 
     # Switch time on the warm pipeline: a second style (the same weights under another name),
@@ -171,6 +173,13 @@ def main() -> None:
         f"{min(switches):.2f}-{max(switches):.2f}), {100 * switch_ms / (gen_s * 1000):.2f} % "
         f"of one image"
     )
+    for label, images in (
+        ("reference", references),
+        ("base", base_images),
+        ("style", style_images),
+    ):
+        for index, image in enumerate(images):
+            image.save(out / f"{label}-{index:02d}.png")
     if args.grid:
         save_grid([references[:16], base_images[:16], style_images[:16]], args.grid)
     print(

@@ -61,9 +61,12 @@ def trained(tiny_model_path, tmp_path_factory) -> LoraTrainResult:
 
 @pytest.fixture(scope="module")
 def second_style(trained, tmp_path_factory) -> StyleAdapter:
-    """Another adapter file: style A's tensors negated (a different, valid LoRA), so tests need
-    not train twice."""
-    tensors = {key: -value for key, value in load_file(trained.weights_path).items()}
+    """Another adapter file: style A with its up-projections negated (a different, valid LoRA:
+    the opposite update), so tests need not train twice."""
+    tensors = {
+        key: -value if "lora_B" in key or "lora.up" in key else value
+        for key, value in load_file(trained.weights_path).items()
+    }
     path = tmp_path_factory.mktemp("b") / WEIGHTS_FILE
     save_file(tensors, path)
     return StyleAdapter("style-b-v1", path, 1.0, hashlib.sha256(path.read_bytes()).hexdigest())
