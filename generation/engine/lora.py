@@ -17,12 +17,11 @@ interrupted and resumed run ends with the same weights as an uninterrupted one.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,16 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
+
+from generation.engine.lora_checkpoint import (
+    CHECKPOINT_FILE,
+    TEXT_ENCODER_TARGETS,
+    UNET_TARGETS,
+    WEIGHTS_FILE,
+    file_digest,
+    restore_checkpoint,
+    save_checkpoint,
+)
 
 __all__ = [
     "CHECKPOINT_FILE",
@@ -43,25 +52,8 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: The adapter's file name, as diffusers' ``load_lora_weights(folder, weight_name=...)`` reads it.
-WEIGHTS_FILE = "pytorch_lora_weights.safetensors"
-#: The resumable training state beside it.
-CHECKPOINT_FILE = "lora_checkpoint.pt"
-#: Attention projections LoRA adapts: the UNet's (diffusers) and the CLIP text encoder's.
-UNET_TARGETS = ("to_q", "to_k", "to_v", "to_out.0")
-TEXT_ENCODER_TARGETS = ("q_proj", "k_proj", "v_proj", "out_proj")
 #: Components a folder needs to be trained here (a Stable Diffusion 1.x/2.x layout).
 _SD_COMPONENTS = ("unet", "vae", "text_encoder", "tokenizer", "scheduler")
-#: Settings that must match for a checkpoint to be continued (``steps`` may grow).
-_RESUME_KEYS = (
-    "rank",
-    "alpha",
-    "learning_rate",
-    "batch_size",
-    "resolution",
-    "train_text_encoder",
-    "seed",
-)
 
 
 @dataclass
@@ -218,6 +210,15 @@ def _lora_config(rank: int, alpha: int, targets: tuple[str, ...]) -> Any:
     )
 
 
+def _add_text_encoder_adapter(text_encoder: Any, lora_config: Any) -> None:
+    """peft's own injection (as diffusers does for the UNet): transformers' ``add_adapter``
+    insists on newer peft releases than diffusers needs."""
+    from peft import inject_adapter_in_model
+
+    inject_adapter_in_model(lora_config, text_encoder, adapter_name="default")
+    text_encoder.peft_config = {"default": lora_config}  # what peft's state-dict helpers read
+
+
 def _lora_parameters(module: torch.nn.Module) -> list[torch.nn.Parameter]:
     return [p for name, p in module.named_parameters() if "lora_" in name]
 
@@ -225,114 +226,6 @@ def _lora_parameters(module: torch.nn.Module) -> list[torch.nn.Parameter]:
 def _estimated_bytes(modules: list[torch.nn.Module]) -> int:
     """The adapter file's size: its float32 LoRA tensors (the safetensors header is small)."""
     return sum(p.numel() * 4 for module in modules for p in _lora_parameters(module))
-
-
-def _adapter_state(unet: torch.nn.Module, text_encoder: torch.nn.Module | None) -> dict:
-    from peft.utils import get_peft_model_state_dict
-
-    state = {
-        "unet": {k: v.detach().cpu().clone() for k, v in get_peft_model_state_dict(unet).items()}
-    }
-    if text_encoder is not None:
-        state["text_encoder"] = {
-            k: v.detach().cpu().clone() for k, v in get_peft_model_state_dict(text_encoder).items()
-        }
-    return state
-
-
-def _save_weights(
-    out_dir: Path, unet: Any, text_encoder: Any | None, config: LoraTrainConfig
-) -> Path:
-    """Write the adapter in diffusers' LoRA format (with its rank and alpha), atomically."""
-    from diffusers import StableDiffusionPipeline
-    from diffusers.utils import convert_state_dict_to_diffusers
-    from peft.utils import get_peft_model_state_dict
-
-    scratch_name = f".{WEIGHTS_FILE}.tmp"
-    metadata = {"r": config.rank, "lora_alpha": config.lora_alpha}
-    unet_metadata = {**metadata, "target_modules": list(UNET_TARGETS)}
-    text_metadata = {**metadata, "target_modules": list(TEXT_ENCODER_TARGETS)}
-    StableDiffusionPipeline.save_lora_weights(
-        save_directory=out_dir,
-        unet_lora_layers=convert_state_dict_to_diffusers(get_peft_model_state_dict(unet)),
-        text_encoder_lora_layers=(
-            convert_state_dict_to_diffusers(get_peft_model_state_dict(text_encoder))
-            if text_encoder is not None
-            else None
-        ),
-        weight_name=scratch_name,
-        safe_serialization=True,
-        unet_lora_adapter_metadata=unet_metadata,
-        text_encoder_lora_adapter_metadata=text_metadata if text_encoder is not None else None,
-    )
-    target = out_dir / WEIGHTS_FILE
-    (out_dir / scratch_name).replace(target)
-    return target
-
-
-def _save_checkpoint(
-    out_dir: Path,
-    *,
-    unet: Any,
-    text_encoder: Any | None,
-    optimizer: torch.optim.Optimizer,
-    step: int,
-    generator: torch.Generator,
-    losses: list[float],
-    config: LoraTrainConfig,
-    completed: bool,
-) -> None:
-    state = {
-        "config": {key: getattr(config, key) for key in _RESUME_KEYS},
-        "step": step,
-        "completed": completed,
-        "losses": list(losses),
-        "adapter": _adapter_state(unet, text_encoder),
-        "optimizer": optimizer.state_dict(),
-        "generator": generator.get_state(),
-    }
-    scratch = out_dir / f".{CHECKPOINT_FILE}.tmp"
-    torch.save(state, scratch)
-    _save_weights(out_dir, unet, text_encoder, config)
-    scratch.replace(out_dir / CHECKPOINT_FILE)  # last: weights on disk are at least this new
-
-
-def _restore_checkpoint(
-    out_dir: Path,
-    *,
-    unet: Any,
-    text_encoder: Any | None,
-    optimizer: torch.optim.Optimizer,
-    generator: torch.Generator,
-    config: LoraTrainConfig,
-) -> tuple[int, list[float]]:
-    """Load the folder's checkpoint into the modules; return (step, losses), or (0, [])."""
-    path = out_dir / CHECKPOINT_FILE
-    if not path.is_file():
-        return 0, []
-    from peft.utils import set_peft_model_state_dict
-
-    # weights_only: tensors, numbers and containers only; a checkpoint file runs no code.
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    wanted = {key: getattr(config, key) for key in _RESUME_KEYS}
-    changed = [key for key in _RESUME_KEYS if state["config"].get(key) != wanted[key]]
-    if changed:
-        raise ValueError(
-            f"{out_dir} holds a checkpoint trained with other settings ({', '.join(changed)}); "
-            "resume with the same settings or train into an empty folder"
-        )
-    set_peft_model_state_dict(unet, state["adapter"]["unet"])
-    if text_encoder is not None:
-        set_peft_model_state_dict(text_encoder, state["adapter"]["text_encoder"])
-    optimizer.load_state_dict(state["optimizer"])
-    generator.set_state(state["generator"])
-    logger.info("Resuming LoRA training in %s at step %d", out_dir, state["step"])
-    return int(state["step"]), [float(x) for x in state["losses"]]
-
-
-def _file_digest(path: Path) -> tuple[str, int]:
-    data = path.read_bytes()
-    return hashlib.sha256(data).hexdigest(), len(data)
 
 
 def lora_train(
@@ -383,8 +276,8 @@ def lora_train(
         torch.manual_seed(config.seed)
         unet.add_adapter(_lora_config(config.rank, config.lora_alpha, UNET_TARGETS))
         if config.train_text_encoder:
-            text_encoder.add_adapter(
-                _lora_config(config.rank, config.lora_alpha, TEXT_ENCODER_TARGETS)
+            _add_text_encoder_adapter(
+                text_encoder, _lora_config(config.rank, config.lora_alpha, TEXT_ENCODER_TARGETS)
             )
             trained_encoder = text_encoder
     modules = [unet] + ([text_encoder] if trained_encoder is not None else [])
@@ -412,7 +305,7 @@ def lora_train(
 
     optimizer = torch.optim.AdamW(parameters, lr=config.learning_rate, weight_decay=1e-2)
     generator = torch.Generator(device="cpu").manual_seed(config.seed)
-    step, losses = _restore_checkpoint(
+    step, losses = restore_checkpoint(
         out_dir,
         unet=unet,
         text_encoder=trained_encoder,
@@ -469,7 +362,7 @@ def lora_train(
         if progress is not None:
             progress(step, config.steps, losses[-1])
         if step % config.checkpoint_every == 0 and step < config.steps:
-            _save_checkpoint(
+            save_checkpoint(
                 out_dir,
                 unet=unet,
                 text_encoder=trained_encoder,
@@ -483,7 +376,7 @@ def lora_train(
             last_saved = step
     completed = step >= config.steps
     if step != last_saved or completed or not (out_dir / WEIGHTS_FILE).is_file():
-        _save_checkpoint(
+        save_checkpoint(
             out_dir,
             unet=unet,
             text_encoder=trained_encoder,
@@ -495,7 +388,7 @@ def lora_train(
             completed=completed,
         )
     weights = out_dir / WEIGHTS_FILE
-    digest, size = _file_digest(weights)
+    digest, size = file_digest(weights)
     return LoraTrainResult(
         weights_path=weights,
         steps_done=step,
@@ -505,8 +398,3 @@ def lora_train(
         bytes=size,
         seconds=time.perf_counter() - started,
     )
-
-
-def config_dict(config: LoraTrainConfig) -> dict[str, Any]:
-    """The configuration as plain JSON-able values (for a job's record)."""
-    return asdict(config)
