@@ -167,7 +167,11 @@ def test_the_request_form_takes_a_preset_and_styles(acme):
     response = browser.post(f"/projects/{acme.project.slug}/", form)
     assert response.status_code == 302, response.content.decode()[-2000:]
     request = GenerationRequest.objects.get()
-    assert (request.prompt, request.steps, request.width) == ("a red star, flat vector poster", 3, 96)
+    assert (request.prompt, request.steps, request.width) == (
+        "a red star, flat vector poster",
+        3,
+        96,
+    )
     assert [(entry["name"], entry["weight"]) for entry in request.styles] == [("outline", 0.5)]
     refused = browser.post(f"/projects/{acme.project.slug}/", {**form, "styles": "other"})
     assert refused.status_code == 400

@@ -173,3 +173,41 @@ def test_a_trained_style_is_reviewed_by_compliance(acme):
     assert style.status == StyleModel.Status.APPROVED
     with pytest.raises(InvalidTransition):
         style_transition(style=style, to=StyleModel.Status.TRAINING)
+
+
+def test_the_styles_pages(acme):
+    from generation.styles.models import StylePreset
+
+    admin, creator = Client(), Client()
+    admin.force_login(acme.users["admin"])
+    creator.force_login(acme.users["creator"])
+    url = f"/projects/{acme.project.slug}/styles/"
+    page = creator.get(url)
+    assert page.status_code == 200 and b"Add a preset" not in page.content
+    assert creator.post(url, {"form": "preset"}).status_code == 403
+    refused = admin.post(
+        url, {"form": "preset", "preset-name": "poster", "preset-prompt_template": "a poster",
+              "preset-style_weight": 1})  # fmt: skip
+    assert refused.status_code == 400 and "Put {prompt} where" in refused.content.decode()
+    saved = admin.post(
+        url, {"form": "preset", "preset-name": "poster", "preset-prompt_template": "{prompt}!",
+              "preset-style_weight": 1})  # fmt: skip
+    assert saved.status_code == 302
+    assert StylePreset.objects.get().current.prompt_template == "{prompt}!"
+    files = [SimpleUploadedFile(f"{i}.png", png(i), "image/png") for i in range(10)]
+    upload = {
+        "form": "style", "style-name": "outline", "style-base_model": acme.model.name,
+        "style-images": files, "style-rights_owner": "Acme Ltd", "style-licence": "Owned",
+        "style-steps": 4, "style-time_budget_s": 60,
+    }  # fmt: skip
+    unattested = admin.post(url, upload)
+    assert unattested.status_code == 400
+    assert "Attest that the organisation holds the rights" in unattested.content.decode()
+    files = [SimpleUploadedFile(f"{i}.png", png(i), "image/png") for i in range(10)]
+    stored = admin.post(url, {**upload, "style-images": files, "style-attest": "on"})
+    assert stored.status_code == 302, stored.content.decode()[-1500:]
+    style = StyleModel.objects.get()
+    detail = creator.get(f"/styles/{style.pk}/")
+    assert detail.status_code == 200 and b"Held out for the evaluation" in detail.content
+    assert b"Start training" not in detail.content
+    assert b"Start training" in admin.get(f"/styles/{style.pk}/").content
