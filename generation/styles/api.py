@@ -18,7 +18,7 @@ from imprimatur.tenancy.selectors import project_get
 
 class PresetVersionSerializer(serializers.ModelSerializer):
     created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    style_model = serializers.PrimaryKeyRelatedField(read_only=True)
+    style_model = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
 
     class Meta:
         model = StylePresetVersion
