@@ -170,8 +170,14 @@ def style_train(*, style: StyleModel, user) -> StyleModel:
     _may_manage(user, style.project)
     with transaction.atomic():
         resume = style.status != StyleModel.Status.DRAFT
+        # The last run has ended (a draft, stopped or failed): no worker holds it any more.
         style = style_transition(
-            style=style, to=StyleModel.Status.TRAINING, actor=user, cancel_requested_at=None
+            style=style,
+            to=StyleModel.Status.TRAINING,
+            actor=user,
+            cancel_requested_at=None,
+            worker="",
+            heartbeat_at=None,
         )
         events.style_train_asked(style=style, user=user, resume=resume)
         dispatch.train_on_commit(style_id=style.pk, queue=style.base_model.queue)

@@ -7,6 +7,7 @@ Runs in Celery worker processes (``tasks.py``); the web process never imports th
 import hashlib
 import logging
 import time
+from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -69,6 +70,17 @@ def style_train_run(*, style_id: int, worker: str = "") -> StyleModel | None:
         style = StyleModel.objects.select_for_update().filter(pk=style_id).first()
         if style is None or style.status != Status.TRAINING:
             logger.info("Style %s is not in training; skipping.", style_id)
+            return None
+        lease = timedelta(seconds=settings.IMPRIMATUR_JOB_LEASE_SECONDS)
+        if (
+            style.worker
+            and style.worker != worker
+            and style.heartbeat_at is not None
+            and timezone.now() - style.heartbeat_at < lease
+        ):
+            # A duplicate message (a broker's visibility timeout) while another worker trains
+            # it: that worker goes on; this message ends here.
+            logger.info("Style %s is training on %s; skipping.", style_id, style.worker)
             return None
         if style.cancel_requested_at is not None:
             return style_transition(
