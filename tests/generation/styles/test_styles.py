@@ -211,3 +211,22 @@ def test_the_styles_pages(acme):
     assert detail.status_code == 200 and b"Held out for the evaluation" in detail.content
     assert b"Start training" not in detail.content
     assert b"Start training" in admin.get(f"/styles/{style.pk}/").content
+
+
+def test_a_duplicate_training_message_leaves_the_running_one_alone(acme):
+    from django.utils import timezone
+
+    from generation.styles.training import style_train_run
+
+    style = services.style_train(style=style_create(acme), user=acme.users["admin"])
+    assert (style.worker, style.heartbeat_at) == ("", None)
+    StyleModel.objects.filter(pk=style.pk).update(worker="w1", heartbeat_at=timezone.now())
+    assert style_train_run(style_id=style.pk, worker="w2") is None
+    style.refresh_from_db()
+    assert (style.status, style.worker) == (StyleModel.Status.TRAINING, "w1")
+    # Stopped before any worker took it: it ends cancelled without training.
+    StyleModel.objects.filter(pk=style.pk).update(
+        worker="", heartbeat_at=None, cancel_requested_at=timezone.now()
+    )
+    stopped = style_train_run(style_id=style.pk, worker="w2")
+    assert stopped.status == StyleModel.Status.CANCELLED and stopped.steps_done == 0
