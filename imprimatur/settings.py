@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "governance.policies",
     "governance.reviews",
     "generation.jobs",
+    "generation.styles",
     "imprimatur.webhooks",
 ]
 
@@ -346,6 +347,20 @@ IMPRIMATUR_UPSCALER_PATH = env.str(
 )
 # The longest side an enlarged image may have.
 IMPRIMATUR_UPSCALE_MAX_SIDE = env.int("IMPRIMATUR_UPSCALE_MAX_SIDE", default=4096)
+# Brand styles (generation/styles/): where a worker keeps a style's training checkpoints (a
+# task sent again resumes from them) and its local copies of approved styles' weights.
+IMPRIMATUR_STYLE_WORK_DIR = Path(
+    env.str("IMPRIMATUR_STYLE_WORK_DIR", default=str(VAR_DIR / "style-training"))
+)
+IMPRIMATUR_STYLE_CACHE_DIR = Path(
+    env.str("IMPRIMATUR_STYLE_CACHE_DIR", default=str(VAR_DIR / "style-cache"))
+)
+# A style's training set: at least this many images, each with its rights attestation; this
+# many of them are held out of training to evaluate the style.
+IMPRIMATUR_STYLE_MIN_IMAGES = env.int("IMPRIMATUR_STYLE_MIN_IMAGES", default=10)
+IMPRIMATUR_STYLE_HELD_OUT = env.int("IMPRIMATUR_STYLE_HELD_OUT", default=2)
+# Images made with and without a trained style to measure it (CMMD) against the brand's.
+IMPRIMATUR_STYLE_EVALUATION_IMAGES = env.int("IMPRIMATUR_STYLE_EVALUATION_IMAGES", default=8)
 # Pipelines one worker process keeps loaded (least recently used dropped first).
 IMPRIMATUR_MAX_LOADED_MODELS = env.int("IMPRIMATUR_MAX_LOADED_MODELS", default=2)
 # torch.compile the UNet of loaded models (GPU workers; compiled at worker start).

@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from generation.jobs import api as jobs_api
 from generation.jobs import catalog_api, destinations_api, sharing_api
+from generation.styles import api as styles_api
 from governance.audit import api as audit_api
 from governance.policies import api as policies_api
 from governance.reviews import api as reviews_api
@@ -71,6 +72,22 @@ api_patterns = [
     path("assets/<int:pk>/export/", jobs_api.AssetExportView.as_view(), name="asset-export"),
     path("assets/<int:pk>/upscale/", jobs_api.AssetUpscaleView.as_view(), name="asset-upscale"),
     path("provenance/verify/", jobs_api.VerifyView.as_view(), name="provenance-verify"),
+    # Brand styles: presets and style models (generation/styles/).
+    path(
+        "projects/<slug:slug>/presets/",
+        styles_api.ProjectPresetListView.as_view(),
+        name="preset-list",
+    ),
+    path("presets/<int:pk>/", styles_api.PresetDetailView.as_view(), name="preset-detail"),
+    path(
+        "projects/<slug:slug>/styles/",
+        styles_api.ProjectStyleListView.as_view(),
+        name="style-list",
+    ),
+    path("styles/<int:pk>/", styles_api.StyleDetailView.as_view(), name="style-detail"),
+    path("styles/<int:pk>/train/", styles_api.StyleTrainView.as_view(), name="style-train"),
+    path("styles/<int:pk>/cancel/", styles_api.StyleCancelView.as_view(), name="style-cancel"),
+    path("styles/<int:pk>/review/", styles_api.StyleReviewView.as_view(), name="style-review"),
     path(
         "assets/<int:pk>/share-links/",
         sharing_api.AssetShareLinkListView.as_view(),
@@ -176,6 +193,7 @@ urlpatterns = [
     path("audit/", include("governance.audit.urls")),
     path("settings/webhooks/", include("imprimatur.webhooks.urls")),
     path("", include("generation.jobs.urls")),
+    path("", include("generation.styles.urls")),
     path("", include("imprimatur.web.urls")),
 ]
 

@@ -113,6 +113,19 @@ ALLOWED: dict[str, set[str] | None] = {
         "imprimatur.ratelimit",  # the public verify rate per client address
         "imprimatur.storage",  # push destinations: an allowed bucket's storage options
         "imprimatur.downloads",  # its file views answer API tokens too
+        "generation.styles",  # presets applied at submission, styles' adapters on the worker
+    },
+    # Brand styles: presets and LoRA style models, trained and evaluated on the workers,
+    # reviewed as the kind "style". Generation's app uses them; they never import it.
+    "generation.styles": {
+        "generation.engine",
+        "generation.checks",
+        "governance.audit",
+        "governance.policies",  # a template's length, as the policy counts a prompt's
+        "governance.reviews",
+        "imprimatur.tenancy",
+        "imprimatur.errors",
+        "imprimatur.downloads",  # its file views answer API tokens too
     },
     # Plain Python that the GPU workers run: no Django, no app (rule b).
     "generation.engine": set(),

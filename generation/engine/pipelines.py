@@ -28,6 +28,7 @@ from diffusers import (
 )
 from PIL import Image
 
+from generation.engine.adapters import StyleAdapter, adapters_apply
 from generation.engine.catalog import (
     DIFFUSERS,
     IMAGE_TO_IMAGE,
@@ -122,6 +123,8 @@ class GenerationParams:
     mode: str = TEXT_TO_IMAGE
     #: Image-to-image and inpainting only: how far the input is noised (1.0 = entirely).
     strength: float = 0.8
+    #: Style adapters (LoRA) applied to the warm base model for this run; none: the base alone.
+    adapters: tuple[StyleAdapter, ...] = ()
 
     def __post_init__(self) -> None:
         """Reject values no pipeline can run, before a model is loaded."""
@@ -568,6 +571,8 @@ def generate(
         return list(result.images)
 
     with _run_lock:
+        # On the modules every mode's pipeline shares: switching styles never reloads the base.
+        adapters_apply(pipeline, params.adapters)
         return run_with_oom_retry(
             run_batch,
             num_images=params.num_images,
@@ -662,6 +667,7 @@ def generate_batch(
 
     negative = negatives if any(negatives) else None
     with _run_lock, torch.inference_mode():
+        adapters_apply(pipeline, params.adapters)  # the batch's styles (part of its key)
         try:
             result = pipeline(
                 prompt=prompts,

@@ -19,12 +19,21 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from generation.jobs import exports, selectors, services
+from generation.jobs.events import request_styles_data
 from generation.jobs.models import Asset, GenerationRequest
 from generation.jobs.outcome import CODES, TONES, request_outcome
 from generation.jobs.upscaling import asset_upscale_request, upscale_permission_check
 from imprimatur.tenancy.models import BrandProject
 from imprimatur.tenancy.permissions import Action, user_may
 from imprimatur.tenancy.selectors import project_get
+
+
+class StyleChoiceSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    version = serializers.IntegerField(
+        required=False, min_value=1, help_text="Default: the latest approved version."
+    )
+    weight = serializers.FloatField(required=False, help_text="Above 0 and at most 2; default 1.")
 
 
 class GenerationRequestInputSerializer(serializers.Serializer):
@@ -58,6 +67,16 @@ class GenerationRequestInputSerializer(serializers.Serializer):
         required=False,
         help_text="Enlarge each image 2 or 4 times with the platform's upscaler after "
         "generation; 1 (default) keeps the model's size.",
+    )
+    preset = serializers.CharField(
+        required=False,
+        help_text="A style preset of the project, by name: its prompt template is applied to "
+        "the prompt, and its values are the defaults of the parameters not given.",
+    )
+    styles = StyleChoiceSerializer(
+        many=True,
+        required=False,
+        help_text="Approved styles of the project to apply (JSON bodies only).",
     )
 
 
@@ -137,6 +156,8 @@ class GenerationRequestSerializer(serializers.ModelSerializer):
     model = serializers.CharField(source="model_name")
     progress = serializers.SerializerMethodField()
     assets = AssetSerializer(many=True, read_only=True)
+    preset = serializers.SerializerMethodField()
+    styles = serializers.SerializerMethodField()
 
     class Meta:
         model = GenerationRequest
@@ -170,11 +191,41 @@ class GenerationRequestSerializer(serializers.ModelSerializer):
             "rerun_of",
             "progress",
             "assets",
+            "preset",
+            "styles",
         ]
 
     @extend_schema_field(OutcomeSerializer)
     def get_outcome(self, request) -> dict:
         return request_outcome(request).as_dict()
+
+    @extend_schema_field(
+        {
+            "type": "object",
+            "nullable": True,
+            "properties": {"name": {"type": "string"}, "version": {"type": "integer"}},
+        }
+    )
+    def get_preset(self, request) -> dict | None:
+        version = request.preset_version
+        return {"name": version.preset.name, "version": version.number} if version else None
+
+    @extend_schema_field(
+        {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "name": {"type": "string"},
+                    "version": {"type": "integer"},
+                    "weight": {"type": "number"},
+                    "sha256": {"type": "string"},
+                },
+            },
+        }
+    )
+    def get_styles(self, request) -> list[dict]:
+        return request_styles_data(request)
 
     def get_progress(self, request) -> dict:
         job = selectors.latest_job(request)

@@ -142,7 +142,7 @@ def generation_batch_run(*, jobs: list[GenerationJob], worker: str) -> list:
     """Generate leased, compatible text-to-image jobs in one batch (each its own prompt,
     seed, generator, progress and cancellation), then check, sign and store each alone."""
     from generation.engine.pipelines import BatchItem, generate_batch
-    from generation.jobs.worker import job_params
+    from generation.jobs.worker import job_params, job_scheduler
 
     first = jobs[0]
     profile = first.request.model_profile
@@ -165,7 +165,7 @@ def generation_batch_run(*, jobs: list[GenerationJob], worker: str) -> list:
                 model_path=profile.path,
                 params=job_params(first),
                 items=items,
-                scheduler=profile.scheduler or None,
+                scheduler=job_scheduler(first),
                 single_file_config=profile.single_file_config or None,
             )
     except Exception as error:

@@ -75,6 +75,17 @@ def request_submitted(*, request, user, decision, job=None, review=None) -> None
             "policy_versions": request.policy_versions,
             **({"policy_warnings": len(decision.warnings)} if decision.warnings else {}),
             **({"init_image_sha256": request.init_image_sha256} if request.init_image else {}),
+            **(
+                {
+                    "preset": {
+                        "name": request.preset_version.preset.name,
+                        "version": request.preset_version.number,
+                    }
+                }
+                if request.preset_version_id
+                else {}
+            ),
+            **({"styles": request_styles_data(request)} if request.styles else {}),
             **({"upscale": request.upscale} if request.upscale > 1 else {}),
         },
     )
@@ -96,6 +107,19 @@ def upscale_requested(*, request, user, job) -> None:
             "job": job.pk,
         },
     )
+
+
+def request_styles_data(request) -> list[dict]:
+    """The request's styles as its audit event and manifest name them."""
+    return [
+        {
+            "name": entry["name"],
+            "version": entry["version"],
+            "weight": entry["weight"],
+            "sha256": entry["sha256"],
+        }
+        for entry in request.styles
+    ]
 
 
 def request_transitioned(*, request, previous: str, to: str, error: str = "", actor=None) -> None:

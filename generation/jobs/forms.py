@@ -1,11 +1,13 @@
 """The request form: field types and choices here; limits in `params.generation_params_clean`."""
 
 from django import forms
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils.translation import ngettext
 
 from generation.jobs.models import UPSCALE_FACTORS, Mode
 from generation.jobs.params import models_for_project, prompt_limits_text, upscaler_available
+from generation.styles.presets import presets_for_project
 from governance.policies.matching import MAX_PROMPT_CHARS
 from governance.policies.services import project_limits
 
@@ -71,14 +73,31 @@ class GenerationRequestForm(forms.Form):
         widget=forms.ClearableFileInput(attrs={"accept": "image/png,image/jpeg,image/webp"}),
     )
 
+    preset = forms.ChoiceField(
+        required=False,
+        help_text="A brand preset: its template wraps your prompt; the size, steps and "
+        "guidance you leave unchanged are the preset's.",
+    )
+    styles = forms.CharField(
+        required=False,
+        help_text="Approved brand styles, separated by commas; a weight after a colon "
+        "(brand-outline:0.8).",
+    )
+
+    #: Fields whose unchanged form values give way to a chosen preset's.
+    PRESET_DEFAULTS = ("width", "height", "steps", "guidance_scale")
+
     def __init__(self, *args, project, **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["preset"].choices = [("", "None")] + [
+            (name, name) for name in presets_for_project(project)
+        ]
         # Live policy feedback while typing (htmx): the prompt as it is typed, the parameters
         # (which a policy may limit) when they change; only these fields travel, not uploads.
         feedback = {
             "hx-post": reverse("jobs:policy-check", args=[project.slug]),
             "hx-target": "#policy-feedback",
-            "hx-params": ",".join(POLICY_FEEDBACK_FIELDS),
+            "hx-params": ",".join((*POLICY_FEEDBACK_FIELDS, "preset")),
         }
         self.fields["prompt"].widget.attrs.update(
             {
@@ -87,7 +106,7 @@ class GenerationRequestForm(forms.Form):
                 "aria-describedby": "policy-feedback",
             }
         )
-        for name in POLICY_FEEDBACK_FIELDS[2:]:
+        for name in (*POLICY_FEEDBACK_FIELDS[2:], "preset"):
             self.fields[name].widget.attrs.update({**feedback, "hx-trigger": "change"})
         self.models = list(models_for_project(project))
         limits = project_limits(project=project)
@@ -187,3 +206,32 @@ class ModelProfileForm(forms.Form):
             return [int(part) for part in self.cleaned_data["sizes"].split(",") if part.strip()]
         except ValueError as error:
             raise forms.ValidationError("Give whole numbers separated by commas.") from error
+
+
+def request_style_params(form: GenerationRequestForm, values: dict) -> dict:
+    """The form's preset and styles as the submission takes them: a preset's defaults win
+    over the form's unchanged initial values, and ``styles`` becomes a list of choices."""
+    if values.get("preset"):
+        for name in form.PRESET_DEFAULTS:
+            if name not in form.changed_data:
+                values.pop(name, None)
+    else:
+        values.pop("preset", None)
+    text = values.pop("styles", "") or ""
+    styles = []
+    for part in (piece.strip() for piece in text.split(",")):
+        if not part:
+            continue
+        name, _, weight = part.partition(":")
+        entry: dict = {"name": name.strip()}
+        if weight.strip():
+            try:
+                entry["weight"] = float(weight)
+            except ValueError:
+                raise ValidationError(
+                    {"styles": f"Give the weight of {name.strip()!r} as a number."}
+                ) from None
+        styles.append(entry)
+    if styles:
+        values["styles"] = styles
+    return values

@@ -230,6 +230,20 @@ class GenerationRequest(OrganizationScoped):
         related_name="reruns",
         help_text="The request this one repeats (same seed) or varies (new seeds).",
     )
+    # Brand styles (generation/styles/): the preset version the request was made with, the
+    # scheduler it chose, and the approved styles it uses (as submitted: id, name, version,
+    # weight and the SHA-256 of the weights).
+    preset_version = models.ForeignKey(
+        "styles.StylePresetVersion",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="requests",
+    )
+    scheduler = models.CharField(
+        max_length=100, blank=True, help_text="Blank: the model profile's scheduler."
+    )
+    styles = models.JSONField(default=list, blank=True)
     parent_asset = models.ForeignKey(
         "Asset",
         on_delete=models.SET_NULL,

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from generation.jobs.models import Mode, ModelProfile
+from generation.styles.using import styles_resolve
 from governance.policies.matching import prompt_length_error
 from imprimatur.tenancy.models import BrandProject
 
@@ -164,6 +165,8 @@ def generation_params_clean(*, project: BrandProject, prompt: str, params: dict)
         "upscale": 1,
         "init_image": None,
         "mask_image": None,
+        "styles": [],
+        "scheduler": "",
     }
     values.update({key: value for key, value in params.items() if value not in (None, "")})
     values["model"] = profile.name
@@ -231,6 +234,14 @@ def generation_params_clean(*, project: BrandProject, prompt: str, params: dict)
             values[field], values[f"{field}_sha256"] = _clean_upload(upload, mode=image_mode)
         except InvalidImage as error:
             reject(field, str(error))
+
+    try:
+        values["styles"] = styles_resolve(
+            project=project, base_model_id=profile.pk, wanted=values["styles"]
+        )
+    except ValidationError as error:
+        for message in error.message_dict.get("styles", []):
+            reject("styles", message)
 
     if errors:
         raise ValidationError(errors)

@@ -16,7 +16,7 @@ def generation_request_list(*, user, project=None):
     explicit order)."""
     requests = with_outcome_counts(
         GenerationRequest.objects.restrict(user, Action.VIEW).select_related(
-            "project", "created_by"
+            "project", "created_by", "preset_version__preset"
         )
     ).order_by("-created_at", "-id")
     if project is not None:

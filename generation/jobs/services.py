@@ -19,6 +19,7 @@ from generation.jobs.reviewing import NoReviewStage, prompt_review_open
 from generation.jobs.selectors import may_act_on, may_see_quarantined
 from generation.jobs.transitions import generation_job_end, generation_request_transition
 from generation.jobs.upscaling import asset_upscale_request
+from generation.styles.presets import preset_apply
 from governance.policies.display import policy_matches_data, policy_refusal_message
 from governance.policies.matching import Outcome
 from governance.policies.quotas import policy_quota_check
@@ -52,8 +53,11 @@ def generation_request_submit(
     """
     if not user_may(user, Action.GENERATE, project):
         raise PermissionDenied("Only creators of this project's organisation may make requests.")
+    # A preset's template is applied first: the policy judges the prompt the model gets.
+    prompt, params, preset = preset_apply(project=project, prompt=prompt, params=params)
     queue_cap_check(user=user, organization_id=project.organization_id)
     values = generation_params_clean(project=project, prompt=prompt, params=params)
+    values["preset_version"] = preset
     decision = policy_evaluate(
         project=project,
         prompt=values["prompt"],
@@ -137,6 +141,9 @@ def _request_write(
         num_images=values["num_images"],
         upscale=values["upscale"],
         init_image_sha256=values.get("init_image_sha256", ""),
+        preset_version=values.get("preset_version"),
+        scheduler=values.get("scheduler") or "",
+        styles=values.get("styles") or [],
         rerun_of=rerun_of,
         parent_asset=parent_asset or (rerun_of.parent_asset if rerun_of else None),
     )
@@ -227,6 +234,12 @@ def _params_again(request: GenerationRequest, *, seed: int | None) -> dict:
         "num_images": request.num_images,
         "upscale": request.upscale,
         "seed": seed,
+        # The same styles (still approved: checked again) and the preset's scheduler.
+        "styles": [
+            {"name": entry["name"], "version": entry["version"], "weight": entry["weight"]}
+            for entry in request.styles
+        ],
+        "scheduler": request.scheduler,
     }
     for field in ("init_image", "mask_image"):
         stored = getattr(request, field)

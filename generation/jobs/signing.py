@@ -16,6 +16,7 @@ from pathlib import Path
 from django.conf import settings
 from PIL import Image
 
+from generation.jobs.events import request_styles_data
 from generation.jobs.models import UPSCALE
 from generation.jobs.upscaling import parent_ingredient_bytes, upscaler_info
 
@@ -149,7 +150,7 @@ def image_sign(request, *, index: int, image: Image.Image, result: dict | None) 
         organization=project.organization.slug,
         model=request.model_name,
         checkpoint_sha256=getattr(profile, "checkpoint_sha256", None) or None,
-        scheduler=(profile.scheduler or None) if profile else None,
+        scheduler=request.scheduler or ((profile.scheduler or None) if profile else None),
         prompt=request.prompt,
         negative_prompt=request.negative_prompt,
         include_prompt=project.provenance_include_prompt,
@@ -171,6 +172,7 @@ def image_sign(request, *, index: int, image: Image.Image, result: dict | None) 
         # The asset row is written after signing: the image is named by request and index.
         asset_id=f"{request.pk}:{index}",
         assertion_label=settings.IMPRIMATUR_C2PA_LABEL,
+        styles=request_styles_data(request),
     )
     ingredient = None
     if request.mode == UPSCALE:

@@ -18,12 +18,14 @@ from generation.jobs.forms import (
     POLICY_FEEDBACK_FIELDS,
     GenerationRequestForm,
     ModelProfileForm,
+    request_style_params,
 )
 from generation.jobs.gallery_views import gallery_context
 from generation.jobs.models import Asset, GenerationRequest, PolicyOutcome
 from generation.jobs.params import models_for_project, prompt_token_error, upscaler_available
 from generation.jobs.sharing_views import share_context
 from generation.jobs.upscaling import asset_upscale_request, upscale_permission_check
+from generation.styles.presets import preset_apply
 from governance.policies import selectors as policy_selectors
 from governance.policies.display import (
     highlight_matches,
@@ -63,6 +65,7 @@ def project_detail(request, slug: str):
             values = {key: value for key, value in form.cleaned_data.items() if value is not None}
             prompt = values.pop("prompt")
             try:
+                values = request_style_params(form, values)
                 if source is not None:
                     values["init_image"] = services.derivative_source(
                         asset=source, user=request.user, project=project
@@ -143,6 +146,12 @@ def policy_check(request, slug: str):
     context = {"prompt": prompt}
     if prompt:
         try:
+            if request.POST.get("preset"):
+                # The policy judges the prompt with the preset's template applied, as on submit.
+                prompt, _, _ = preset_apply(
+                    project=project, prompt=prompt, params={"preset": request.POST["preset"]}
+                )
+                context["prompt"] = prompt
             decision = policy_evaluate(
                 project=project,
                 prompt=prompt,

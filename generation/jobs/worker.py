@@ -30,6 +30,7 @@ from generation.jobs.transitions import (
     generation_request_transition,
 )
 from generation.jobs.upscaling import images_upscale, upscale_source
+from generation.styles.using import request_adapters
 from imprimatur.metrics import images_generated, job_stage
 
 logger = logging.getLogger(__name__)
@@ -179,6 +180,9 @@ def job_params(job: GenerationJob):
     request = job.request
     if request.mode == UPSCALE:  # no diffusion: the upscaler works on the parent image
         return None
+    # The request's approved styles, as adapters on the warm base pipeline (so they also
+    # split batches: they are part of the batch key).
+    adapters = request_adapters(request.styles) if request.styles else ()
     return GenerationParams(
         mode=request.mode,
         strength=request.strength,
@@ -190,7 +194,14 @@ def job_params(job: GenerationJob):
         guidance_scale=request.guidance_scale,
         seed=request.seed,
         num_images=request.num_images,
+        adapters=adapters,
     )
+
+
+def job_scheduler(job: GenerationJob) -> str | None:
+    """The scheduler a job runs with: its preset's, else its model profile's."""
+    request = job.request
+    return request.scheduler or request.model_profile.scheduler or None
 
 
 def job_batch_key(job: GenerationJob) -> tuple | None:
@@ -203,7 +214,7 @@ def job_batch_key(job: GenerationJob) -> tuple | None:
     if params is None or params.mode != TEXT_TO_IMAGE or job.request.upscale > 1:
         return None  # upscales and enlarged images are made one job at a time
     profile = job.request.model_profile
-    return (profile.path, profile.scheduler, profile.single_file_config, batch_key(params))
+    return (profile.path, job_scheduler(job), profile.single_file_config, batch_key(params))
 
 
 def job_execute(*, job: GenerationJob, worker: str) -> GenerationJob | None:
@@ -222,7 +233,7 @@ def job_execute(*, job: GenerationJob, worker: str) -> GenerationJob | None:
                     model_path=profile.path,
                     params=params,
                     on_step=JobProgress(job.pk),
-                    scheduler=profile.scheduler or None,
+                    scheduler=job_scheduler(job),
                     single_file_config=profile.single_file_config or None,
                     init_image=_open_image(request.init_image, "RGB"),
                     mask_image=_open_image(request.mask_image, "L"),

@@ -175,6 +175,8 @@ class GenerationClaim:
     #: Super-resolution applied after generation, or the whole job for mode "upscale":
     #: factor, network (its name), architecture, sha256 (of its weights file), width, height.
     upscale: Mapping[str, Any] | None = None
+    #: Style adapters (LoRA) applied: name, version, weight and the SHA-256 of their weights.
+    styles: Sequence[Mapping[str, Any]] = ()
 
     def __post_init__(self):
         _check_label(self.assertion_label)
@@ -212,6 +214,17 @@ class GenerationClaim:
             data["negative_prompt_sha256"] = _sha256(self.negative_prompt)
         if self.upscale:
             data["upscale"] = dict(self.upscale)
+        if self.styles:
+            # Versions and weights as texts: c2pa stores lists of small numbers as bytes.
+            data["styles"] = [
+                {
+                    "name": str(style["name"]),
+                    "version": str(style["version"]),
+                    "weight": str(style["weight"]),
+                    "sha256": str(style["sha256"]),
+                }
+                for style in self.styles
+            ]
         if self.include_prompt:
             data["prompt"] = self.prompt
             if self.negative_prompt:

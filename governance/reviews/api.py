@@ -124,7 +124,9 @@ class StageSerializer(serializers.Serializer):
     name = serializers.CharField()
     role = serializers.ChoiceField(choices=["reviewer", "compliance", "admin"])
     approvals = serializers.IntegerField(default=1)
-    kinds = serializers.ListField(child=serializers.ChoiceField(choices=["prompt", "asset"]))
+    kinds = serializers.ListField(
+        child=serializers.ChoiceField(choices=["prompt", "asset", "style"])
+    )
     when = serializers.CharField(default="always")
     due_hours = serializers.IntegerField(allow_null=True, required=False)
 

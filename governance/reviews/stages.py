@@ -7,7 +7,8 @@ A workflow's ``stages`` is a list, in order, of::
 
 - ``role``: who acts (``reviewer``, ``compliance`` or ``admin``);
 - ``approvals``: how many different people must approve (one rejection ends the review);
-- ``kinds``: the reviewable kinds the stage applies to (``prompt``, ``asset``);
+- ``kinds``: the reviewable kinds the stage applies to (``prompt``, ``asset``, ``style``: a
+  trained brand style model);
 - ``when``: ``always``, or a condition the object must meet, named by the app that opens the
   review: ``prompt_review`` (the prompt matched a policy ``review`` rule), ``check_flagged``
   (an image check flagged it), ``check_failed`` (a safety check failed it: it is
@@ -22,7 +23,9 @@ from imprimatur.tenancy.permissions import Role
 
 STAGE_KEYS = ("name", "role", "approvals", "kinds", "when", "due_hours")
 STAGE_ROLES = (Role.REVIEWER, Role.COMPLIANCE, Role.ADMIN)
-KINDS = ("prompt", "asset")
+KINDS = ("prompt", "asset", "style")
+#: A stage that names no kinds reviews prompts and images (styles only when named).
+DEFAULT_KINDS = ("prompt", "asset")
 CONDITIONS = (
     "always",
     "prompt_review",
@@ -36,7 +39,8 @@ MAX_STAGES = 10
 #: New projects get this: a compliance officer approves prompts that a policy sends to
 #: review; a reviewer approves generated images, and a compliance officer too when the checks
 #: flagged the image or found a face (if the project asks for likeness review). An image that
-#: failed the checks is quarantined and goes to a compliance officer only.
+#: failed the checks is quarantined and goes to a compliance officer only. A compliance
+#: officer approves each trained brand style before requests may use it.
 DEFAULT_STAGES = [
     {
         "name": "Prompt review",
@@ -78,6 +82,14 @@ DEFAULT_STAGES = [
         "when": "check_failed",
         "due_hours": 24,
     },
+    {
+        "name": "Style review",
+        "role": Role.COMPLIANCE.value,
+        "approvals": 1,
+        "kinds": ["style"],
+        "when": "always",
+        "due_hours": 72,
+    },
 ]
 
 
@@ -112,7 +124,7 @@ def stages_clean(stages) -> list[dict]:
             or not 1 <= approvals <= 10
         ):
             add(f"{path}.approvals", "Give a whole number of approvals from 1 to 10.")
-        kinds = stage.get("kinds", list(KINDS))
+        kinds = stage.get("kinds", list(DEFAULT_KINDS))
         if not isinstance(kinds, list) or not kinds or any(kind not in KINDS for kind in kinds):
             add(f"{path}.kinds", f"Give a list of kinds from: {', '.join(KINDS)}.")
         when = stage.get("when", "always")

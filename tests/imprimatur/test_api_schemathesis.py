@@ -113,6 +113,14 @@ def world(acme, globex, monkeypatch, keep_test_connection):
     Notification.objects.create(
         user=admin, review=review, kind="assigned", message="waiting", url="/reviews/"
     )
+    # Brand styles: a preset and a style's training set (a draft).
+    from generation.styles.presets import preset_save
+    from tests.generation.styles.helpers import style_create
+
+    preset = preset_save(
+        project=acme.project, user=admin, name="fuzz", data={"prompt_template": "{prompt}"}
+    ).preset
+    style = style_create(acme)
     return {
         "token": Token.objects.create(user=admin).key,
         "ids": {
@@ -124,6 +132,8 @@ def world(acme, globex, monkeypatch, keep_test_connection):
             "models": acme.model.pk,
             "policies": policy.pk,
             "tasks": review.tasks.first().pk,
+            "presets": preset.pk,
+            "styles": style.pk,
         },
         "slug": acme.project.slug,
         "organization": acme.organization.slug,

@@ -32,6 +32,8 @@ from PIL import Image
 
 from generation.jobs.models import Asset, PushDestination
 from generation.jobs.sharing import share_link_create, sharing_configure
+from generation.styles.models import StyleSample
+from generation.styles.presets import preset_save
 from governance.audit.models import AuditEvent
 from governance.policies.services import policy_create, policy_publish
 from governance.reviews.models import Notification
@@ -39,6 +41,7 @@ from imprimatur.tenancy.models import BrandReferenceImage, GroupRole
 from imprimatur.webhooks.models import Delivery, Endpoint
 from imprimatur.webhooks.services import secret_new
 from tests.generation.jobs.factories import GenerationJobFactory
+from tests.generation.styles.helpers import style_create
 from tests.governance.policies.factories import document, term_rule
 from tests.governance.reviews.conftest import open_prompt_review
 
@@ -283,6 +286,33 @@ MATRIX: dict[str, Entry] = {
     "policies/<int:pk>/versions/<int:number>/": Entry(
         OBJECT, "/policies/{policy}/versions/1/", {"GET": ALL}
     ),
+    # --- Brand styles (generation/styles/) ----------------------------------------------------
+    "api/v1/projects/<slug:slug>/presets/": Entry(
+        OBJECT, "/api/v1/projects/{slug}/presets/", {"GET": ALL, "POST": ADMIN}
+    ),
+    "api/v1/presets/<int:pk>/": Entry(
+        OBJECT, "/api/v1/presets/{preset}/", {"GET": ALL, "PATCH": ADMIN}
+    ),
+    "api/v1/projects/<slug:slug>/styles/": Entry(
+        OBJECT, "/api/v1/projects/{slug}/styles/", {"GET": ALL, "POST": ADMIN}
+    ),
+    "api/v1/styles/<int:pk>/": Entry(OBJECT, "/api/v1/styles/{style}/", {"GET": ALL}),
+    "api/v1/styles/<int:pk>/train/": Entry(
+        OBJECT, "/api/v1/styles/{style}/train/", {"POST": ADMIN}
+    ),
+    "api/v1/styles/<int:pk>/cancel/": Entry(
+        OBJECT, "/api/v1/styles/{style}/cancel/", {"POST": ADMIN}
+    ),
+    "api/v1/styles/<int:pk>/review/": Entry(
+        OBJECT, "/api/v1/styles/{style}/review/", {"POST": ADMIN}
+    ),
+    "projects/<slug:slug>/styles/": Entry(
+        OBJECT, "/projects/{slug}/styles/", {"GET": ALL, "POST": ADMIN}
+    ),
+    "presets/<int:pk>/": Entry(OBJECT, "/presets/{preset}/", {"GET": ALL, "POST": ADMIN}),
+    "styles/<int:pk>/": Entry(OBJECT, "/styles/{style}/", {"GET": ALL}),
+    "styles/<int:pk>/<str:verb>/": Entry(OBJECT, "/styles/{style}/train/", {"POST": ADMIN}),
+    "style-samples/<int:pk>.png": Entry(OBJECT, "/style-samples/{style_sample}.png", {"GET": ALL}),
     # --- Pages: reviews ------------------------------------------------------------------------
     "reviews/": Entry(OWN, "/reviews/", {"GET": ALL}),
     "reviews/bulk-approve/": Entry(OWN, "/reviews/bulk-approve/", {"POST": ALL}),
@@ -459,6 +489,17 @@ class World:
         group_role = GroupRole.objects.create(
             organization=a.organization, group=MARKER_GROUP, role="reviewer"
         )
+        # Brand styles: a preset, a style's training set (a draft) and a sample image.
+        preset = preset_save(
+            project=a.project,
+            user=a.users["admin"],
+            name="matrix",
+            data={"prompt_template": "{prompt}"},
+        ).preset
+        style = style_create(a)
+        style_sample = StyleSample(style=style, prompt="matrix")
+        style_sample.image.save("sample.png", ContentFile(png()), save=False)
+        style_sample.save()
         event = AuditEvent.objects.filter(organization=a.organization).latest("sequence")
         self.placeholders = {
             "slug": a.project.slug,
@@ -478,6 +519,9 @@ class World:
             "endpoint": endpoint.pk,
             "delivery": delivery.pk,
             "group_role": group_role.pk,
+            "preset": preset.pk,
+            "style": style.pk,
+            "style_sample": style_sample.pk,
         }
         # What of A no answer to B may contain.
         self.markers = [

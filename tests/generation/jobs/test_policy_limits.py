@@ -159,9 +159,10 @@ def test_feedback_shows_limit_problems_and_what_is_left(client, acme):
     assert "3 images left of your daily quota of 5 images" in page
     assert "policy-feedback policy-block" in page
     page = client.get(f"/projects/{acme.project.slug}/").content.decode()
-    # The parameters re-check when they change, the prompt as it is typed.
+    # The parameters (and the preset, whose template the policy judges) re-check when they
+    # change, the prompt as it is typed.
     assert 'hx-params="prompt,negative_prompt,model,width,height,num_images,steps,' in page
-    assert page.count('hx-trigger="change"') == 6
+    assert page.count('hx-trigger="change"') == 7
 
 
 def test_feedback_over_the_limits_never_says_allowed(client, acme):

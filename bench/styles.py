@@ -1,0 +1,192 @@
+"""Train the demo brand's style (white-outlined shapes) as a LoRA on the demo pack, and measure it.
+
+What it does, on the demo text-to-image model (``generation/demo_models/tiny-sd``):
+1. Renders the brand kit: ``--train + --held-out`` shapes with a thick white outline
+   (``generation.demo.brand_style``), a trait the base model never draws; the held-out ones
+   are not trained on.
+2. Trains a LoRA on the training images with ``generation.engine.lora.lora_train`` (wall and
+   CPU time reported; the machine may be shared, so wall time is an upper bound).
+3. Generates ``--images`` images for prompts of brand scenes twice, interleaved: base model,
+   then with the style (``GenerationParams.adapters``), same seeds.
+4. Measures CMMD (the demo CLIP model) of each set to references (outlined renders of the
+   same scenes, and the held-out kit images), the share of images with the outline (pixel
+   measure), and the style switch time (style A, style B, none, on the warm pipeline) against
+   one image's generation time.
+
+The last line is machine-readable:
+train_s=<wall s> switch_ms=<median ms> cmmd_base=<x> cmmd_style=<x> trait_rate=<x>
+
+Usage: .venv/bin/python bench/styles.py [--steps 300] [--rank 8] [--threads 1] [--grid out.png]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import statistics
+import sys
+import tempfile
+import time
+from itertools import islice
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import torch
+from PIL import Image
+
+from generation.checks.cmmd import cmmd_images
+from generation.demo.brand_style import brand_scenes, read_outline, render_outlined
+from generation.demo.dataset import render
+from generation.demo.training import (
+    CLIP_ARCHITECTURE,
+    CLIP_CHECKPOINT,
+    CLIP_CONFIG_FILE,
+    DEMO_PIPELINE_DIR,
+    RECOMMENDED_GUIDANCE,
+)
+from generation.engine.adapters import StyleAdapter, adapters_apply
+from generation.engine.clip import load_clip
+from generation.engine.lora import LoraTrainConfig, lora_train
+from generation.engine.pipelines import GenerationParams, generate, load_pipeline
+
+KIT_SEED, EVAL_SEED = 7, 8
+
+
+def save_grid(rows: list[list[Image.Image]], path: Path) -> None:
+    width = max(len(row) for row in rows)
+    grid = Image.new("RGB", (64 * width, 64 * len(rows)), (255, 255, 255))
+    for y, row in enumerate(rows):
+        for x, image in enumerate(row):
+            grid.paste(image.resize((64, 64)), (64 * x, 64 * y))
+    grid.save(path)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", type=Path, default=DEMO_PIPELINE_DIR)
+    parser.add_argument("--train", type=int, default=12, help="Brand images trained on.")
+    parser.add_argument("--held-out", type=int, default=4, help="Brand images kept out.")
+    parser.add_argument("--images", type=int, default=32, help="Images per set evaluated.")
+    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--rank", type=int, default=8)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--batch", type=int, default=4)
+    parser.add_argument("--gen-steps", type=int, default=20)
+    parser.add_argument("--trigger", default="", help="Word appended to captions and prompts.")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--out", type=Path, default=None, help="Training folder (resumes).")
+    parser.add_argument("--grid", type=Path, default=None)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    suffix = f", {args.trigger}" if args.trigger else ""
+
+    kit = list(islice(brand_scenes(KIT_SEED), args.train + args.held_out))
+    train, held_out = kit[: args.train], kit[args.train :]
+    out = args.out or Path(tempfile.mkdtemp(prefix="style-lora-"))
+    config = LoraTrainConfig(
+        rank=args.rank, steps=args.steps, learning_rate=args.lr, batch_size=args.batch
+    )
+    print(f"torch threads {torch.get_num_threads()}; training into {out}; {config}", flush=True)
+    wall, cpu = time.perf_counter(), time.process_time()
+    result = lora_train(
+        args.model,
+        [render_outlined(scene) for scene in train],
+        [scene.caption + suffix for scene in train],
+        out,
+        config,
+        progress=lambda step, total, loss: (
+            print(f"  step {step}/{total} loss {loss:.4f}", flush=True) if step % 25 == 0 else None
+        ),
+    )
+    train_s, train_cpu = time.perf_counter() - wall, time.process_time() - cpu
+    print(
+        f"trained {result.steps_done} steps in {train_s:.0f} s wall, {train_cpu:.0f} s CPU; "
+        f"adapter {result.bytes:,} bytes; loss first 25 {statistics.mean(result.losses[:25]):.4f}"
+        f", last 25 {statistics.mean(result.losses[-25:]):.4f}",
+        flush=True,
+    )
+    style = StyleAdapter("demo-outline-v1", result.weights_path, 1.0, result.sha256)
+
+    scenes = list(islice(brand_scenes(EVAL_SEED), args.images))
+    base_images, style_images, seconds = [], [], []
+    for index, scene in enumerate(scenes):
+        params = GenerationParams(
+            prompt=scene.caption + suffix,
+            negative_prompt="",
+            width=64,
+            height=64,
+            steps=args.gen_steps,
+            guidance_scale=RECOMMENDED_GUIDANCE,
+            seed=5000 + index,
+            num_images=1,
+        )
+        for adapters, bucket in (((), base_images), ((style,), style_images)):
+            started = time.perf_counter()
+            bucket += generate(
+                model_path=args.model, params=dataclasses.replace(params, adapters=adapters)
+            )
+            seconds.append(time.perf_counter() - started)
+        if (index + 1) % 8 == 0:
+            print(f"  generated {index + 1}/{len(scenes)} pairs", flush=True)
+    gen_s = statistics.median(seconds[2:])  # the first two pay for loading and the first load
+
+    # Switch time on the warm pipeline: a second style (the same weights under another name),
+    # then style A, style B, none, repeated.
+    pipeline = load_pipeline(args.model)
+    other = dataclasses.replace(style, name="demo-outline-copy")
+    adapters_apply(pipeline, [other])  # first load of B, not a switch
+    switches = []
+    for _ in range(10):
+        for chosen in ([style], [other], []):
+            started = time.perf_counter()
+            adapters_apply(pipeline, chosen)
+            switches.append((time.perf_counter() - started) * 1000)
+    adapters_apply(pipeline, [])
+    switch_ms = statistics.median(switches)
+
+    clip = load_clip(CLIP_ARCHITECTURE, CLIP_CHECKPOINT, config_file=CLIP_CONFIG_FILE)
+    references = [render_outlined(scene) for scene in scenes]
+    kept_out = [render_outlined(scene) for scene in held_out]
+    plain = [render(scene) for scene in scenes]
+    cmmd_base = cmmd_images(clip, base_images, references)
+    cmmd_style = cmmd_images(clip, style_images, references)
+    print(
+        f"CMMD to outlined renders of the same scenes: base {cmmd_base:.3f}, style "
+        f"{cmmd_style:.3f}, plain renders {cmmd_images(clip, plain, references):.3f}"
+    )
+    if len(kept_out) >= 2:
+        print(
+            f"CMMD to the {len(kept_out)} held-out kit images: base "
+            f"{cmmd_images(clip, base_images, kept_out):.3f}, style "
+            f"{cmmd_images(clip, style_images, kept_out):.3f}"
+        )
+    base_rate = statistics.mean(read_outline(image).present for image in base_images)
+    trait_rate = statistics.mean(read_outline(image).present for image in style_images)
+    print(
+        f"outline present: base {base_rate:.2f}, style {trait_rate:.2f}, references "
+        f"{statistics.mean(read_outline(image).present for image in references):.2f}"
+    )
+    print(
+        f"one image: median {gen_s * 1000:.0f} ms (spread {min(seconds[2:]) * 1000:.0f}-"
+        f"{max(seconds[2:]) * 1000:.0f}); switch median {switch_ms:.2f} ms (spread "
+        f"{min(switches):.2f}-{max(switches):.2f}), {100 * switch_ms / (gen_s * 1000):.2f} % "
+        f"of one image"
+    )
+    for label, images in (
+        ("reference", references),
+        ("base", base_images),
+        ("style", style_images),
+    ):
+        for index, image in enumerate(images):
+            image.save(out / f"{label}-{index:02d}.png")
+    if args.grid:
+        save_grid([references[:16], base_images[:16], style_images[:16]], args.grid)
+    print(
+        f"train_s={train_s:.0f} switch_ms={switch_ms:.2f} cmmd_base={cmmd_base:.3f} "
+        f"cmmd_style={cmmd_style:.3f} trait_rate={trait_rate:.2f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
