@@ -16,7 +16,8 @@ What it does, on the demo text-to-image model (``generation/demo_models/tiny-sd`
 The last line is machine-readable:
 train_s=<wall s> switch_ms=<median ms> cmmd_base=<x> cmmd_style=<x> trait_rate=<x>
 
-Usage: .venv/bin/python bench/styles.py [--steps 300] [--rank 8] [--threads 1] [--grid out.png]
+Usage: .venv/bin/python bench/styles.py [--steps 500] [--rank 16] [--threads 1] [--grid out.png]
+(the defaults are run 5 of bench/README.md)
 """
 
 from __future__ import annotations
@@ -68,8 +69,8 @@ def main() -> None:
     parser.add_argument("--train", type=int, default=12, help="Brand images trained on.")
     parser.add_argument("--held-out", type=int, default=4, help="Brand images kept out.")
     parser.add_argument("--images", type=int, default=32, help="Images per set evaluated.")
-    parser.add_argument("--steps", type=int, default=300)
-    parser.add_argument("--rank", type=int, default=8)
+    parser.add_argument("--steps", type=int, default=500)
+    parser.add_argument("--rank", type=int, default=16)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--gen-steps", type=int, default=20)

@@ -35,12 +35,13 @@ OUTLINE_WIDTH = 6.0
 #: A pixel is outline-white when all its channels are at least this bright (the palette's other
 #: colours all have a channel of 145 or less; the VAE tints white a little).
 WHITE_MIN = 175
-#: Outer band of the shape, in pixels per 64, whose share of white pixels is measured.
-BAND = 2
+#: Outer band of the shape, in pixels per 64, whose share of white pixels is measured: as wide
+#: as the outline, whose edges the VAE blurs.
+BAND = OUTLINE_WIDTH
 #: The core is where the depth inside the shape is at least this share of its deepest point.
 CORE_DEPTH = 0.6
 #: Shares of white needed in the band, and allowed in the core, for the trait to be present.
-BAND_WHITE, CORE_WHITE = 0.4, 0.5
+BAND_WHITE, CORE_WHITE = 0.3, 0.5
 #: Smallest and largest shape (outline included), as a share of the image.
 MIN_AREA, MAX_AREA = 0.02, 0.6
 

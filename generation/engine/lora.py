@@ -75,6 +75,8 @@ class LoraTrainConfig:
     max_bytes: int | None = None
     seed: int = 0
     checkpoint_every: int = 50
+    #: Gradients are clipped to this norm (as diffusers' training scripts do); None: not at all.
+    max_grad_norm: float | None = 1.0
 
     def __post_init__(self) -> None:
         if self.rank < 1:
@@ -356,6 +358,8 @@ def lora_train(
         loss = F.mse_loss(predicted.float(), target.float())
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        if config.max_grad_norm is not None:
+            torch.nn.utils.clip_grad_norm_(parameters, config.max_grad_norm)
         optimizer.step()
         step += 1
         losses.append(float(loss.detach()))
