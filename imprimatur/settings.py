@@ -339,8 +339,7 @@ IMPRIMATUR_CLIP_CONFIG = env.str(
     "IMPRIMATUR_CLIP_CONFIG",
     default=str(IMPRIMATUR_DEMO_MODELS_DIR / "tiny-clip" / "imprimatur-demo-clip.json"),
 )
-# The super-resolution network (an ESRGAN-family file spandrel loads) of the "Enlarge" option
-# and of upscaling an approved image; "" turns both off. Default: the demo pack's 4x network.
+# The upscaler (an ESRGAN-family file spandrel loads) of "Enlarge" and "Upscale"; "": neither.
 IMPRIMATUR_UPSCALER_PATH = env.str(
     "IMPRIMATUR_UPSCALER_PATH",
     default=str(IMPRIMATUR_DEMO_MODELS_DIR / "upscaler" / "upscaler-x4.safetensors"),

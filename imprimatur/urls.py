@@ -6,6 +6,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from generation.jobs import api as jobs_api
+from generation.jobs import assets_api as jobs_assets_api
 from generation.jobs import catalog_api, destinations_api, sharing_api
 from generation.styles import api as styles_api
 from governance.audit import api as audit_api
@@ -67,11 +68,13 @@ api_patterns = [
     path("requests/<int:pk>/rerun/", jobs_api.RequestRerunView.as_view(), name="request-rerun"),
     path("models/", catalog_api.ModelProfileListView.as_view(), name="model-list"),
     path("models/<int:pk>/", catalog_api.ModelProfileDetailView.as_view(), name="model-detail"),
-    path("assets/<int:pk>/", jobs_api.AssetDetailView.as_view(), name="asset-detail"),
-    path("assets/<int:pk>/file/", jobs_api.AssetFileView.as_view(), name="asset-file"),
-    path("assets/<int:pk>/export/", jobs_api.AssetExportView.as_view(), name="asset-export"),
-    path("assets/<int:pk>/upscale/", jobs_api.AssetUpscaleView.as_view(), name="asset-upscale"),
-    path("provenance/verify/", jobs_api.VerifyView.as_view(), name="provenance-verify"),
+    path("assets/<int:pk>/", jobs_assets_api.AssetDetailView.as_view(), name="asset-detail"),
+    path("assets/<int:pk>/file/", jobs_assets_api.AssetFileView.as_view(), name="asset-file"),
+    path("assets/<int:pk>/export/", jobs_assets_api.AssetExportView.as_view(), name="asset-export"),
+    path(
+        "assets/<int:pk>/upscale/", jobs_assets_api.AssetUpscaleView.as_view(), name="asset-upscale"
+    ),
+    path("provenance/verify/", jobs_assets_api.VerifyView.as_view(), name="provenance-verify"),
     # Brand styles: presets and style models (generation/styles/).
     path(
         "projects/<slug:slug>/presets/",

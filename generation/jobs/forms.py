@@ -113,8 +113,8 @@ class GenerationRequestForm(forms.Form):
         self.fields["model"].choices = [
             (profile.name, model_choice_label(profile, limits)) for profile in self.models
         ]
-        if limits := prompt_limits_text(self.models):
-            self.fields["prompt"].help_text = limits
+        if prompt_help := prompt_limits_text(self.models):
+            self.fields["prompt"].help_text = prompt_help
         sizes = sorted(
             {
                 size

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from generation.jobs import calibration_views, gallery_views, sharing_views, views
+from generation.jobs import calibration_views, gallery_views, sharing_views, upscaling_views, views
 
 app_name = "jobs"
 
@@ -19,7 +19,7 @@ urlpatterns = [
     path("assets/<int:pk>/image.png", views.asset_image, name="asset-image"),
     path("assets/<int:pk>/thumbnail.webp", gallery_views.asset_thumbnail, name="asset-thumbnail"),
     path("assets/<int:pk>/recheck/", views.asset_recheck, name="asset-recheck"),
-    path("assets/<int:pk>/upscale/", views.asset_upscale, name="asset-upscale"),
+    path("assets/<int:pk>/upscale/", upscaling_views.asset_upscale, name="asset-upscale"),
     path("assets/<int:pk>/published.png", views.asset_published, name="asset-published"),
     path("verify/", views.verify_page, name="verify"),
     path("assets/<int:pk>/export/<str:fmt>/", views.asset_export, name="asset-export"),

@@ -24,7 +24,6 @@ from generation.jobs.gallery_views import gallery_context
 from generation.jobs.models import Asset, GenerationRequest, PolicyOutcome
 from generation.jobs.params import models_for_project, prompt_token_error, upscaler_available
 from generation.jobs.sharing_views import share_context
-from generation.jobs.upscaling import asset_upscale_request, upscale_permission_check
 from generation.styles.presets import preset_apply
 from governance.policies import selectors as policy_selectors
 from governance.policies.display import (
@@ -289,27 +288,6 @@ def request_rerun(request, pk: int):
         + ("with new seeds." if new_seeds else f"with the same seed ({rerun.seed})."),
     )
     return redirect("jobs:request", pk=rerun.pk)
-
-
-@login_required
-@require_POST
-def asset_upscale(request, pk: int):
-    """Enlarge an approved image (the request page's "Upscale" buttons)."""
-    asset = selectors.asset_get(user=request.user, pk=pk)
-    upscale_permission_check(asset=asset, user=request.user)
-    try:
-        factor = int(request.POST.get("factor", ""))
-    except ValueError:
-        factor = 0
-    try:
-        made = asset_upscale_request(asset=asset, user=request.user, factor=factor)
-    except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
-        return redirect("jobs:request", pk=asset.request_id)
-    messages.success(
-        request, f"Upscaling {factor} times as request #{made.pk}; the result gets its own review."
-    )
-    return redirect("jobs:request", pk=made.pk)
 
 
 @login_required
