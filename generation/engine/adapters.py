@@ -134,6 +134,8 @@ def adapters_apply(
     names = [adapter.name for adapter in adapters]
     if len(set(names)) != len(names):
         raise AdapterError(f"each style may be applied once; got {', '.join(names)}")
+    if not adapters and not hasattr(pipeline, "load_lora_weights"):
+        return  # a family without LoRA support (PixArt) runs its base model: nothing to undo
     denoiser = _denoiser(pipeline)
     with _lock:
         record = _loaded.setdefault(denoiser, OrderedDict())

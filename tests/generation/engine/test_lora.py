@@ -237,3 +237,18 @@ def test_a_wrong_sha256_is_refused_before_loading(clean_pipeline, style_a):
         StyleAdapter("style.v1", style_a.path, 1.0, style_a.sha256)
     with pytest.raises(AdapterError, match="cannot read"):
         adapters_apply(clean_pipeline, [replace(style_a, path=Path("/nonexistent.safetensors"))])
+
+
+def test_a_pipeline_without_lora_support_runs_plain_but_takes_no_style(tmp_path):
+    """PixArt pipelines have no ``load_lora_weights``: no styles is a no-op there (every run
+    calls ``adapters_apply``), a style is refused in a sentence."""
+
+    class NoLoraPipeline:  # a stand-in with a transformer and no LoRA loader, as PixArt's
+        transformer = object()
+
+    adapters_apply(NoLoraPipeline(), ())
+    weights = tmp_path / "style.safetensors"
+    weights.write_bytes(b"unused")
+    style = StyleAdapter(name="style-1-v1", path=weights, weight=1.0, sha256="0" * 64)
+    with pytest.raises(AdapterError, match="cannot take style adapters"):
+        adapters_apply(NoLoraPipeline(), [style])
