@@ -18,8 +18,12 @@ CONDITION_LABELS = {
 }
 
 #: The reviewable kinds a stage applies to (``stages.KINDS``), in words.
-KIND_LABELS = {"prompt": "Prompts (before generation)", "asset": "Images (after)"}
-KIND_NOUNS = {"prompt": "prompts", "asset": "images"}
+KIND_LABELS = {
+    "prompt": "Prompts (before generation)",
+    "asset": "Images (after)",
+    "style": "Brand styles (before use)",
+}
+KIND_NOUNS = {"prompt": "prompts", "asset": "images", "style": "brand styles"}
 
 #: What each field of a stage is called where a change to it is listed.
 FIELD_LABELS = {

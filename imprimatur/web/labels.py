@@ -54,7 +54,7 @@ LABELS: dict[str, dict[str, str]] = {
     # Workflow stage conditions (governance/reviews/forms.py).
     "condition": dict(CONDITION_CHOICES),
     # What a workflow stage reviews.
-    "kind": {"prompt": "prompts", "asset": "images"},
+    "kind": {"prompt": "prompts", "asset": "images", "style": "brand styles"},
     "role": dict(Role.choices),
     # A decision, said as done ("Rejected by …"; never "Rejectd").
     "decision_done": {
