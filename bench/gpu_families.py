@@ -21,6 +21,7 @@ images/s per case.
 from __future__ import annotations
 
 import argparse
+import functools
 import itertools
 import json
 import shutil
@@ -354,11 +355,12 @@ def _run_case(path: Path, args: argparse.Namespace, *, batch: int, compile_unet:
         pipelines.clear_model_cache()
 
 
-def main(argv: Sequence[str] | None = None, *, out: Callable[[str], None] = print) -> list[dict]:
+def main(argv: Sequence[str] | None = None, *, out: Callable[[str], None] | None = None) -> list:
     """Run the cases ``argv`` selects; print and return one result dict per case.
 
     A case that fails is reported with its error and the others still run.
     """
+    out = out or functools.partial(print, flush=True)  # lines survive a run killed at its limit
     args = _parser().parse_args(argv)
     if args.device == "cuda" and not torch.cuda.is_available():
         raise SystemExit("--device cuda: no CUDA device here (use --device cpu --tiny-only)")

@@ -31,6 +31,28 @@ def test_architectures_have_the_released_checkpoints_parameter_counts():
     }
 
 
+def test_sdxl_architecture_runs_its_conditioning_at_1024_px_on_the_meta_device():
+    # Shapes only (meta tensors: no memory, no arithmetic): the two encoders' hidden states
+    # concatenate to the UNet's 2048-wide cross-attention, the pooled bigG projection and the
+    # six time ids fill its added embedding, and the VAE decodes 128-px latents to 1024 px.
+    with torch.device("meta"):
+        modules = gpu_families.sdxl_components()
+        ids = torch.zeros(2, 77, dtype=torch.long)
+        first = modules["text_encoder"](ids, output_hidden_states=True).hidden_states[-2]
+        second = modules["text_encoder_2"](ids, output_hidden_states=True)
+        context = torch.cat([first, second.hidden_states[-2]], dim=-1)
+        latents = modules["unet"](
+            torch.zeros(2, 4, 128, 128),
+            999,
+            encoder_hidden_states=context,
+            added_cond_kwargs={"text_embeds": second.text_embeds, "time_ids": torch.zeros(2, 6)},
+        ).sample
+        image = modules["vae"].decode(latents).sample
+    assert context.shape == (2, 77, 2048)
+    assert latents.shape == (2, 4, 128, 128)
+    assert image.shape == (2, 3, 1024, 1024)
+
+
 def test_main_reports_images_per_second_of_the_tiny_sd_case(tmp_path):
     device = "cuda" if torch.cuda.is_available() else "cpu"
     lines: list[str] = []
