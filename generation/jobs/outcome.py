@@ -9,7 +9,7 @@ the counts it needs (one query for a whole list, no query per row).
 from dataclasses import asdict, dataclass
 
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import Count, IntegerField, OuterRef, Q, Subquery, Value
+from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 
 from generation.jobs.models import Asset, GenerationRequest
@@ -69,17 +69,21 @@ class Outcome:
         return asdict(self)
 
 
-def _asset_count(status=None, **filters) -> Count:
-    condition = Q(**{f"assets__{key}": value for key, value in filters.items()})
+def _asset_count(status=None, **filters) -> Coalesce:
+    """The request's images (of ``status``, matching ``filters``) counted by a correlated
+    subquery: computed only for the rows a page shows, where a join with GROUP BY counted
+    every image of every request before the page's LIMIT (3 s with 100,000 images)."""
+    assets = Asset.objects.filter(request=OuterRef("pk"), **filters)
     if status is not None:
-        condition &= Q(assets__status=status)
-    return Count("assets", filter=condition, distinct=True)
+        assets = assets.filter(status=status)
+    counted = assets.order_by().values("request").annotate(n=Count("pk")).values("n")
+    return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
 
 
 def with_outcome_counts(requests):
     """``requests`` annotated with what ``request_outcome`` needs: images by review status,
-    images withheld by the checks, and image reviews still open. Distinct counts, so other
-    joins do not inflate them."""
+    images withheld by the checks, and image reviews still open; each a subquery, so other
+    joins do not inflate them and a page's LIMIT bounds the work."""
     open_reviews = (
         Review.objects.filter(
             # A subquery, not get_for_model: building the query must not need the database.
