@@ -16,8 +16,10 @@ What it does, on the demo text-to-image model (``generation/demo_models/tiny-sd`
 The last line is machine-readable:
 train_s=<wall s> switch_ms=<median ms> cmmd_base=<x> cmmd_style=<x> trait_rate=<x>
 
-Usage: .venv/bin/python bench/styles.py [--steps 500] [--rank 16] [--threads 1] [--grid out.png]
-(the defaults are run 5 of bench/README.md)
+Usage: .venv/bin/python bench/styles.py [--steps 500] [--rank 16] [--trigger outlined]
+    [--text-encoder | --no-text-encoder] [--weight 1.0] [--guidance 5.0] [--seed 0] [--grid out.png]
+(the defaults are run 8 of bench/README.md: run 5 plus the trigger word and the text encoder's
+LoRA)
 """
 
 from __future__ import annotations
@@ -74,7 +76,18 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--gen-steps", type=int, default=20)
-    parser.add_argument("--trigger", default="", help="Word appended to captions and prompts.")
+    parser.add_argument(
+        "--trigger", default="outlined", help="Word appended to captions and prompts ('': none)."
+    )
+    parser.add_argument(
+        "--text-encoder",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="Train the text encoder's LoRA too.",
+    )
+    parser.add_argument("--weight", type=float, default=1.0, help="Adapter weight at use.")
+    parser.add_argument("--guidance", type=float, default=RECOMMENDED_GUIDANCE)
+    parser.add_argument("--seed", type=int, default=0, help="Training seed.")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", type=Path, default=None, help="Training folder (resumes).")
     parser.add_argument("--grid", type=Path, default=None)
@@ -86,7 +99,12 @@ def main() -> None:
     train, held_out = kit[: args.train], kit[args.train :]
     out = args.out or Path(tempfile.mkdtemp(prefix="style-lora-"))
     config = LoraTrainConfig(
-        rank=args.rank, steps=args.steps, learning_rate=args.lr, batch_size=args.batch
+        rank=args.rank,
+        steps=args.steps,
+        learning_rate=args.lr,
+        batch_size=args.batch,
+        train_text_encoder=args.text_encoder,
+        seed=args.seed,
     )
     print(f"torch threads {torch.get_num_threads()}; training into {out}; {config}", flush=True)
     wall, cpu = time.perf_counter(), time.process_time()
@@ -107,7 +125,7 @@ def main() -> None:
         f", last 25 {statistics.mean(result.losses[-25:]):.4f}",
         flush=True,
     )
-    style = StyleAdapter("demo-outline-v1", result.weights_path, 1.0, result.sha256)
+    style = StyleAdapter("demo-outline-v1", result.weights_path, args.weight, result.sha256)
 
     scenes = list(islice(brand_scenes(EVAL_SEED), args.images))
     base_images, style_images, seconds = [], [], []
@@ -118,7 +136,7 @@ def main() -> None:
             width=64,
             height=64,
             steps=args.gen_steps,
-            guidance_scale=RECOMMENDED_GUIDANCE,
+            guidance_scale=args.guidance,
             seed=5000 + index,
             num_images=1,
         )
@@ -168,6 +186,10 @@ def main() -> None:
         f"outline present: base {base_rate:.2f}, style {trait_rate:.2f}, references "
         f"{statistics.mean(read_outline(image).present for image in references):.2f}"
     )
+    for shape in sorted({scene.shape for scene in scenes}):
+        chosen = [i for i, scene in enumerate(scenes) if scene.shape == shape]
+        found = sum(read_outline(style_images[i]).present for i in chosen)
+        print(f"  {shape}: outline in {found} of {len(chosen)} styled images")
     print(
         f"one image: median {gen_s * 1000:.0f} ms (spread {min(seconds[2:]) * 1000:.0f}-"
         f"{max(seconds[2:]) * 1000:.0f}); switch median {switch_ms:.2f} ms (spread "
