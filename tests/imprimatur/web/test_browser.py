@@ -37,7 +37,7 @@ def test_demo_creator_submits_a_prompt_and_sees_the_image(
     page.get_by_role("link", name="Spring Campaign").click()
     page.get_by_label("Prompt", exact=True).fill("a red star on a navy background")
     page.get_by_label("Steps").fill("8")
-    page.get_by_label("Images").fill("2")
+    page.get_by_label("Images", exact=True).fill("2")
     page.screenshot(path=SCREENSHOTS / "2-project-form.png", full_page=True)
     page.get_by_role("button", name="Generate").click()
 
