@@ -9,6 +9,8 @@ with spandrel); the worker runs it, the web process never loads torch for it.
 
 from __future__ import annotations
 
+import io
+
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -95,9 +97,7 @@ def upscale_source(request: GenerationRequest) -> list:
 
     from generation.engine.upscale import upscale
 
-    parent = request.parent_asset
-    stored = parent.published_image or parent.image
-    with stored.open("rb") as handle, Image.open(handle) as image:
+    with Image.open(io.BytesIO(parent_ingredient_bytes(request))) as image:
         source = image.convert("RGB")
     return [upscale(source, model_path=settings.IMPRIMATUR_UPSCALER_PATH, scale=request.upscale)]
 
