@@ -17,6 +17,7 @@ interrupted and resumed run ends with the same weights as an uninterrupted one.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
@@ -320,6 +321,17 @@ def lora_train(
     count = len(images)
     completed = step >= config.steps
     last_saved = step
+    # What every checkpoint of this run saves; only the step and whether it is the end differ.
+    checkpoint = functools.partial(
+        save_checkpoint,
+        out_dir,
+        unet=unet,
+        text_encoder=trained_encoder,
+        optimizer=optimizer,
+        generator=generator,
+        losses=losses,
+        config=config,
+    )
     unet.train()
     if trained_encoder is not None:
         trained_encoder.train()
@@ -366,31 +378,11 @@ def lora_train(
         if progress is not None:
             progress(step, config.steps, losses[-1])
         if step % config.checkpoint_every == 0 and step < config.steps:
-            save_checkpoint(
-                out_dir,
-                unet=unet,
-                text_encoder=trained_encoder,
-                optimizer=optimizer,
-                step=step,
-                generator=generator,
-                losses=losses,
-                config=config,
-                completed=False,
-            )
+            checkpoint(step=step, completed=False)
             last_saved = step
     completed = step >= config.steps
     if step != last_saved or completed or not (out_dir / WEIGHTS_FILE).is_file():
-        save_checkpoint(
-            out_dir,
-            unet=unet,
-            text_encoder=trained_encoder,
-            optimizer=optimizer,
-            step=step,
-            generator=generator,
-            losses=losses,
-            config=config,
-            completed=completed,
-        )
+        checkpoint(step=step, completed=completed)
     weights = out_dir / WEIGHTS_FILE
     digest, size = file_digest(weights)
     return LoraTrainResult(
