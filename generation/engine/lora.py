@@ -78,6 +78,11 @@ class LoraTrainConfig:
     checkpoint_every: int = 50
     #: Gradients are clipped to this norm (as diffusers' training scripts do); None: not at all.
     max_grad_norm: float | None = 1.0
+    #: Random horizontal flips of the training images (diffusers' ``--random_flip``): twice
+    #: the views of a small set.
+    flip: bool = False
+    #: Weight of the prior-preservation loss when ``lora_train`` is given prior images.
+    prior_weight: float = 1.0
 
     def __post_init__(self) -> None:
         if self.rank < 1:
@@ -92,6 +97,8 @@ class LoraTrainConfig:
             raise ValueError(f"batch_size must be at least 1, got {self.batch_size}")
         if self.resolution is not None and (self.resolution < 8 or self.resolution % 8):
             raise ValueError(f"resolution must be a multiple of 8, got {self.resolution}")
+        if self.prior_weight < 0:
+            raise ValueError(f"prior_weight must not be negative, got {self.prior_weight}")
         if self.checkpoint_every < 1:
             raise ValueError(f"checkpoint_every must be at least 1, got {self.checkpoint_every}")
 
@@ -240,6 +247,7 @@ def lora_train(
     *,
     progress: Callable[[int, int, float], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    prior: tuple[list[Image.Image], list[str]] | None = None,
 ) -> LoraTrainResult:
     """Train (or continue training) a LoRA adapter of ``model_path`` on ``images``/``captions``.
 
@@ -251,6 +259,12 @@ def lora_train(
     it does when ``config.time_budget_s`` is spent. Raises ValueError for no images, images and
     captions of different counts, a folder that is not a Stable-Diffusion-style pipeline, an
     adapter over ``config.max_bytes``, or a checkpoint in ``out_dir`` made with other settings.
+
+    ``prior`` (images, captions): DreamBooth's prior preservation. Images of the same subjects
+    without the style (typically the base model's own, for the captions without the trigger
+    word) are trained on beside the style's, each step a batch of each, their loss weighted
+    by ``config.prior_weight``: the adapter then learns what the style adds, and keeps drawing
+    the subjects the way the base model does.
     """
     started = time.perf_counter()
     images, captions = list(images), list(captions)
@@ -260,6 +274,12 @@ def lora_train(
         raise ValueError(
             f"every training image needs one caption: got {len(images)} images and "
             f"{len(captions)} captions"
+        )
+    prior_images, prior_captions = (list(part) for part in (prior or ([], [])))
+    if len(prior_images) != len(prior_captions):
+        raise ValueError(
+            f"every prior image needs one caption: got {len(prior_images)} images and "
+            f"{len(prior_captions)} captions"
         )
     model_path = Path(model_path)
     _check_sd_folder(model_path)
@@ -296,13 +316,16 @@ def lora_train(
         parameter.data = parameter.data.float()
 
     with torch.no_grad():
-        pixels = _pixels(images, side).to(device)
+        # The style's images first, then the prior's; rows of the same index in every tensor.
+        pixels = _pixels(images + prior_images, side).to(device)
+        if config.flip:  # the mirrored views follow, in the same order
+            pixels = torch.cat([pixels, pixels.flip(3)])
         # The mean of the VAE's posterior: fixed latents make runs reproducible and cheap.
         latents = torch.cat(
             [vae.encode(pixels[i : i + 8]).latent_dist.mean for i in range(0, len(pixels), 8)]
         )
         latents = latents * vae.config.scaling_factor
-        tokens = _tokens(parts["tokenizer"], captions).to(device)
+        tokens = _tokens(parts["tokenizer"], captions + prior_captions).to(device)
         fixed_states = None if trained_encoder is not None else text_encoder(tokens)[0]
     del vae, pixels
 
@@ -318,7 +341,16 @@ def lora_train(
     )
     prediction = scheduler.config.prediction_type
     alphas = scheduler.alphas_cumprod.to(device)
-    count = len(images)
+    count, prior_count = len(images), len(prior_images)
+
+    def draw(first: int, size: int) -> torch.Tensor:
+        """Indices of a batch of ``size`` rows from ``first`` on (latents and tokens)."""
+        index = torch.randperm(size, generator=generator)[: min(config.batch_size, size)]
+        if config.batch_size > size:
+            extra = torch.randint(0, size, (config.batch_size - size,), generator=generator)
+            index = torch.cat([index, extra])
+        return index + first
+
     completed = step >= config.steps
     last_saved = step
     # What every checkpoint of this run saves; only the step and whether it is the end differ.
@@ -344,10 +376,13 @@ def lora_train(
         ):
             break
         # Every random draw of the step comes from the checkpointed generator, on the CPU.
-        index = torch.randperm(count, generator=generator)[: min(config.batch_size, count)]
-        if config.batch_size > count:
-            extra = torch.randint(0, count, (config.batch_size - count,), generator=generator)
-            index = torch.cat([index, extra])
+        index = draw(0, count)
+        if prior_count:
+            index = torch.cat([index, draw(count, prior_count)])
+        token_index = index
+        if config.flip:  # each row mirrored or not, by a coin
+            mirrored = torch.rand(len(index), generator=generator) < 0.5
+            index = index + mirrored.long() * (count + prior_count)
         batch = latents[index.to(device)]
         noise = torch.randn(batch.shape, generator=generator).to(device)
         timesteps = torch.randint(
@@ -355,9 +390,9 @@ def lora_train(
         ).to(device)
         noisy = scheduler.add_noise(batch, noise, timesteps)
         if trained_encoder is not None:
-            states = trained_encoder(tokens[index.to(device)])[0]
+            states = trained_encoder(tokens[token_index.to(device)])[0]
         else:
-            states = fixed_states[index.to(device)]
+            states = fixed_states[token_index.to(device)]
         predicted = unet(noisy, timesteps, states, return_dict=False)[0]
         if prediction == "v_prediction":
             a = alphas[timesteps].sqrt().view(-1, 1, 1, 1)
@@ -367,7 +402,12 @@ def lora_train(
             target = batch
         else:
             target = noise
-        loss = F.mse_loss(predicted.float(), target.float())
+        errors = F.mse_loss(predicted.float(), target.float(), reduction="none")
+        errors = errors.mean(dim=(1, 2, 3))
+        style_rows = len(errors) if not prior_count else len(errors) // 2
+        loss = errors[:style_rows].mean()
+        if prior_count:
+            loss = loss + config.prior_weight * errors[style_rows:].mean()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if config.max_grad_norm is not None:

@@ -9,7 +9,9 @@ renamed last, so the adapter on disk is never older than the step the checkpoint
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
+import struct
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +35,8 @@ _RESUME_KEYS = (
     "resolution",
     "train_text_encoder",
     "seed",
+    "flip",
+    "prior_weight",
 )
 
 
@@ -72,9 +76,29 @@ def _save_weights(out_dir: Path, unet: Any, text_encoder: Any | None, config: An
         unet_lora_adapter_metadata=unet_metadata,
         text_encoder_lora_adapter_metadata=text_metadata if text_encoder is not None else None,
     )
+    _canonical_header(out_dir / scratch_name)
     target = out_dir / WEIGHTS_FILE
     (out_dir / scratch_name).replace(target)
     return target
+
+
+def _canonical_header(path: Path) -> None:
+    """Rewrite a safetensors file's header with its keys sorted, in place.
+
+    safetensors writes the ``__metadata__`` map in a hash map's order, which differs from one
+    save to the next: the same weights would get another SHA-256 (the digest manifests and the
+    audit log name a style by). The header is JSON of the same length once sorted (same keys,
+    same values, compact), so only its bytes change; the tensors' offsets are relative to its
+    end and stay valid.
+    """
+    with path.open("r+b") as file:
+        (length,) = struct.unpack("<Q", file.read(8))
+        header = json.loads(file.read(length))
+        canonical = json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
+        if len(canonical) > length:  # not the compact form this expects: leave it as written
+            return
+        file.seek(8)
+        file.write(canonical.ljust(length, b" "))
 
 
 def save_checkpoint(
@@ -122,7 +146,10 @@ def restore_checkpoint(
     # weights_only: tensors, numbers and containers only; a checkpoint file runs no code.
     state = torch.load(path, map_location="cpu", weights_only=True)
     wanted = {key: getattr(config, key) for key in _RESUME_KEYS}
-    changed = [key for key in _RESUME_KEYS if state["config"].get(key) != wanted[key]]
+    # A checkpoint older than a setting was made with that setting's default.
+    defaults = type(config)()
+    saved = {key: state["config"].get(key, getattr(defaults, key)) for key in wanted}
+    changed = [key for key in _RESUME_KEYS if saved[key] != wanted[key]]
     if changed:
         raise ValueError(
             f"{out_dir} holds a checkpoint trained with other settings ({', '.join(changed)}); "

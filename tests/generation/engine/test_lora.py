@@ -198,6 +198,61 @@ def test_resume_refuses_other_settings_and_a_spent_budget_stops(tiny_model_path,
         lora_train(tiny_model_path, _images(3), CAPTIONS, out, replace(QUICK, rank=8))
 
 
+def test_the_adapter_file_is_byte_identical_for_the_same_weights(tmp_path):
+    """safetensors writes its metadata map in a hash map's order, which changes between saves;
+    the header is rewritten sorted, so a style's SHA-256 depends on its weights alone."""
+    from generation.engine.lora_checkpoint import _canonical_header
+
+    tensors = {"b.weight": torch.arange(6.0).reshape(2, 3), "a.weight": torch.ones(4)}
+    digests = set()
+    for index, metadata in enumerate(({"format": "pt", "x": "1"}, {"x": "1", "format": "pt"})):
+        path = tmp_path / f"{index}.safetensors"
+        save_file(tensors, path, metadata=metadata)
+        _canonical_header(path)
+        assert load_file(path)["b.weight"].tolist() == tensors["b.weight"].tolist()
+        length = int.from_bytes(path.read_bytes()[:8], "little")
+        header = json.loads(path.read_bytes()[8 : 8 + length])
+        assert list(header) == sorted(header)
+        assert list(header["__metadata__"]) == ["format", "x"]
+        digests.add(hashlib.sha256(path.read_bytes()).hexdigest())
+    assert len(digests) == 1
+
+
+def test_flips_and_prior_images_change_training_and_resume_alike(
+    tiny_model_path, trained, tmp_path
+):
+    """Mirrored views and prior preservation are real inputs: each changes the losses from the
+    plain run's, and each is part of the settings a checkpoint must be resumed with."""
+    prior = (_images(5)[3:], ["a red star", "a blue square"])
+    flipped = lora_train(
+        tiny_model_path, _images(3), CAPTIONS, tmp_path / "flip", replace(QUICK, flip=True)
+    )
+    with_prior = lora_train(
+        tiny_model_path, _images(3), CAPTIONS, tmp_path / "prior", QUICK, prior=prior
+    )
+    assert flipped.completed and with_prior.completed
+    assert flipped.losses != trained.losses and with_prior.losses != trained.losses
+    # The prior's loss is added to the style's: the same draws at weight 0 (before any update)
+    # score the style's rows alone, a lower first loss.
+    unweighted = lora_train(
+        tiny_model_path,
+        _images(3),
+        CAPTIONS,
+        tmp_path / "zero",
+        replace(QUICK, prior_weight=0.0),
+        prior=prior,
+    )
+    assert with_prior.losses[0] > unweighted.losses[0]
+    with pytest.raises(ValueError, match="other settings \\(flip\\)"):
+        lora_train(tiny_model_path, _images(3), CAPTIONS, tmp_path / "flip", QUICK)
+    with pytest.raises(ValueError, match="every prior image needs one caption"):
+        lora_train(
+            tiny_model_path, _images(3), CAPTIONS, tmp_path / "x", QUICK, prior=(_images(1), [])
+        )
+    with pytest.raises(ValueError, match="prior_weight must not be negative"):
+        replace(QUICK, prior_weight=-1.0)
+
+
 def test_styles_switch_on_the_warm_base_and_disable_cleanly(
     tiny_model_path, clean_pipeline, style_a, second_style
 ):
