@@ -424,12 +424,16 @@ def train_unet(
     budget: float,
     seed: int,
     batch_size: int = 64,
+    start: tuple | None = None,
+    base_lr: float = 5e-4,
 ):
+    """Train (or resume) the UNet with its text encoder; ``start``: the (UNet, text encoder) to
+    begin from (an exported pipeline's) instead of new random weights."""
     from diffusers import DDPMScheduler
 
-    unet, text_encoder = build_unet_and_text_encoder(tokenizer)
+    unet, text_encoder = start or build_unet_and_text_encoder(tokenizer)
     params = list(unet.parameters()) + list(text_encoder.parameters())
-    opt = torch.optim.AdamW(params, lr=5e-4, weight_decay=1e-2)
+    opt = torch.optim.AdamW(params, lr=base_lr, weight_decay=1e-2)
     ema_unet, ema_text = EMA(unet, 0.999), EMA(text_encoder, 0.999)
     scheduler = DDPMScheduler(**noise_schedule_config())
     stage = Stage("unet", work_dir, budget, seed)
@@ -461,7 +465,7 @@ def train_unet(
 
     def step() -> float:
         for group in opt.param_groups:
-            group["lr"] = _lr(5e-4, stage.progress, stage.step)
+            group["lr"] = _lr(base_lr, stage.progress, stage.step)
         index = rng.sample(range(len(latents)), batch_size)
         x0 = latents[index]
         texts = [

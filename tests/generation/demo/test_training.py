@@ -123,3 +123,69 @@ def test_the_command_refuses_bad_budgets():
         call_command("train_demo_models", "--unet-minutes", "-1")
     with pytest.raises(CommandError, match="--bank-size"):
         call_command("train_demo_models", "--bank-size", "10")
+
+
+def _state(path):
+    from safetensors.torch import load_file
+
+    return load_file(path)
+
+
+def test_an_exported_pipeline_trains_further_from_its_own_weights(trained, tmp_path):
+    """``--continue-from``: the shipped pack's scratch checkpoints are not in the repository,
+    so the UNet trains on from the exported weights; the VAE stays as it was."""
+    _, path, _ = trained
+    call_command(
+        "train_demo_models",
+        "--model",
+        "pipeline",
+        "--continue-from",
+        str(path),
+        "--unet-minutes",
+        str(2 * SECONDS),
+        "--bank-size",
+        "256",
+        "--seed",
+        "3",
+        "--work-dir",
+        str(tmp_path / "work"),
+        "--output",
+        str(tmp_path / "out"),
+    )
+    out = tmp_path / "out" / "tiny-sd"
+    meta = json.loads((out / "TRAINING.json").read_text())
+    before = json.loads((path / "TRAINING.json").read_text())
+    assert meta["steps"] == before["steps"]
+    assert meta["continued"]["from_steps"] == before["steps"]
+    assert meta["continued"]["unet_steps"] >= 1
+    # The UNet moved; the VAE (whose encoder made the latents the UNet knows) did not.
+    name = "diffusion_pytorch_model.safetensors"
+    old_unet, new_unet = _state(path / "unet" / name), _state(out / "unet" / name)
+    assert any(not torch.equal(old_unet[k], new_unet[k]) for k in old_unet)
+    old_vae, new_vae = _state(path / "vae" / name), _state(out / "vae" / name)
+    assert all(torch.equal(old_vae[k], new_vae[k]) for k in old_vae)
+    vae_config = json.loads((out / "vae" / "config.json").read_text())
+    assert vae_config["scaling_factor"] == pytest.approx(
+        json.loads((path / "vae" / "config.json").read_text())["scaling_factor"]
+    )
+    pipeline = AutoPipelineForText2Image.from_pretrained(out, local_files_only=True)
+    image = pipeline("a red star", num_inference_steps=2, height=64, width=64).images[0]
+    assert image.size == (64, 64)
+    # Resumable: its checkpoint is kept in its own work folder.
+    continue_work = tmp_path / "work" / "seed-3" / "continue"
+    assert (continue_work / "unet.pt").is_file()
+
+
+def test_continuing_refuses_a_folder_that_is_not_an_exported_pipeline(tmp_path):
+    with pytest.raises(CommandError, match="not an exported demo pipeline: no vae"):
+        call_command(
+            "train_demo_models",
+            "--model",
+            "pipeline",
+            "--continue-from",
+            str(tmp_path),
+            "--work-dir",
+            str(tmp_path / "work"),
+        )
+    with pytest.raises(CommandError, match="--continue-from needs --model pipeline"):
+        call_command("train_demo_models", "--continue-from", str(tmp_path))

@@ -55,6 +55,17 @@ class Command(BaseCommand):
             help="Training images rendered once and reused (default 32000).",
         )
         parser.add_argument(
+            "--continue-from",
+            type=Path,
+            default=None,
+            help="Train an exported pipeline's UNet and text encoder further from their own "
+            "weights (for instance generation/demo_models/tiny-sd, when the scratch "
+            "checkpoints are on another machine): its VAE is kept, the VAE and decoder stages "
+            "are skipped, the UNet trains --unet-minutes more at a lower peak rate. "
+            "Checkpoints go to <work-dir>/continue, so this resumes too. Only with "
+            "--model pipeline.",
+        )
+        parser.add_argument(
             "--threads",
             type=int,
             default=None,
@@ -81,6 +92,24 @@ class Command(BaseCommand):
             decoder=options["decoder_minutes"],
             clip=options["clip_minutes"],
         )
+        if options["continue_from"]:
+            from generation.demo.continuation import continue_pipeline
+
+            if options["model"] != "pipeline":
+                raise CommandError("--continue-from needs --model pipeline")
+            try:
+                path = continue_pipeline(
+                    work_dir / "continue",
+                    options["continue_from"],
+                    output / "tiny-sd",
+                    budget.unet,
+                    seed,
+                    bank_size=options["bank_size"],
+                )
+            except FileNotFoundError as error:
+                raise CommandError(str(error)) from error
+            self.stdout.write(self.style.SUCCESS(f"Pipeline trained further, exported to {path}"))
+            return
         if options["model"] in ("pipeline", "all"):
             path = train_pipeline(
                 work_dir, output / "tiny-sd", budget, seed, bank_size=options["bank_size"]
