@@ -90,6 +90,9 @@ class ImageChecks:
     brand: BrandResult | None
     nudenet_rules: Mapping[str, NudeNetRule]
     version: str = CHECKS_VERSION
+    #: The image's normalised CLIP embedding, when a CLIP model ran: kept with the result so
+    #: that sets of images can be compared later without the images (CMMD, ``cmmd.py``).
+    embedding: tuple[float, ...] | None = None
 
     @property
     def has_face(self) -> bool:
@@ -110,6 +113,7 @@ class ImageChecks:
                 "concepts": [concept.to_dict() for concept in self.concepts],
             },
             "brand": None if self.brand is None else self.brand.to_dict(),
+            **({"embedding": list(self.embedding)} if self.embedding is not None else {}),
         }
 
 
@@ -176,6 +180,11 @@ def run_checks(
                 concepts=tuple(concepts[index]),
                 brand=brand[index],
                 nudenet_rules=config.nudenet_rules,
+                embedding=(
+                    None
+                    if embeddings is None
+                    else tuple(round(x, 6) for x in embeddings[index].tolist())
+                ),
             )
         )
     return results

@@ -14,6 +14,7 @@ from generation.jobs.calibration import (
     current_threshold,
     score_distributions,
 )
+from generation.jobs.set_measures import approved_cmmd
 from imprimatur.tenancy.permissions import Action, user_may
 from imprimatur.tenancy.selectors import project_get
 from imprimatur.tenancy.services import brand_threshold_set
@@ -79,6 +80,12 @@ def calibration(request, slug: str):
     return render(
         request,
         "jobs/calibration.html",
-        {"project": project, "assets": assets, "distributions": items, "may_set": may_set},
+        {
+            "project": project,
+            "assets": assets,
+            "distributions": items,
+            "may_set": may_set,
+            "set_measure": approved_cmmd(project),
+        },
         status=status,
     )

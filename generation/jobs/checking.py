@@ -138,13 +138,18 @@ def asset_checks_record(
     *, asset: Asset, result: dict, trigger: str = AssetCheck.Trigger.GENERATION, user=None
 ) -> AssetCheck:
     """Store one run of the checks on an asset and make it the asset's current verdict; a
-    failed image is quarantined (and a later passing run lifts the quarantine)."""
+    failed image is quarantined (and a later passing run lifts the quarantine). The image's
+    CLIP embedding, when the result has one, is kept beside the result, not in it (nor in the
+    audit event)."""
+    result = dict(result)
+    embedding = result.pop("embedding", None)
     check = AssetCheck.objects.create(
         asset=asset,
         verdict=result["verdict"],
         result=result,
         suite_version=result["version"],
         clip_model=clip_model_name(),
+        embedding=embedding,
         trigger=trigger,
         created_by=user,
     )

@@ -20,6 +20,7 @@ from governance.audit.reports import (
     percent,
 )
 from governance.policies.display import CATEGORY_LABELS
+from imprimatur.tenancy.models import BrandProject
 
 
 def _requests(scope: ReportScope):
@@ -209,6 +210,7 @@ def checks_section(scope: ReportScope) -> Section:
         key="checks",
         title="Output checks",
         note="The latest verdict of each image generated in the period.",
+        tables=[_brand_set_table(scope)],
         figures=[
             Figure("Images checked", checked),
             Figure("Flagged", verdicts["flagged"], percent(verdicts["flagged"], checked)),
@@ -226,6 +228,31 @@ def checks_section(scope: ReportScope) -> Section:
                 ],
             )
         ],
+    )
+
+
+def _brand_set_table(scope: ReportScope) -> Table:
+    """CMMD of each project's approved images of the period to its brand references."""
+    from generation.jobs.set_measures import approved_cmmd
+
+    approved = _assets(scope).filter(status=Asset.Status.APPROVED)
+    projects = BrandProject.objects.filter(pk__in=approved.values("request__project")).order_by(
+        "name"
+    )
+    rows = []
+    for project in projects:
+        measure = approved_cmmd(project, since=scope.since, until=scope.until)
+        rows.append(
+            [project.name, measure.images, measure.references, measure.label, measure.reason]
+        )
+    return Table(
+        "Approved images against the brand references, as a set (CMMD)",
+        ["Project", "Approved images", "References", "CMMD", "Why no value"],
+        rows,
+        empty="No image approved in this period.",
+        note="CLIP maximum mean discrepancy between the period's approved images and the "
+        "project's reference images, by the configured CLIP model: about 0 when they look "
+        "drawn from one brand, growing as they part (at most the newest 500 images).",
     )
 
 

@@ -1,0 +1,103 @@
+"""Set measures: how close a project's approved images are, as a set, to its brand references.
+
+Why: the brand check scores one image at a time; whether a period's approved output drifts
+from the brand as a whole is a property of the set. CMMD (``generation.checks.cmmd``) between
+the approved images' CLIP embeddings and the reference images' answers it; both are stored
+(the check keeps each image's embedding, the kit each reference's), so the measure is numpy
+over stored vectors: no model is loaded and no image is read in a web request.
+
+Only embeddings of the CLIP model now configured are compared (an embedding of another
+model lives in another space); the counts of what was left out are reported with the value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import OuterRef, Subquery
+
+from generation.jobs.checking import clip_model_name
+from generation.jobs.models import Asset, AssetCheck
+from imprimatur.tenancy.models import BrandProject
+
+#: The newest approved images a measure reads at most.
+MAX_IMAGES = 500
+#: CMMD's unbiased estimate needs two of each.
+MIN_SET = 2
+
+
+@dataclass(frozen=True)
+class SetMeasure:
+    """CMMD of one project's approved images to its references, or why there is none."""
+
+    project: BrandProject
+    value: float | None
+    images: int
+    references: int
+    #: Approved images (in the window) without an embedding of the configured model: checked
+    #: before embeddings were kept, by another CLIP model, or without one.
+    images_left_out: int
+    references_left_out: int
+    reason: str = ""
+
+    @property
+    def label(self) -> str:
+        return "—" if self.value is None else f"{self.value:.3f}"
+
+
+def approved_cmmd(
+    project: BrandProject,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = MAX_IMAGES,
+) -> SetMeasure:
+    """CMMD between the project's approved images (made in ``[since, until)``, the newest
+    ``limit``) and its brand reference images, by the configured CLIP model."""
+    from generation.checks.cmmd import cmmd
+
+    model = clip_model_name()
+    assets = Asset.objects.filter(request__project=project, status=Asset.Status.APPROVED)
+    if since is not None:
+        assets = assets.filter(created_at__gte=since)
+    if until is not None:
+        assets = assets.filter(created_at__lt=until)
+    latest = AssetCheck.objects.filter(asset=OuterRef("pk")).order_by("-created_at", "-pk")
+    rows = list(
+        assets.order_by("-created_at", "-id")
+        .annotate(
+            check_model=Subquery(latest.values("clip_model")[:1]),
+            check_embedding=Subquery(latest.values("embedding")[:1]),
+        )
+        .values_list("check_model", "check_embedding")[:limit]
+    )
+    images = [embedding for name, embedding in rows if name == model and embedding]
+    references = [
+        embedding
+        for embedding, name in project.reference_images.values_list("embedding", "embedding_model")
+        if embedding and name == model
+    ]
+    total_references = project.reference_images.count()
+    facts = {
+        "project": project,
+        "images": len(images),
+        "references": len(references),
+        "images_left_out": len(rows) - len(images),
+        "references_left_out": total_references - len(references),
+    }
+    if len(references) < MIN_SET:
+        why = (
+            "the brand kit has no reference images"
+            if not total_references
+            else f"{len(references)} of the {total_references} reference images are embedded "
+            "by the current CLIP model"
+        )
+        return SetMeasure(value=None, reason=f"Needs at least 2 reference images: {why}.", **facts)
+    if len(images) < MIN_SET:
+        return SetMeasure(
+            value=None,
+            reason=f"Needs at least 2 approved images with a CLIP embedding; {len(images)} here.",
+            **facts,
+        )
+    return SetMeasure(value=cmmd(images, references), **facts)
