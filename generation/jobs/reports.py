@@ -243,11 +243,17 @@ def _brand_set_table(scope: ReportScope) -> Table:
     for project in projects:
         measure = approved_cmmd(project, since=scope.since, until=scope.until)
         rows.append(
-            [project.name, measure.images, measure.references, measure.label, measure.reason]
+            [
+                project.name,
+                measure.images,
+                measure.references,
+                measure.label,
+                measure.reason or measure.note,
+            ]
         )
     return Table(
         "Approved images against the brand references, as a set (CMMD)",
-        ["Project", "Approved images", "References", "CMMD", "Why no value"],
+        ["Project", "Approved images", "References", "CMMD", "Note"],
         rows,
         empty="No image approved in this period.",
         note="CLIP maximum mean discrepancy between the period's approved images and the "

@@ -25,6 +25,8 @@ from imprimatur.tenancy.models import BrandProject
 MAX_IMAGES = 500
 #: CMMD's unbiased estimate needs two of each.
 MIN_SET = 2
+#: Under this many images (or a fifth as many references) the figure is said to be rough.
+STEADY_SET = 10
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,18 @@ class SetMeasure:
     @property
     def label(self) -> str:
         return "—" if self.value is None else f"{self.value:.3f}"
+
+    @property
+    def note(self) -> str:
+        """What a reader should know about this figure, or ''."""
+        if self.value is None:
+            return ""
+        notes = []
+        if self.images < STEADY_SET or self.references < STEADY_SET // 2:
+            notes.append("few images: a rough figure")
+        if self.value < 0:
+            notes.append("below 0: no difference this estimate can tell from chance")
+        return "; ".join(notes)
 
 
 def approved_cmmd(

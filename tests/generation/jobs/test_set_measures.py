@@ -63,6 +63,7 @@ def test_approved_images_like_the_references_measure_closer_than_others(acme):
     like = [painted_asset(acme, colour, Asset.Status.APPROVED) for colour in (RED, NAVY, RED)]
     measure = approved_cmmd(acme.project)
     assert measure.images == 3 and measure.references == 3 and not measure.reason
+    assert measure.note.startswith("few images: a rough figure")
     # The same figure as CMMD over the stored vectors themselves.
     stored = [AssetCheck.objects.get(asset=a).embedding for a in like]
     references = list(acme.project.reference_images.values_list("embedding", flat=True))
@@ -99,6 +100,7 @@ def test_the_calibration_page_and_the_report_show_the_measure(client, acme, glob
     box = page[page.index("data-set-measure") :]
     box = box[: box.index("</section>")]
     assert f"CMMD {value}" in box and "2 newest approved images" in box
+    assert "few images: a rough figure" in box
     now = timezone.now()
     scope = ReportScope(
         organization=acme.organization,
@@ -107,7 +109,7 @@ def test_the_calibration_page_and_the_report_show_the_measure(client, acme, glob
     )
     checks = next(s for s in report_build(scope).sections if s.key == "checks")
     (table,) = checks.tables
-    assert table.rows == [[acme.project.name, 2, 2, value, ""]]
+    assert table.rows == [[acme.project.name, 2, 2, value, approved_cmmd(acme.project).note]]
     # A period before the images: nothing approved, nothing measured.
     earlier = ReportScope(acme.organization, now - timedelta(days=9), now - timedelta(days=8))
     (table,) = next(s for s in report_build(earlier).sections if s.key == "checks").tables
@@ -116,3 +118,17 @@ def test_the_calibration_page_and_the_report_show_the_measure(client, acme, glob
     other = ReportScope(globex.organization, now - timedelta(days=1), now + timedelta(seconds=1))
     (table,) = next(s for s in report_build(other).sections if s.key == "checks").tables
     assert table.rows == []
+
+
+def test_a_small_or_negative_figure_is_explained():
+    from generation.jobs.set_measures import SetMeasure
+
+    def measure(value, images, references):
+        return SetMeasure(None, value, images, references, 0, 0)
+
+    assert measure(0.5, 40, 10).note == ""
+    assert measure(0.5, 9, 10).note == "few images: a rough figure"
+    assert measure(-0.2, 40, 4).note == (
+        "few images: a rough figure; below 0: no difference this estimate can tell from chance"
+    )
+    assert measure(None, 0, 0).note == "" and measure(None, 0, 0).label == "—"
