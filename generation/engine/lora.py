@@ -83,6 +83,10 @@ class LoraTrainConfig:
     flip: bool = False
     #: Weight of the prior-preservation loss when ``lora_train`` is given prior images.
     prior_weight: float = 1.0
+    #: Share of training rows whose caption is replaced by the empty one (as the base model
+    #: was trained for classifier-free guidance): the adapter then changes the unconditional
+    #: prediction too, so guidance does not amplify the style's difference from it.
+    caption_dropout: float = 0.0
 
     def __post_init__(self) -> None:
         if self.rank < 1:
@@ -97,6 +101,8 @@ class LoraTrainConfig:
             raise ValueError(f"batch_size must be at least 1, got {self.batch_size}")
         if self.resolution is not None and (self.resolution < 8 or self.resolution % 8):
             raise ValueError(f"resolution must be a multiple of 8, got {self.resolution}")
+        if not 0 <= self.caption_dropout < 1:
+            raise ValueError(f"caption_dropout must be in [0, 1), got {self.caption_dropout}")
         if self.prior_weight < 0:
             raise ValueError(f"prior_weight must not be negative, got {self.prior_weight}")
         if self.checkpoint_every < 1:
@@ -325,7 +331,8 @@ def lora_train(
             [vae.encode(pixels[i : i + 8]).latent_dist.mean for i in range(0, len(pixels), 8)]
         )
         latents = latents * vae.config.scaling_factor
-        tokens = _tokens(parts["tokenizer"], captions + prior_captions).to(device)
+        # The empty caption is the last row, drawn by caption dropout.
+        tokens = _tokens(parts["tokenizer"], captions + prior_captions + [""]).to(device)
         fixed_states = None if trained_encoder is not None else text_encoder(tokens)[0]
     del vae, pixels
 
@@ -380,6 +387,9 @@ def lora_train(
         if prior_count:
             index = torch.cat([index, draw(count, prior_count)])
         token_index = index
+        if config.caption_dropout:
+            dropped = torch.rand(len(index), generator=generator) < config.caption_dropout
+            token_index = torch.where(dropped, len(tokens) - 1, index)
         if config.flip:  # each row mirrored or not, by a coin
             mirrored = torch.rand(len(index), generator=generator) < 0.5
             index = index + mirrored.long() * (count + prior_count)

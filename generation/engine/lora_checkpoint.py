@@ -37,6 +37,7 @@ _RESUME_KEYS = (
     "seed",
     "flip",
     "prior_weight",
+    "caption_dropout",
 )
 
 

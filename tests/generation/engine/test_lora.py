@@ -218,11 +218,12 @@ def test_the_adapter_file_is_byte_identical_for_the_same_weights(tmp_path):
     assert len(digests) == 1
 
 
-def test_flips_and_prior_images_change_training_and_resume_alike(
+def test_flips_prior_images_and_caption_dropout_change_training_and_resume_alike(
     tiny_model_path, trained, tmp_path
 ):
-    """Mirrored views and prior preservation are real inputs: each changes the losses from the
-    plain run's, and each is part of the settings a checkpoint must be resumed with."""
+    """Mirrored views, prior preservation and caption dropout are real inputs: each changes
+    the losses from the plain run's, and each is part of the settings a checkpoint must be
+    resumed with."""
     prior = (_images(5)[3:], ["a red star", "a blue square"])
     flipped = lora_train(
         tiny_model_path, _images(3), CAPTIONS, tmp_path / "flip", replace(QUICK, flip=True)
@@ -230,8 +231,16 @@ def test_flips_and_prior_images_change_training_and_resume_alike(
     with_prior = lora_train(
         tiny_model_path, _images(3), CAPTIONS, tmp_path / "prior", QUICK, prior=prior
     )
-    assert flipped.completed and with_prior.completed
+    dropped = lora_train(
+        tiny_model_path,
+        _images(3),
+        CAPTIONS,
+        tmp_path / "dropout",
+        replace(QUICK, caption_dropout=0.5),
+    )
+    assert flipped.completed and with_prior.completed and dropped.completed
     assert flipped.losses != trained.losses and with_prior.losses != trained.losses
+    assert dropped.losses != trained.losses
     # The prior's loss is added to the style's: the same draws at weight 0 (before any update)
     # score the style's rows alone, a lower first loss.
     unweighted = lora_train(
@@ -251,6 +260,8 @@ def test_flips_and_prior_images_change_training_and_resume_alike(
         )
     with pytest.raises(ValueError, match="prior_weight must not be negative"):
         replace(QUICK, prior_weight=-1.0)
+    with pytest.raises(ValueError, match=r"caption_dropout must be in \[0, 1\)"):
+        replace(QUICK, caption_dropout=1.0)
 
 
 def test_styles_switch_on_the_warm_base_and_disable_cleanly(
