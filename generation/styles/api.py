@@ -185,6 +185,10 @@ class StyleCreateSerializer(serializers.Serializer):
     max_bytes = serializers.IntegerField(required=False, help_text="Largest weights file.")
     seed = serializers.IntegerField(required=False)
     train_text_encoder = serializers.BooleanField(required=False)
+    flip = serializers.BooleanField(required=False, help_text="Train on mirrored views too.")
+    caption_dropout = serializers.FloatField(
+        required=False, help_text="Share of captions left empty in training (0 to 0.9)."
+    )
 
 
 def _per_image(values: list[str] | None, count: int) -> list[str]:
@@ -231,7 +235,7 @@ class ProjectStyleListView(APIView):
             attest=data["attest"],
             config={
                 key: data[key]
-                for key in (*services.CONFIG_BOUNDS, "train_text_encoder")
+                for key in (*services.CONFIG_BOUNDS, *services.CONFIG_SWITCHES)
                 if key in data
             },
         )

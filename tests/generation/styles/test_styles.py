@@ -63,6 +63,22 @@ def test_an_attested_set_is_stored_with_held_out_images_and_audited(acme):
     assert (style.version, again.version) == (1, 2)
 
 
+def test_training_settings_are_bounded_and_reach_the_trainer():
+    from generation.engine.lora import LoraTrainConfig
+
+    config = services.style_config_clean({"caption_dropout": 0.3, "flip": True})
+    assert config["caption_dropout"] == 0.3 and config["flip"] is True
+    assert config["train_text_encoder"] is False and config["steps"] == 300
+    # Every setting is one the trainer takes (the task passes them on by name).
+    assert set(config) <= set(LoraTrainConfig.__dataclass_fields__) | {"time_budget_s"}
+    with pytest.raises(ValidationError) as caught:
+        services.style_config_clean({"caption_dropout": 1.0, "flip": "yes"})
+    assert caught.value.message_dict == {
+        "caption_dropout": ["Must be from 0 to 0.9."],
+        "flip": ["Give true or false."],
+    }
+
+
 def test_the_api_refuses_a_set_without_attestations(acme):
     url = f"/api/v1/projects/{acme.project.slug}/styles/"
 
