@@ -17,7 +17,9 @@ The last line is machine-readable:
 train_s=<wall s> switch_ms=<median ms> cmmd_base=<x> cmmd_style=<x> trait_rate=<x>
 
 Usage: .venv/bin/python bench/styles.py [--steps 500] [--rank 16] [--trigger outlined]
-    [--text-encoder | --no-text-encoder] [--weight 1.0] [--guidance 5.0] [--seed 0] [--grid out.png]
+    [--text-encoder | --no-text-encoder] [--flip] [--prior none|base|render] [--prior-weight 1]
+    [--caption-dropout 0]
+    [--weight 1.0] [--guidance 5.0] [--seed 0] [--grid out.png]
 (the defaults are run 8 of bench/README.md: run 5 plus the trigger word and the text encoder's
 LoRA)
 """
@@ -85,6 +87,27 @@ def main() -> None:
         default=True,
         help="Train the text encoder's LoRA too.",
     )
+    parser.add_argument(
+        "--flip",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="Train on mirrored views too.",
+    )
+    parser.add_argument(
+        "--prior",
+        choices=("none", "base", "render"),
+        default="none",
+        help="Prior preservation: the kit's scenes without the style, as the base model draws "
+        "them for their captions (base) or as the dataset renders them (render), trained on "
+        "beside the kit without the trigger word.",
+    )
+    parser.add_argument("--prior-weight", type=float, default=1.0)
+    parser.add_argument(
+        "--caption-dropout",
+        type=float,
+        default=0.0,
+        help="Share of training captions replaced by the empty one.",
+    )
     parser.add_argument("--weight", type=float, default=1.0, help="Adapter weight at use.")
     parser.add_argument("--guidance", type=float, default=RECOMMENDED_GUIDANCE)
     parser.add_argument("--seed", type=int, default=0, help="Training seed.")
@@ -105,9 +128,29 @@ def main() -> None:
         batch_size=args.batch,
         train_text_encoder=args.text_encoder,
         seed=args.seed,
+        flip=args.flip,
+        prior_weight=args.prior_weight,
+        caption_dropout=args.caption_dropout,
     )
     print(f"torch threads {torch.get_num_threads()}; training into {out}; {config}", flush=True)
-    wall, cpu = time.perf_counter(), time.process_time()
+    wall, cpu = time.perf_counter(), time.process_time()  # the prior's images count as training
+    prior = None
+    if args.prior == "render":
+        prior = ([render(scene) for scene in train], [scene.caption for scene in train])
+    elif args.prior == "base":
+        prior = ([], [scene.caption for scene in train])
+        for index, scene in enumerate(train):
+            params = GenerationParams(
+                prompt=scene.caption,
+                negative_prompt="",
+                width=64,
+                height=64,
+                steps=args.gen_steps,
+                guidance_scale=args.guidance,
+                seed=9000 + index,
+                num_images=1,
+            )
+            prior[0].extend(generate(model_path=args.model, params=params))
     result = lora_train(
         args.model,
         [render_outlined(scene) for scene in train],
@@ -117,6 +160,7 @@ def main() -> None:
         progress=lambda step, total, loss: (
             print(f"  step {step}/{total} loss {loss:.4f}", flush=True) if step % 25 == 0 else None
         ),
+        prior=prior,
     )
     train_s, train_cpu = time.perf_counter() - wall, time.process_time() - cpu
     print(
