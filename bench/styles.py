@@ -58,6 +58,20 @@ from generation.engine.pipelines import GenerationParams, generate, load_pipelin
 KIT_SEED, EVAL_SEED = 7, 8
 
 
+def one_image(prompt: str, seed: int, args: argparse.Namespace) -> GenerationParams:
+    """One 64 px image of ``prompt`` at the run's steps and guidance."""
+    return GenerationParams(
+        prompt=prompt,
+        negative_prompt="",
+        width=64,
+        height=64,
+        steps=args.gen_steps,
+        guidance_scale=args.guidance,
+        seed=seed,
+        num_images=1,
+    )
+
+
 def save_grid(rows: list[list[Image.Image]], path: Path) -> None:
     width = max(len(row) for row in rows)
     grid = Image.new("RGB", (64 * width, 64 * len(rows)), (255, 255, 255))
@@ -140,16 +154,7 @@ def main() -> None:
     elif args.prior == "base":
         prior = ([], [scene.caption for scene in train])
         for index, scene in enumerate(train):
-            params = GenerationParams(
-                prompt=scene.caption,
-                negative_prompt="",
-                width=64,
-                height=64,
-                steps=args.gen_steps,
-                guidance_scale=args.guidance,
-                seed=9000 + index,
-                num_images=1,
-            )
+            params = one_image(scene.caption, 9000 + index, args)
             prior[0].extend(generate(model_path=args.model, params=params))
     result = lora_train(
         args.model,
@@ -174,16 +179,7 @@ def main() -> None:
     scenes = list(islice(brand_scenes(EVAL_SEED), args.images))
     base_images, style_images, seconds = [], [], []
     for index, scene in enumerate(scenes):
-        params = GenerationParams(
-            prompt=scene.caption + suffix,
-            negative_prompt="",
-            width=64,
-            height=64,
-            steps=args.gen_steps,
-            guidance_scale=args.guidance,
-            seed=5000 + index,
-            num_images=1,
-        )
+        params = one_image(scene.caption + suffix, 5000 + index, args)
         for adapters, bucket in (((), base_images), ((style,), style_images)):
             started = time.perf_counter()
             bucket += generate(

@@ -225,32 +225,19 @@ def test_flips_prior_images_and_caption_dropout_change_training_and_resume_alike
     the losses from the plain run's, and each is part of the settings a checkpoint must be
     resumed with."""
     prior = (_images(5)[3:], ["a red star", "a blue square"])
-    flipped = lora_train(
-        tiny_model_path, _images(3), CAPTIONS, tmp_path / "flip", replace(QUICK, flip=True)
-    )
-    with_prior = lora_train(
-        tiny_model_path, _images(3), CAPTIONS, tmp_path / "prior", QUICK, prior=prior
-    )
-    dropped = lora_train(
-        tiny_model_path,
-        _images(3),
-        CAPTIONS,
-        tmp_path / "dropout",
-        replace(QUICK, caption_dropout=0.5),
-    )
+
+    def train(folder: str, config: LoraTrainConfig = QUICK, **extra) -> LoraTrainResult:
+        return lora_train(tiny_model_path, _images(3), CAPTIONS, tmp_path / folder, config, **extra)
+
+    flipped = train("flip", replace(QUICK, flip=True))
+    with_prior = train("prior", prior=prior)
+    dropped = train("dropout", replace(QUICK, caption_dropout=0.5))
     assert flipped.completed and with_prior.completed and dropped.completed
     assert flipped.losses != trained.losses and with_prior.losses != trained.losses
     assert dropped.losses != trained.losses
     # The prior's loss is added to the style's: the same draws at weight 0 (before any update)
     # score the style's rows alone, a lower first loss.
-    unweighted = lora_train(
-        tiny_model_path,
-        _images(3),
-        CAPTIONS,
-        tmp_path / "zero",
-        replace(QUICK, prior_weight=0.0),
-        prior=prior,
-    )
+    unweighted = train("zero", replace(QUICK, prior_weight=0.0), prior=prior)
     assert with_prior.losses[0] > unweighted.losses[0]
     with pytest.raises(ValueError, match="other settings \\(flip\\)"):
         lora_train(tiny_model_path, _images(3), CAPTIONS, tmp_path / "flip", QUICK)
