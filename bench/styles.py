@@ -18,7 +18,7 @@ train_s=<wall s> switch_ms=<median ms> cmmd_base=<x> cmmd_style=<x> trait_rate=<
 
 Usage: .venv/bin/python bench/styles.py [--steps 500] [--rank 16] [--trigger outlined]
     [--text-encoder | --no-text-encoder] [--flip] [--prior none|base|render] [--prior-weight 1]
-    [--caption-dropout 0]
+    [--caption-dropout 0] [--convolutions]
     [--weight 1.0] [--guidance 5.0] [--seed 0] [--grid out.png]
 (the defaults are run 8 of bench/README.md: run 5 plus the trigger word and the text encoder's
 LoRA)
@@ -117,6 +117,12 @@ def main() -> None:
     )
     parser.add_argument("--prior-weight", type=float, default=1.0)
     parser.add_argument(
+        "--convolutions",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="Adapt the UNet's convolutions too, not only its attention.",
+    )
+    parser.add_argument(
         "--caption-dropout",
         type=float,
         default=0.0,
@@ -145,6 +151,7 @@ def main() -> None:
         flip=args.flip,
         prior_weight=args.prior_weight,
         caption_dropout=args.caption_dropout,
+        convolutions=args.convolutions,
     )
     print(f"torch threads {torch.get_num_threads()}; training into {out}; {config}", flush=True)
     wall, cpu = time.perf_counter(), time.process_time()  # the prior's images count as training

@@ -39,6 +39,7 @@ from generation.engine.lora_checkpoint import (
     file_digest,
     restore_checkpoint,
     save_checkpoint,
+    unet_targets,
 )
 
 __all__ = [
@@ -87,6 +88,8 @@ class LoraTrainConfig:
     #: was trained for classifier-free guidance): the adapter then changes the unconditional
     #: prediction too, so guidance does not amplify the style's difference from it.
     caption_dropout: float = 0.0
+    #: Adapt the UNet's convolutions too (``UNET_CONV_TARGETS``), not only its attention.
+    convolutions: bool = False
 
     def __post_init__(self) -> None:
         if self.rank < 1:
@@ -303,7 +306,7 @@ def lora_train(
     # caller's random state as it was.
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
-        unet.add_adapter(_lora_config(config.rank, config.lora_alpha, UNET_TARGETS))
+        unet.add_adapter(_lora_config(config.rank, config.lora_alpha, unet_targets(config)))
         if config.train_text_encoder:
             _add_text_encoder_adapter(
                 text_encoder, _lora_config(config.rank, config.lora_alpha, TEXT_ENCODER_TARGETS)

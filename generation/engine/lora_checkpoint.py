@@ -25,6 +25,9 @@ WEIGHTS_FILE = "pytorch_lora_weights.safetensors"
 CHECKPOINT_FILE = "lora_checkpoint.pt"
 #: Attention projections LoRA adapts: the UNet's (diffusers) and the CLIP text encoder's.
 UNET_TARGETS = ("to_q", "to_k", "to_v", "to_out.0")
+#: With ``LoraTrainConfig.convolutions``: the UNet's resnet convolutions and the attention
+#: blocks' input and output projections too (spatial patterns, not only what attends to what).
+UNET_CONV_TARGETS = ("conv1", "conv2", "proj_in", "proj_out")
 TEXT_ENCODER_TARGETS = ("q_proj", "k_proj", "v_proj", "out_proj")
 #: Settings that must match for a checkpoint to be continued (``steps`` may grow).
 _RESUME_KEYS = (
@@ -38,7 +41,13 @@ _RESUME_KEYS = (
     "flip",
     "prior_weight",
     "caption_dropout",
+    "convolutions",
 )
+
+
+def unet_targets(config: Any) -> tuple[str, ...]:
+    """The UNet modules a run's LoRA adapts (the metadata names them, so loading matches)."""
+    return UNET_TARGETS + (UNET_CONV_TARGETS if config.convolutions else ())
 
 
 def _adapter_state(unet: torch.nn.Module, text_encoder: torch.nn.Module | None) -> dict:
@@ -62,11 +71,17 @@ def _save_weights(out_dir: Path, unet: Any, text_encoder: Any | None, config: An
 
     scratch_name = f".{WEIGHTS_FILE}.tmp"
     metadata = {"r": config.rank, "lora_alpha": config.lora_alpha}
-    unet_metadata = {**metadata, "target_modules": list(UNET_TARGETS)}
+    unet_metadata = {**metadata, "target_modules": list(unet_targets(config))}
     text_metadata = {**metadata, "target_modules": list(TEXT_ENCODER_TARGETS)}
     StableDiffusionPipeline.save_lora_weights(
         save_directory=out_dir,
-        unet_lora_layers=convert_state_dict_to_diffusers(get_peft_model_state_dict(unet)),
+        # peft's own key names for a convolution adapter: diffusers' older names ("lora.down")
+        # for a mix of convolution and attention layers load back without the attention ones.
+        unet_lora_layers=(
+            get_peft_model_state_dict(unet)
+            if config.convolutions
+            else convert_state_dict_to_diffusers(get_peft_model_state_dict(unet))
+        ),
         text_encoder_lora_layers=(
             convert_state_dict_to_diffusers(get_peft_model_state_dict(text_encoder))
             if text_encoder is not None

@@ -186,6 +186,9 @@ class StyleCreateSerializer(serializers.Serializer):
     seed = serializers.IntegerField(required=False)
     train_text_encoder = serializers.BooleanField(required=False)
     flip = serializers.BooleanField(required=False, help_text="Train on mirrored views too.")
+    convolutions = serializers.BooleanField(
+        required=False, help_text="Adapt the UNet's convolutions too, not only its attention."
+    )
     caption_dropout = serializers.FloatField(
         required=False, help_text="Share of captions left empty in training (0 to 0.9)."
     )

@@ -35,7 +35,11 @@ CONFIG_BOUNDS: dict[str, tuple] = {
     "caption_dropout": (0.0, 0.0, 0.9),
 }
 #: On/off training settings and their defaults.
-CONFIG_SWITCHES: dict[str, bool] = {"train_text_encoder": False, "flip": False}
+CONFIG_SWITCHES: dict[str, bool] = {
+    "train_text_encoder": False,
+    "flip": False,
+    "convolutions": False,
+}
 
 
 def _may_manage(user, project: BrandProject) -> None:

@@ -122,6 +122,34 @@ def test_training_writes_a_diffusers_lora_that_loads(trained, tiny_model_path):
     assert pipeline.get_list_adapters() == {"unet": ["check"]}
 
 
+def test_a_convolution_adapter_loads_every_layer_it_trained(tiny_model_path, tmp_path):
+    """``convolutions``: the resnets' convolutions and the attention blocks' projections are
+    adapted too, and the file's metadata names them, so the loader applies every tensor."""
+    result = lora_train(
+        tiny_model_path,
+        _images(3),
+        CAPTIONS,
+        tmp_path / "conv",
+        replace(QUICK, convolutions=True),
+    )
+    keys = list(load_file(result.weights_path))
+    for part in (".conv1.", ".conv2.", ".proj_in.", ".to_q."):
+        assert any(part in key for key in keys), part
+    from diffusers import StableDiffusionPipeline
+
+    pipeline = StableDiffusionPipeline.from_pretrained(
+        tiny_model_path, local_files_only=True, safety_checker=None, requires_safety_checker=False
+    )
+    pipeline.load_lora_weights(result.weights_path.parent, weight_name=WEIGHTS_FILE)
+    adapted = {
+        name
+        for name, module in pipeline.unet.named_modules()
+        if hasattr(module, "lora_A") and module.lora_A
+    }
+    trained_layers = {key.split(".lora")[0].removeprefix("unet.") for key in keys}
+    assert trained_layers == adapted
+
+
 def test_text_encoder_lora_and_size_budget(tiny_model_path, tmp_path):
     config = replace(QUICK, steps=1, train_text_encoder=True)
     result = lora_train(tiny_model_path, _images(2), CAPTIONS[:2], tmp_path / "te", config)
