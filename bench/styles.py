@@ -18,10 +18,10 @@ train_s=<wall s> switch_ms=<median ms> cmmd_base=<x> cmmd_style=<x> trait_rate=<
 
 Usage: .venv/bin/python bench/styles.py [--steps 500] [--rank 16] [--trigger outlined]
     [--text-encoder | --no-text-encoder] [--flip] [--prior none|base|render] [--prior-weight 1]
-    [--caption-dropout 0] [--convolutions]
+    [--caption-dropout 0.3] [--convolutions | --no-convolutions]
     [--weight 1.0] [--guidance 5.0] [--seed 0] [--grid out.png]
-(the defaults are run 8 of bench/README.md: run 5 plus the trigger word and the text encoder's
-LoRA)
+(the defaults are run 24 of bench/README.md: run 8, the trigger word and the text encoder's
+LoRA, plus caption dropout 0.3 and LoRA on the UNet's convolutions)
 """
 
 from __future__ import annotations
@@ -119,13 +119,13 @@ def main() -> None:
     parser.add_argument(
         "--convolutions",
         action=argparse.BooleanOptionalAction,
-        default=False,
+        default=True,
         help="Adapt the UNet's convolutions too, not only its attention.",
     )
     parser.add_argument(
         "--caption-dropout",
         type=float,
-        default=0.0,
+        default=0.3,
         help="Share of training captions replaced by the empty one.",
     )
     parser.add_argument("--weight", type=float, default=1.0, help="Adapter weight at use.")
