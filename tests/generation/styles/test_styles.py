@@ -69,6 +69,8 @@ def test_training_settings_are_bounded_and_reach_the_trainer():
     config = services.style_config_clean({"caption_dropout": 0.3, "flip": True})
     assert config["caption_dropout"] == 0.3 and config["flip"] is True
     assert config["train_text_encoder"] is False and config["steps"] == 300
+    defaults = services.style_config_clean({})
+    assert defaults["caption_dropout"] == 0.3 and defaults["convolutions"] is False
     # Every setting is one the trainer takes (the task passes them on by name).
     assert set(config) <= set(LoraTrainConfig.__dataclass_fields__) | {"time_budget_s"}
     with pytest.raises(ValidationError) as caught:
