@@ -396,9 +396,7 @@ class AssetCheck(OrganizationScoped):
     result = models.JSONField(help_text="Every score, threshold and box (checks.ImageChecks).")
     suite_version = models.CharField(max_length=20)
     clip_model = models.CharField(max_length=300)
-    #: The image's CLIP embedding by ``clip_model`` (a list of floats), or null when no CLIP
-    #: model ran: set measures (CMMD against the brand's references) read it, not the image.
-    embedding = models.JSONField(null=True, blank=True, editable=False)
+    embedding = models.JSONField(null=True, editable=False)  # CLIP's, for set_measures.py
     trigger = models.CharField(max_length=20, choices=Trigger.choices)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
