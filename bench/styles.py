@@ -95,18 +95,13 @@ def main() -> None:
     parser.add_argument(
         "--trigger", default="outlined", help="Word appended to captions and prompts ('': none)."
     )
-    parser.add_argument(
-        "--text-encoder",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="Train the text encoder's LoRA too.",
-    )
-    parser.add_argument(
-        "--flip",
-        action=argparse.BooleanOptionalAction,
-        default=False,
-        help="Train on mirrored views too.",
-    )
+    switches = {
+        "--text-encoder": (True, "Train the text encoder's LoRA too."),
+        "--flip": (False, "Train on mirrored views too."),
+        "--convolutions": (True, "Adapt the UNet's convolutions too, not only its attention."),
+    }
+    for flag, (default, text) in switches.items():
+        parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, help=text)
     parser.add_argument(
         "--prior",
         choices=("none", "base", "render"),
@@ -116,12 +111,6 @@ def main() -> None:
         "beside the kit without the trigger word.",
     )
     parser.add_argument("--prior-weight", type=float, default=1.0)
-    parser.add_argument(
-        "--convolutions",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="Adapt the UNet's convolutions too, not only its attention.",
-    )
     parser.add_argument(
         "--caption-dropout",
         type=float,
