@@ -87,12 +87,9 @@ def approved_cmmd(
         .values_list("check_model", "check_embedding")[:limit]
     )
     images = [embedding for name, embedding in rows if name == model and embedding]
-    references = [
-        embedding
-        for embedding, name in project.reference_images.values_list("embedding", "embedding_model")
-        if embedding and name == model
-    ]
-    total_references = project.reference_images.count()
+    kit = list(project.reference_images.values_list("embedding", "embedding_model"))
+    references = [embedding for embedding, name in kit if embedding and name == model]
+    total_references = len(kit)
     facts = {
         "project": project,
         "images": len(images),
