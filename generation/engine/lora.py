@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -44,6 +45,7 @@ from generation.engine.lora_checkpoint import (
 
 __all__ = [
     "CHECKPOINT_FILE",
+    "LR_SCHEDULES",
     "TEXT_ENCODER_TARGETS",
     "UNET_TARGETS",
     "WEIGHTS_FILE",
@@ -53,6 +55,8 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+LR_SCHEDULES = ("constant", "cosine")
 
 #: Components a folder needs to be trained here (a Stable Diffusion 1.x/2.x layout).
 _SD_COMPONENTS = ("unet", "vae", "text_encoder", "tokenizer", "scheduler")
@@ -90,6 +94,17 @@ class LoraTrainConfig:
     caption_dropout: float = 0.0
     #: Adapt the UNet's convolutions too (``UNET_CONV_TARGETS``), not only its attention.
     convolutions: bool = False
+    #: ``constant``, or ``cosine``: the rate falls from ``learning_rate`` to 0 along a half
+    #: cosine over ``steps`` (the last steps move the adapter little, so where training stops
+    #: matters less). It is a function of the step alone, so a resumed run follows it too.
+    lr_schedule: str = "constant"
+    #: Min-SNR loss weighting (Hang et al. 2023; diffusers' ``--snr_gamma``, 5 there): each
+    #: row's loss weighted by min(SNR, gamma) / SNR, so the nearly clean timesteps, whose
+    #: detail the adapter should not fit, count less. None: every timestep alike.
+    snr_gamma: float | None = None
+    #: Noise offset (diffusers' ``--noise_offset``): a per-image, per-channel constant of this
+    #: scale added to the noise, which lets the model change an image's overall brightness.
+    noise_offset: float = 0.0
 
     def __post_init__(self) -> None:
         if self.rank < 1:
@@ -108,6 +123,12 @@ class LoraTrainConfig:
             raise ValueError(f"caption_dropout must be in [0, 1), got {self.caption_dropout}")
         if self.prior_weight < 0:
             raise ValueError(f"prior_weight must not be negative, got {self.prior_weight}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
+        if self.snr_gamma is not None and not self.snr_gamma > 0:
+            raise ValueError(f"snr_gamma must be positive, got {self.snr_gamma}")
+        if not 0 <= self.noise_offset < 1:
+            raise ValueError(f"noise_offset must be in [0, 1), got {self.noise_offset}")
         if self.checkpoint_every < 1:
             raise ValueError(f"checkpoint_every must be at least 1, got {self.checkpoint_every}")
 
@@ -132,6 +153,24 @@ class LoraTrainResult:
     bytes: int = 0
     #: Seconds this call took (loading included).
     seconds: float = 0.0
+
+
+def _learning_rate(config: LoraTrainConfig, step: int) -> float:
+    """The rate of the step after ``step`` steps (the schedule depends on the step alone)."""
+    if config.lr_schedule == "cosine":
+        return config.learning_rate * 0.5 * (1 + math.cos(math.pi * step / config.steps))
+    return config.learning_rate
+
+
+def _min_snr_weights(alphas: torch.Tensor, gamma: float, prediction: str) -> torch.Tensor:
+    """Min-SNR-gamma weights of rows at noise levels ``alphas`` (cumulative products)."""
+    snr = alphas / (1 - alphas)
+    clipped = torch.clamp(snr, max=gamma)
+    if prediction == "v_prediction":
+        return clipped / (snr + 1)
+    if prediction == "sample":
+        return clipped
+    return clipped / snr
 
 
 def _device() -> torch.device:
@@ -397,7 +436,10 @@ def lora_train(
             mirrored = torch.rand(len(index), generator=generator) < 0.5
             index = index + mirrored.long() * (count + prior_count)
         batch = latents[index.to(device)]
-        noise = torch.randn(batch.shape, generator=generator).to(device)
+        noise = torch.randn(batch.shape, generator=generator)
+        if config.noise_offset:
+            noise += config.noise_offset * torch.randn(*batch.shape[:2], 1, 1, generator=generator)
+        noise = noise.to(device)
         timesteps = torch.randint(
             0, scheduler.config.num_train_timesteps, (len(index),), generator=generator
         ).to(device)
@@ -417,10 +459,14 @@ def lora_train(
             target = noise
         errors = F.mse_loss(predicted.float(), target.float(), reduction="none")
         errors = errors.mean(dim=(1, 2, 3))
+        if config.snr_gamma is not None:
+            errors = errors * _min_snr_weights(alphas[timesteps], config.snr_gamma, prediction)
         style_rows = len(errors) if not prior_count else len(errors) // 2
         loss = errors[:style_rows].mean()
         if prior_count:
             loss = loss + config.prior_weight * errors[style_rows:].mean()
+        for group in optimizer.param_groups:
+            group["lr"] = _learning_rate(config, step)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if config.max_grad_norm is not None:

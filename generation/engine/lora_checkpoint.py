@@ -42,6 +42,9 @@ _RESUME_KEYS = (
     "prior_weight",
     "caption_dropout",
     "convolutions",
+    "lr_schedule",
+    "snr_gamma",
+    "noise_offset",
 )
 
 

@@ -279,6 +279,53 @@ def test_flips_prior_images_and_caption_dropout_change_training_and_resume_alike
         replace(QUICK, caption_dropout=1.0)
 
 
+def test_cosine_schedule_min_snr_and_noise_offset_change_training_and_resume_alike(
+    tiny_model_path, trained, tmp_path
+):
+    """The learning-rate schedule, min-SNR weighting and the noise offset are real levers:
+    each changes the losses, and each is part of the settings a checkpoint resumes with."""
+    from generation.engine.lora import _learning_rate, _min_snr_weights
+
+    cosine = replace(QUICK, lr_schedule="cosine")
+    rates = [_learning_rate(cosine, step) for step in range(QUICK.steps)]
+    assert rates[0] == QUICK.learning_rate and rates[2] == pytest.approx(QUICK.learning_rate / 2)
+    assert rates == sorted(rates, reverse=True) and rates[-1] < QUICK.learning_rate / 5
+    assert {_learning_rate(QUICK, step) for step in range(QUICK.steps)} == {QUICK.learning_rate}
+    # SNR = alpha / (1 - alpha): 9, 1 and 1/9 here. Epsilon rows above gamma = 5 count
+    # 5/9; the others fully. v-prediction divides by SNR + 1 instead.
+    alphas = torch.tensor([0.9, 0.5, 0.1])
+    assert _min_snr_weights(alphas, 5.0, "epsilon").tolist() == pytest.approx([5 / 9, 1, 1])
+    assert _min_snr_weights(alphas, 5.0, "v_prediction").tolist() == pytest.approx([0.5, 0.5, 0.1])
+
+    def train(folder: str, config: LoraTrainConfig, **extra) -> LoraTrainResult:
+        return lora_train(tiny_model_path, _images(3), CAPTIONS, tmp_path / folder, config, **extra)
+
+    # The schedule is a function of the step alone: an interrupted cosine run resumes to the
+    # same weights as one whole run.
+    stops: list[int] = []
+    first = train(
+        "cos", cosine, progress=lambda *a: stops.append(a[0]), should_stop=lambda: len(stops) == 3
+    )
+    assert first.steps_done == 3 and not first.completed
+    resumed = train("cos", cosine)
+    whole = train("cos-whole", cosine)
+    assert resumed.completed and resumed.sha256 == whole.sha256
+    assert whole.losses[0] == trained.losses[0] and whole.sha256 != trained.sha256
+    snr = train("snr", replace(QUICK, snr_gamma=5.0))
+    offset = train("offset", replace(QUICK, noise_offset=0.1))
+    assert snr.losses != trained.losses and offset.losses != trained.losses
+    with pytest.raises(ValueError, match="other settings \\(lr_schedule\\)"):
+        train("cos", QUICK)
+    with pytest.raises(ValueError, match="other settings \\(snr_gamma\\)"):
+        train("snr", QUICK)
+    with pytest.raises(ValueError, match="lr_schedule must be one of"):
+        replace(QUICK, lr_schedule="linear")
+    with pytest.raises(ValueError, match="snr_gamma must be positive"):
+        replace(QUICK, snr_gamma=0.0)
+    with pytest.raises(ValueError, match=r"noise_offset must be in \[0, 1\)"):
+        replace(QUICK, noise_offset=1.5)
+
+
 def test_styles_switch_on_the_warm_base_and_disable_cleanly(
     tiny_model_path, clean_pipeline, style_a, second_style
 ):
