@@ -41,7 +41,7 @@ import torch
 from PIL import Image
 
 from generation.checks.cmmd import cmmd_images
-from generation.demo.brand_style import brand_scenes, read_outline, render_outlined
+from generation.demo.brand_style import brand_kit, brand_scenes, read_outline, render_outlined
 from generation.demo.dataset import render
 from generation.demo.training import (
     CLIP_ARCHITECTURE,
@@ -52,7 +52,7 @@ from generation.demo.training import (
 )
 from generation.engine.adapters import StyleAdapter, adapters_apply
 from generation.engine.clip import load_clip
-from generation.engine.lora import LoraTrainConfig, lora_train
+from generation.engine.lora import LR_SCHEDULES, LoraTrainConfig, lora_train
 from generation.engine.pipelines import GenerationParams, generate, load_pipeline
 
 KIT_SEED, EVAL_SEED = 7, 8
@@ -117,6 +117,17 @@ def main() -> None:
         default=0.3,
         help="Share of training captions replaced by the empty one.",
     )
+    parser.add_argument(
+        "--kit",
+        choices=("balanced", "random"),
+        default="random",
+        help="The kit's scenes: every colour and shape in turn (balanced), or drawn at random.",
+    )
+    parser.add_argument("--lr-schedule", choices=LR_SCHEDULES, default="constant")
+    parser.add_argument(
+        "--snr-gamma", type=float, default=None, help="Min-SNR loss weighting (default: none)."
+    )
+    parser.add_argument("--noise-offset", type=float, default=0.0)
     parser.add_argument("--weight", type=float, default=1.0, help="Adapter weight at use.")
     parser.add_argument("--guidance", type=float, default=RECOMMENDED_GUIDANCE)
     parser.add_argument("--seed", type=int, default=0, help="Training seed.")
@@ -127,7 +138,11 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     suffix = f", {args.trigger}" if args.trigger else ""
 
-    kit = list(islice(brand_scenes(KIT_SEED), args.train + args.held_out))
+    count = args.train + args.held_out
+    if args.kit == "balanced":
+        kit = brand_kit(KIT_SEED, count)
+    else:
+        kit = list(islice(brand_scenes(KIT_SEED), count))
     train, held_out = kit[: args.train], kit[args.train :]
     out = args.out or Path(tempfile.mkdtemp(prefix="style-lora-"))
     config = LoraTrainConfig(
@@ -141,6 +156,9 @@ def main() -> None:
         prior_weight=args.prior_weight,
         caption_dropout=args.caption_dropout,
         convolutions=args.convolutions,
+        lr_schedule=args.lr_schedule,
+        snr_gamma=args.snr_gamma,
+        noise_offset=args.noise_offset,
     )
     print(f"torch threads {torch.get_num_threads()}; training into {out}; {config}", flush=True)
     wall, cpu = time.perf_counter(), time.process_time()  # the prior's images count as training

@@ -65,6 +65,29 @@ def brand_scenes(seed: int) -> Iterator[Scene]:
             yield replace(scene, size=scene.size - 2 * OUTLINE_WIDTH / 64)
 
 
+def brand_kit(seed: int, count: int) -> list[Scene]:
+    """``count`` scenes of the brand as a brand would pick its kit: every shape colour of the
+    palette and every shape, as evenly as ``count`` allows (``brand_scenes`` draws at random,
+    and 12 random scenes leave colours out: a style then learns its trait on some colours
+    only). Colours are taken in turns, each with the shape used least so far."""
+    pool = [c for c in training_combinations() if OUTLINE not in (c[1], c[2]) and c[0] in SHAPES]
+    # bandit: seeded randomness of procedural demo data, not a secret.
+    rng = random.Random(seed)  # nosec B311
+    colours = sorted({colour for _, colour, _ in pool})
+    rng.shuffle(colours)
+    used = dict.fromkeys(SHAPES, 0)
+    kit: list[Scene] = []
+    while len(kit) < count:
+        colour = colours[len(kit) % len(colours)]
+        choices = [c for c in pool if c[1] == colour]
+        fewest = min(used[shape] for shape, _, _ in choices)
+        combination = rng.choice([c for c in choices if used[c[0]] == fewest])
+        used[combination[0]] += 1
+        scene = random_scene(rng, combination)
+        kit.append(replace(scene, size=scene.size - 2 * OUTLINE_WIDTH / 64))
+    return kit
+
+
 def render_outlined(scene: Scene, size: int = 64) -> Image.Image:
     """Draw ``scene`` as ``dataset.render`` does, with a white outline around the shape."""
     side = size * SUPERSAMPLE

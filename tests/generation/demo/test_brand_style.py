@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from itertools import islice
 
 import numpy as np
 
-from generation.demo.brand_style import brand_scenes, read_outline, render_outlined
+from generation.demo.brand_style import (
+    SHAPES,
+    brand_kit,
+    brand_scenes,
+    read_outline,
+    render_outlined,
+)
 from generation.demo.dataset import render
 
 
@@ -27,3 +34,16 @@ def test_a_white_blob_or_an_empty_image_is_no_outline():
     outlined = blob.copy()
     outlined[23:41, 23:41] = (215, 35, 35)  # a red square inside a 3-pixel white frame
     assert read_outline(outlined).present
+
+
+def test_the_kit_covers_every_colour_and_shape_evenly():
+    kit = brand_kit(7, 12)
+    colours = Counter(scene.colour for scene in kit)
+    shapes = Counter(scene.shape for scene in kit)
+    pool = list(islice(brand_scenes(7), 400))
+    assert set(colours) == {s.colour for s in pool} and set(shapes) == set(SHAPES)
+    assert max(colours.values()) - min(colours.values()) <= 1
+    assert max(shapes.values()) - min(shapes.values()) <= 1
+    assert [s.caption for s in brand_kit(7, 12)] == [s.caption for s in kit]
+    assert [s.caption for s in brand_kit(8, 12)] != [s.caption for s in kit]
+    assert all(read_outline(render_outlined(scene)).present for scene in kit)
