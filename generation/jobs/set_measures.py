@@ -112,3 +112,58 @@ def approved_cmmd(
             **facts,
         )
     return SetMeasure(value=cmmd(images, references), **facts)
+
+
+@dataclass(frozen=True)
+class EmbeddingBackfill:
+    """What ``embeddings_backfill`` did."""
+
+    images: int
+    references: int
+    #: Approved images whose current check was made by another CLIP model: only running their
+    #: checks again measures them (an embedding beside another model's scores would mislead).
+    other_model: int
+
+
+def embeddings_backfill(*, batch: int = 16, limit: int | None = None, clip=None):
+    """Store the configured CLIP model's embedding of every approved image whose current check
+    has none (checked before checks kept embeddings), oldest first, and embed the reference
+    images that lack this model's embedding; returns an ``EmbeddingBackfill``. The vector is
+    of the stored image file, as the check's is of the image it stored. Safe to run again (and
+    while workers check images): each is embedded once."""
+    from PIL import Image
+
+    from generation.checks.embeddings import encode_images
+    from generation.jobs.checking import clip_load, reference_embed
+    from imprimatur.tenancy.models import BrandReferenceImage
+
+    model = clip_model_name()
+    latest = AssetCheck.objects.filter(asset=OuterRef("asset")).order_by("-created_at", "-pk")
+    current = AssetCheck.objects.filter(
+        asset__status=Asset.Status.APPROVED, pk=Subquery(latest.values("pk")[:1])
+    )
+    missing = current.filter(embedding__isnull=True, clip_model=model).exclude(asset__image="")
+    done, last = 0, 0
+    while limit is None or done < limit:
+        size = batch if limit is None else min(batch, limit - done)
+        checks = list(missing.filter(pk__gt=last).select_related("asset").order_by("pk")[:size])
+        if not checks:
+            break
+        clip = clip or clip_load()
+        images = []
+        for check in checks:
+            with check.asset.image.open("rb") as handle, Image.open(handle) as image:
+                images.append(image.convert("RGB"))
+        for check, vector in zip(checks, encode_images(clip, images).tolist(), strict=True):
+            AssetCheck.objects.filter(pk=check.pk).update(embedding=vector)
+        done += len(checks)
+        last = checks[-1].pk
+    references = 0
+    stale = BrandReferenceImage.objects.exclude(embedding_model=model, embedding__isnull=False)
+    for reference in stale.order_by("pk"):
+        clip = clip or clip_load()
+        reference_embed(reference, clip)
+        references += 1
+    return EmbeddingBackfill(
+        images=done, references=references, other_model=current.exclude(clip_model=model).count()
+    )

@@ -10,6 +10,7 @@ from datetime import timedelta
 import numpy as np
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import CommandError, call_command
 from django.utils import timezone
 from PIL import Image
 
@@ -132,3 +133,43 @@ def test_a_small_or_negative_figure_is_explained():
         "few images: a rough figure; below 0: no difference this estimate can tell from chance"
     )
     assert measure(None, 0, 0).note == "" and measure(None, 0, 0).label == "—"
+
+
+def test_the_backfill_embeds_older_images_and_stale_references_once(acme):
+    """Images checked before checks kept embeddings, and references embedded by another CLIP
+    model, are embedded by the command; a check by another model is counted, not touched."""
+    add_references(acme, [RED, NAVY])
+    older = [painted_asset(acme, colour, Asset.Status.APPROVED) for colour in (RED, NAVY, RED)]
+    kept = {a.pk: AssetCheck.objects.get(asset=a).embedding for a in older}
+    before = approved_cmmd(acme.project)
+    AssetCheck.objects.filter(asset__in=older).update(embedding=None)
+    other = painted_asset(acme, GREEN, Asset.Status.APPROVED)
+    AssetCheck.objects.filter(asset=other).update(clip_model="other", embedding=None)
+    unapproved = painted_asset(acme, YELLOW, Asset.Status.GENERATED)
+    AssetCheck.objects.filter(asset=unapproved).update(embedding=None)
+    # (after the checks above, which embed any stale reference themselves)
+    acme.project.reference_images.filter(pk=acme.project.reference_images.first().pk).update(
+        embedding_model="other"
+    )
+    gap = approved_cmmd(acme.project)
+    assert gap.value is None and gap.images_left_out == 4 and gap.references_left_out == 1
+
+    out = io.StringIO()
+    call_command("generation_embeddings", stdout=out)
+    assert out.getvalue().splitlines() == [
+        f"Embedded 3 approved images and 1 reference image with {checking.clip_model_name()}.",
+        "1 approved image was checked by another CLIP model: run their checks again to count "
+        "them in the set measure.",
+    ]
+    for asset in older:  # the stored file's vector: the check's, up to the PNG round trip
+        assert np.allclose(AssetCheck.objects.get(asset=asset).embedding, kept[asset.pk], atol=1e-4)
+    assert AssetCheck.objects.get(asset=other).embedding is None
+    assert AssetCheck.objects.get(asset=unapproved).embedding is None
+    after = approved_cmmd(acme.project)
+    assert after.images == 3 and after.references == 2 and after.images_left_out == 1
+    assert after.value == pytest.approx(before.value, abs=1e-3)
+    out = io.StringIO()
+    call_command("generation_embeddings", stdout=out)
+    assert out.getvalue().startswith("Embedded 0 approved images and 0 reference images")
+    with pytest.raises(CommandError, match="at least 1"):
+        call_command("generation_embeddings", limit=0)
