@@ -192,6 +192,11 @@ class StyleCreateSerializer(serializers.Serializer):
     caption_dropout = serializers.FloatField(
         required=False, help_text="Share of captions left empty in training (0 to 0.9)."
     )
+    lr_schedule = serializers.ChoiceField(
+        choices=services.CONFIG_CHOICES["lr_schedule"][1],
+        required=False,
+        help_text="The learning rate: constant, or falling to 0 along a half cosine (default).",
+    )
 
 
 def _per_image(values: list[str] | None, count: int) -> list[str]:
@@ -238,7 +243,11 @@ class ProjectStyleListView(APIView):
             attest=data["attest"],
             config={
                 key: data[key]
-                for key in (*services.CONFIG_BOUNDS, *services.CONFIG_SWITCHES)
+                for key in (
+                    *services.CONFIG_BOUNDS,
+                    *services.CONFIG_SWITCHES,
+                    *services.CONFIG_CHOICES,
+                )
                 if key in data
             },
         )

@@ -71,13 +71,19 @@ def test_training_settings_are_bounded_and_reach_the_trainer():
     assert config["train_text_encoder"] is False and config["steps"] == 300
     defaults = services.style_config_clean({})
     assert defaults["caption_dropout"] == 0.3 and defaults["convolutions"] is False
+    assert defaults["lr_schedule"] == "cosine"
+    assert services.style_config_clean({"lr_schedule": "constant"})["lr_schedule"] == "constant"
+    from generation.engine.lora import LR_SCHEDULES
+
+    assert services.CONFIG_CHOICES["lr_schedule"][1] == LR_SCHEDULES
     # Every setting is one the trainer takes (the task passes them on by name).
     assert set(config) <= set(LoraTrainConfig.__dataclass_fields__) | {"time_budget_s"}
     with pytest.raises(ValidationError) as caught:
-        services.style_config_clean({"caption_dropout": 1.0, "flip": "yes"})
+        services.style_config_clean({"caption_dropout": 1.0, "flip": "yes", "lr_schedule": "x"})
     assert caught.value.message_dict == {
         "caption_dropout": ["Must be from 0 to 0.9."],
         "flip": ["Give true or false."],
+        "lr_schedule": ["Choose one of: constant, cosine."],
     }
 
 
