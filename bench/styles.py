@@ -52,7 +52,8 @@ from generation.demo.training import (
 )
 from generation.engine.adapters import StyleAdapter, adapters_apply
 from generation.engine.clip import load_clip
-from generation.engine.lora import LR_SCHEDULES, LoraTrainConfig, lora_train
+from generation.engine.lora import LR_SCHEDULES, LoraTrainConfig
+from generation.engine.lora_ensemble import lora_train_members
 from generation.engine.pipelines import GenerationParams, generate, load_pipeline
 
 KIT_SEED, EVAL_SEED = 7, 8
@@ -123,6 +124,12 @@ def main() -> None:
         default="random",
         help="The kit's scenes: every colour and shape in turn (balanced), or drawn at random.",
     )
+    parser.add_argument(
+        "--members",
+        type=int,
+        default=1,
+        help="Train this many runs (seeds --seed on) and average them into one adapter.",
+    )
     parser.add_argument("--lr-schedule", choices=LR_SCHEDULES, default="constant")
     parser.add_argument(
         "--snr-gamma", type=float, default=None, help="Min-SNR loss weighting (default: none)."
@@ -170,7 +177,7 @@ def main() -> None:
         for index, scene in enumerate(train):
             params = one_image(scene.caption, 9000 + index, args)
             prior[0].extend(generate(model_path=args.model, params=params))
-    result = lora_train(
+    result = lora_train_members(
         args.model,
         [render_outlined(scene) for scene in train],
         [scene.caption + suffix for scene in train],
@@ -180,6 +187,7 @@ def main() -> None:
             print(f"  step {step}/{total} loss {loss:.4f}", flush=True) if step % 25 == 0 else None
         ),
         prior=prior,
+        members=args.members,
     )
     train_s, train_cpu = time.perf_counter() - wall, time.process_time() - cpu
     print(
