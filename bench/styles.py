@@ -18,7 +18,8 @@ train_s=<wall s> switch_ms=<median ms> cmmd_base=<x> cmmd_style=<x> trait_rate=<
 
 Usage: .venv/bin/python bench/styles.py [--steps 500] [--rank 16] [--trigger outlined]
     [--text-encoder | --no-text-encoder] [--flip] [--prior none|base|render] [--prior-weight 1]
-    [--caption-dropout 0.3] [--convolutions | --no-convolutions]
+    [--caption-dropout 0.3] [--convolutions | --no-convolutions] [--kit random|balanced]
+    [--members 1] [--lr-schedule constant|cosine] [--snr-gamma G] [--noise-offset X]
     [--weight 1.0] [--guidance 5.0] [--seed 0] [--grid out.png]
 (the defaults are run 24 of bench/README.md: run 8, the trigger word and the text encoder's
 LoRA, plus caption dropout 0.3 and LoRA on the UNet's convolutions)

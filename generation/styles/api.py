@@ -192,6 +192,10 @@ class StyleCreateSerializer(serializers.Serializer):
     caption_dropout = serializers.FloatField(
         required=False, help_text="Share of captions left empty in training (0 to 0.9)."
     )
+    members = serializers.IntegerField(
+        required=False,
+        help_text="Runs (seeds seed, seed + 1, ...) averaged into one adapter (1 to 8).",
+    )
     lr_schedule = serializers.ChoiceField(
         choices=services.CONFIG_CHOICES["lr_schedule"][1],
         required=False,

@@ -34,6 +34,9 @@ CONFIG_BOUNDS: dict[str, tuple] = {
     # Share of captions left empty in training: 0.3 drew the demo style's trait in 0.56-0.62
     # of images against 0.41-0.50 without (bench/README.md, styles runs 20-22).
     "caption_dropout": (0.3, 0.0, 0.9),
+    # Runs (seeds seed, seed + 1 …) averaged into one adapter, each as long as one: the demo
+    # trait of two-run averages 0.72-0.88 against their runs' 0.69-0.84 (bench/README.md).
+    "members": (1, 1, 8),
 }
 #: On/off training settings and their defaults; convolutions are off by default (runs 24-25:
 #: 0.81 and 0.47 over two seeds, and a larger file).
@@ -44,8 +47,8 @@ CONFIG_SWITCHES: dict[str, bool] = {
 }
 
 #: Settings chosen from a list, with their defaults. A cosine rate: the demo style's trait over
-#: training seeds 0.75-0.81, against 0.53-0.88 at a constant rate (bench/README.md, styles
-#: runs 33-41).
+#: training seeds 0.69-0.78, against 0.53-0.91 at a constant rate, the same median
+#: (bench/README.md, styles runs 29-37, 50, 51): a more predictable style.
 CONFIG_CHOICES: dict[str, tuple[str, tuple[str, ...]]] = {
     # generation.engine.lora.LR_SCHEDULES (not imported: the web process loads no torch).
     "lr_schedule": ("cosine", ("constant", "cosine")),
@@ -168,7 +171,7 @@ def style_create(
             version=(last["version__max"] or 0) + 1,
             base_model=profile,
             config=config,
-            total_steps=config["steps"],
+            total_steps=config["steps"] * config["members"],
             created_by=user,
         )
         for index, (entry, png, digest) in enumerate(cleaned):

@@ -90,7 +90,8 @@ def style_train_run(*, style_id: int, worker: str = "") -> StyleModel | None:
         style.heartbeat_at = timezone.now()
         style.save(update_fields=["worker", "heartbeat_at", "updated_at"])
 
-    from generation.engine.lora import LoraTrainConfig, lora_train
+    from generation.engine.lora import LoraTrainConfig
+    from generation.engine.lora_ensemble import lora_train_members
 
     training = [image for image in style.images.all() if not image.held_out]
     images = [_open(image.image) for image in training]
@@ -101,12 +102,13 @@ def style_train_run(*, style_id: int, worker: str = "") -> StyleModel | None:
         resolution=style.base_model.default_size,
     )
     try:
-        result = lora_train(
+        result = lora_train_members(
             style.base_model.path,
             images,
             captions,
             style_work_dir(style),
             config,
+            members=style.config.get("members", 1),
             progress=_Progress(style.pk),
             should_stop=_stop_asked(style.pk),
         )
@@ -122,7 +124,7 @@ def style_train_run(*, style_id: int, worker: str = "") -> StyleModel | None:
         return style_transition(
             style=style,
             to=Status.CANCELLED,
-            error=f"{why} after {result.steps_done} of {config.steps} steps; it can resume.",
+            error=f"{why} after {result.steps_done} of {style.total_steps} steps; it can resume.",
             steps_done=result.steps_done,
             losses=losses,
         )

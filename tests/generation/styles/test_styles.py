@@ -77,7 +77,7 @@ def test_training_settings_are_bounded_and_reach_the_trainer():
 
     assert services.CONFIG_CHOICES["lr_schedule"][1] == LR_SCHEDULES
     # Every setting is one the trainer takes (the task passes them on by name).
-    assert set(config) <= set(LoraTrainConfig.__dataclass_fields__) | {"time_budget_s"}
+    assert set(config) <= set(LoraTrainConfig.__dataclass_fields__) | {"time_budget_s", "members"}
     with pytest.raises(ValidationError) as caught:
         services.style_config_clean({"caption_dropout": 1.0, "flip": "yes", "lr_schedule": "x"})
     assert caught.value.message_dict == {

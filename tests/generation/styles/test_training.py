@@ -3,16 +3,18 @@ checkpoint, is evaluated (CMMD with and without it) with samples kept, goes to r
 once approved its adapter loads on the worker and every image made with it says so in its
 C2PA manifest."""
 
+import json
 import threading
 import time
 
 import pytest
+from safetensors import safe_open
 
 from generation.jobs import signing, worker
 from generation.jobs.models import Asset
 from generation.jobs.services import generation_request_submit
 from generation.provenance import verify
-from generation.styles import services
+from generation.styles import services, training
 from generation.styles.models import StyleModel
 from generation.styles.training import style_train_run
 from governance.reviews.models import Review
@@ -96,3 +98,23 @@ def test_training_stops_resumes_and_the_approved_style_is_used_and_named(
     assert report["parameters"]["styles"] == [
         {"name": "outline", "version": "1", "weight": "0.8", "sha256": done.weights_sha256}
     ]
+
+
+@pytest.mark.django_db
+def test_a_style_of_two_members_trains_both_and_keeps_their_average(acme, small_evaluation):
+    acme.model.default_steps = 2
+    acme.model.save()
+    style = style_create(acme, steps=3, batch_size=2, rank=2, members=2)
+    assert style.total_steps == 6 and style.config["lr_schedule"] == "cosine"
+    services.style_train(style=style, user=acme.users["admin"])
+    done = style_train_run(style_id=style.pk, worker="w1")
+    assert done.status == StyleModel.Status.IN_REVIEW, done.error
+    assert done.steps_done == 6 and len(done.losses) == 6
+    work = training.style_work_dir(done)
+    assert sorted(p.name for p in work.glob("member-*")) == ["member-0", "member-1"]
+    with done.weights.open("rb") as handle:
+        stored = handle.read()
+    assert stored == (work / "pytorch_lora_weights.safetensors").read_bytes()
+    with safe_open(str(work / "pytorch_lora_weights.safetensors"), "pt") as file:
+        metadata = json.loads(file.metadata()["lora_adapter_metadata"])
+    assert metadata["unet.r"] == 4  # two rank-2 runs side by side
