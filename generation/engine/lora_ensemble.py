@@ -101,7 +101,8 @@ def lora_train_members(
     """``lora_train`` run ``members`` times (seeds ``config.seed`` on) and averaged into
     ``<out_dir>/pytorch_lora_weights.safetensors``. One member is ``lora_train`` itself, in
     ``out_dir``. ``progress`` counts the steps of all members (``config.steps * members``);
-    the time budget is the whole call's. A stopped call returns ``completed=False``; calling
+    the time budget is the whole call's, and ``max_bytes`` limits the average (each member
+    gets 1/``members`` of it). A stopped call returns ``completed=False``; calling
     again resumes the member it stopped in."""
     if not 1 <= members <= MAX_MEMBERS:
         raise ValueError(f"members must be from 1 to {MAX_MEMBERS}, got {members}")
@@ -132,16 +133,28 @@ def lora_train_members(
             if progress is not None:
                 progress(first + step, total, loss)
 
-        result = lora_train(
-            model_path,
-            images,
-            captions,
-            out_dir / f"member-{index}",
-            replace(config, seed=config.seed + index, time_budget_s=budget),
-            progress=member_progress,
-            should_stop=should_stop,
-            prior=prior,
-        )
+        # The average is as large as all the members together: each gets its share of the
+        # size limit.
+        limit = None if config.max_bytes is None else config.max_bytes // members
+        member = replace(config, seed=config.seed + index, time_budget_s=budget, max_bytes=limit)
+        try:
+            result = lora_train(
+                model_path,
+                images,
+                captions,
+                out_dir / f"member-{index}",
+                member,
+                progress=member_progress,
+                should_stop=should_stop,
+                prior=prior,
+            )
+        except ValueError as error:
+            if limit is None or "over the limit" not in str(error):
+                raise
+            raise ValueError(
+                f"{error} (with {members} members each gets 1/{members} of the "
+                f"{config.max_bytes:,} bytes: their average is {members} times one's size)"
+            ) from error
         losses += result.losses
         done += result.steps_done
         weights.append(result.weights_path)

@@ -35,7 +35,8 @@ CONFIG_BOUNDS: dict[str, tuple] = {
     # of images against 0.41-0.50 without (bench/README.md, styles runs 20-22).
     "caption_dropout": (0.3, 0.0, 0.9),
     # Runs (seeds seed, seed + 1 …) averaged into one adapter, each as long as one: the demo
-    # trait of two-run averages 0.72-0.88 against their runs' 0.69-0.84 (bench/README.md).
+    # trait of two-run averages 0.72-0.88 against their runs' 0.69-0.84, median 0.77 both
+    # (bench/README.md, styles runs 33-52): an option, not the default.
     "members": (1, 1, 8),
 }
 #: On/off training settings and their defaults; convolutions are off by default (runs 24-25:

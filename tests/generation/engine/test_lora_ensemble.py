@@ -90,6 +90,11 @@ def test_one_member_is_plain_training_and_bad_input_is_refused(tiny_model_path, 
     single = lora_train_members(tiny_model_path, _images(3), CAPTIONS, tmp_path / "one", QUICK)
     plain = lora_train(tiny_model_path, _images(3), CAPTIONS, tmp_path / "plain", QUICK)
     assert single.sha256 == plain.sha256 and (tmp_path / "one" / WEIGHTS_FILE).is_file()
+    # The size limit is the average's: two members of one's size do not fit in it.
+    fits = replace(QUICK, max_bytes=plain.bytes)
+    assert lora_train_members(tiny_model_path, _images(3), CAPTIONS, tmp_path / "fits", fits)
+    with pytest.raises(ValueError, match=r"over the limit .* \(with 2 members each gets 1/2"):
+        lora_train_members(tiny_model_path, _images(3), CAPTIONS, tmp_path / "big", fits, members=2)
     with pytest.raises(ValueError, match="members must be from 1 to 8"):
         lora_train_members(tiny_model_path, _images(3), CAPTIONS, tmp_path / "x", QUICK, members=0)
     other = tmp_path / "other.safetensors"
