@@ -154,6 +154,14 @@ class LoraTrainResult:
     #: Seconds this call took (loading included).
     seconds: float = 0.0
 
+    @classmethod
+    def of(cls, weights: Path, *, started: float, **facts: Any) -> LoraTrainResult:
+        """The result for the adapter file ``weights`` (digest and size read from it) of a
+        call that began at ``time.perf_counter()`` value ``started``."""
+        digest, size = file_digest(weights)
+        seconds = time.perf_counter() - started
+        return cls(weights_path=weights, sha256=digest, bytes=size, seconds=seconds, **facts)
+
 
 def _learning_rate(config: LoraTrainConfig, step: int) -> float:
     """The rate of the step after ``step`` steps (the schedule depends on the step alone)."""
@@ -482,14 +490,6 @@ def lora_train(
     completed = step >= config.steps
     if step != last_saved or completed or not (out_dir / WEIGHTS_FILE).is_file():
         checkpoint(step=step, completed=completed)
-    weights = out_dir / WEIGHTS_FILE
-    digest, size = file_digest(weights)
-    return LoraTrainResult(
-        weights_path=weights,
-        steps_done=step,
-        completed=completed,
-        losses=losses,
-        sha256=digest,
-        bytes=size,
-        seconds=time.perf_counter() - started,
+    return LoraTrainResult.of(
+        out_dir / WEIGHTS_FILE, started=started, steps_done=step, completed=completed, losses=losses
     )

@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 
 from generation.engine.lora import LoraTrainConfig, LoraTrainResult, lora_train
-from generation.engine.lora_checkpoint import WEIGHTS_FILE, _canonical_header, file_digest
+from generation.engine.lora_checkpoint import WEIGHTS_FILE, _canonical_header
 
 __all__ = ["MAX_MEMBERS", "lora_average", "lora_train_members"]
 
@@ -161,13 +161,6 @@ def lora_train_members(
         if not result.completed:
             return replace(result, steps_done=done, losses=losses, completed=False)
     merged = lora_average(weights, out_dir / WEIGHTS_FILE)
-    digest, size = file_digest(merged)
-    return LoraTrainResult(
-        weights_path=merged,
-        steps_done=done,
-        completed=True,
-        losses=losses,
-        sha256=digest,
-        bytes=size,
-        seconds=time.perf_counter() - started,
+    return LoraTrainResult.of(
+        merged, started=started, steps_done=done, completed=True, losses=losses
     )
