@@ -53,16 +53,25 @@ SHAPES = ("circle", "square", "triangle", "star")
 def brand_scenes(seed: int) -> Iterator[Scene]:
     """Scenes of the brand's shapes from the training combinations with neither a white shape
     nor a white background (a white outline would not show against white)."""
-    pool = [c for c in training_combinations() if OUTLINE not in (c[1], c[2]) and c[0] in SHAPES]
+    pool = _brand_pool()
     # bandit: seeded randomness of procedural demo data, not a secret.
     rng = random.Random(seed)  # nosec B311
     while True:
         order = pool[:]
         rng.shuffle(order)
         for combination in order:
-            scene = random_scene(rng, combination)
-            # Shrunk by the outline, so that shape and outline fill the dataset's box.
-            yield replace(scene, size=scene.size - 2 * OUTLINE_WIDTH / 64)
+            yield _brand_scene(rng, combination)
+
+
+def _brand_pool() -> list[tuple[str, str, str]]:
+    """The training combinations of the brand's shapes with no white shape or background."""
+    return [c for c in training_combinations() if OUTLINE not in (c[1], c[2]) and c[0] in SHAPES]
+
+
+def _brand_scene(rng: random.Random, combination: tuple[str, str, str]) -> Scene:
+    scene = random_scene(rng, combination)
+    # Shrunk by the outline, so that shape and outline fill the dataset's box.
+    return replace(scene, size=scene.size - 2 * OUTLINE_WIDTH / 64)
 
 
 def brand_kit(seed: int, count: int) -> list[Scene]:
@@ -70,7 +79,7 @@ def brand_kit(seed: int, count: int) -> list[Scene]:
     palette and every shape, as evenly as ``count`` allows (``brand_scenes`` draws at random,
     and 12 random scenes leave colours out: a style then learns its trait on some colours
     only). Colours are taken in turns, each with the shape used least so far."""
-    pool = [c for c in training_combinations() if OUTLINE not in (c[1], c[2]) and c[0] in SHAPES]
+    pool = _brand_pool()
     # bandit: seeded randomness of procedural demo data, not a secret.
     rng = random.Random(seed)  # nosec B311
     colours = sorted({colour for _, colour, _ in pool})
@@ -83,8 +92,7 @@ def brand_kit(seed: int, count: int) -> list[Scene]:
         fewest = min(used[shape] for shape, _, _ in choices)
         combination = rng.choice([c for c in choices if used[c[0]] == fewest])
         used[combination[0]] += 1
-        scene = random_scene(rng, combination)
-        kit.append(replace(scene, size=scene.size - 2 * OUTLINE_WIDTH / 64))
+        kit.append(_brand_scene(rng, combination))
     return kit
 
 
