@@ -35,9 +35,12 @@ def continue_pipeline(
     seed: int = 0,
     bank_size: int = 32_000,
     base_lr: float = CONTINUE_LR,
+    device: str = "cpu",
+    batch_size: int = 64,
 ) -> Path:
     """Train the UNet and text encoder of the pipeline in ``source`` for ``minutes`` more and
-    export the result to ``target`` (which may be ``source``: the export swaps it in whole)."""
+    export the result to ``target`` (which may be ``source``: the export swaps it in whole).
+    ``device``: where the bank is encoded and the models train ("cuda" on a GPU machine)."""
     from diffusers import AutoencoderKL, UNet2DConditionModel
     from transformers import CLIPTextModel, CLIPTokenizer
 
@@ -67,7 +70,7 @@ def continue_pipeline(
     shipped_scale = vae.config.scaling_factor
     # encode_latents scales to unit variance; the UNet learned the shipped scale (the same
     # encoder on the same seeded bank gives the same figure, but the shipped one is the rule).
-    latents = encode_latents(vae, pixels, work_dir, seed, "shipped")
+    latents = encode_latents(vae, pixels, work_dir, seed, "shipped", device=device)
     latents = latents * (shipped_scale / vae.config.scaling_factor)
     vae.register_to_config(scaling_factor=shipped_scale)
     unet, text_encoder, steps = train_unet(
@@ -79,13 +82,23 @@ def continue_pipeline(
         seed,
         start=(unet, text_encoder),
         base_lr=base_lr,
+        device=device,
+        batch_size=batch_size,
     )
     meta = dict(before)
-    meta["continued"] = {
-        "unet_minutes": minutes,
-        "unet_steps": steps,
-        "peak_lr": base_lr,
-        "from_steps": before.get("steps", {}),
-    }
+    # One entry per continued run, oldest first (a pack continued once kept a single one).
+    earlier = before.get("continued", [])
+    meta["continued"] = [
+        *(earlier if isinstance(earlier, list) else [earlier]),
+        {
+            "unet_minutes": minutes,
+            "unet_steps": steps,
+            "batch_size": batch_size,
+            "peak_lr": base_lr,
+            "device": torch.device(device).type,
+            "bank_size": bank_size,
+            "from_steps": before.get("steps", {}),
+        },
+    ]
     export_pipeline(target, vae, unet, text_encoder, tokenizer_dir, meta)
     return target

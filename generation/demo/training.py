@@ -24,13 +24,16 @@ from __future__ import annotations
 import json
 import logging
 import math
+import multiprocessing
+import os
 import random
 import shutil
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
-from itertools import islice
+from itertools import islice, repeat
 from pathlib import Path
 
 import numpy as np
@@ -179,7 +182,9 @@ class EMA:
         return {"decay": self.decay, "updates": self.updates, "shadow": self.shadow}
 
     def load_state_dict(self, state: dict) -> None:
-        self.decay, self.updates, self.shadow = state["decay"], state["updates"], state["shadow"]
+        self.decay, self.updates = state["decay"], state["updates"]
+        # Checkpoints load onto the CPU; the shadow stays where the model it follows is.
+        self.shadow = {k: v.to(self.shadow[k].device) for k, v in state["shadow"].items()}
 
 
 def _lr(base: float, progress: float, step: int, warmup: int = 200) -> float:
@@ -196,8 +201,20 @@ def image_bank(work_dir: Path, seed: int, count: int) -> tuple[np.ndarray, list[
         return np.load(cache), items
     pixels = np.empty((count, IMAGE_SIZE, IMAGE_SIZE, 3), dtype=np.uint8)
     chunk = 1000
-    for start in tqdm(range(0, count, chunk), desc="render dataset", unit="k images"):
-        pixels[start : start + chunk] = render_batch(items[start : start + chunk], IMAGE_SIZE)
+    starts = range(0, count, chunk)
+    parts = [items[start : start + chunk] for start in starts]
+    workers = min(len(parts), os.cpu_count() or 1)
+    # Each chunk renders alone (the scenes are drawn above), so processes share the work;
+    # spawned, not forked: a fork of a process running torch's thread pools can hang.
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        rendered = pool.map(render_batch, parts, repeat(IMAGE_SIZE)) if workers > 1 else None
+        for start, part in tqdm(
+            zip(starts, rendered or map(render_batch, parts, repeat(IMAGE_SIZE)), strict=True),
+            total=len(starts),
+            desc="render dataset",
+            unit="k images",
+        ):
+            pixels[start : start + chunk] = part
     np.save(cache, pixels)
     return pixels, items
 
@@ -398,9 +415,10 @@ def train_decoder(work_dir: Path, vae, pixels: np.ndarray, budget: float, seed: 
 
 @torch.no_grad()
 def encode_latents(
-    vae, pixels: np.ndarray, work_dir: Path, seed: int, vae_step: int
+    vae, pixels: np.ndarray, work_dir: Path, seed: int, vae_step: int, device: str = "cpu"
 ) -> torch.Tensor:
-    """Posterior means of the whole bank, cached; also sets the VAE's ``scaling_factor``."""
+    """Posterior means of the whole bank (on the CPU), cached; also sets the VAE's
+    ``scaling_factor``. ``device``: where the encoder runs (the VAE is moved back after)."""
     # Keyed by the VAE's training step: a VAE trained further encodes differently.
     cache = work_dir / f"latents-{seed}-{len(pixels)}-vae{vae_step}.pt"
     vae.eval()
@@ -408,8 +426,11 @@ def encode_latents(
         latents = torch.load(cache, weights_only=True)
     else:
         parts = []
+        vae.to(device)
         for start in tqdm(range(0, len(pixels), 256), desc="encode latents", unit="batch"):
-            parts.append(vae.encode(_to_tensor(pixels[start : start + 256])).latent_dist.mean)
+            batch = _to_tensor(pixels[start : start + 256]).to(device)
+            parts.append(vae.encode(batch).latent_dist.mean.cpu())
+        vae.to("cpu")
         latents = torch.cat(parts)
         torch.save(latents, cache)
     vae.register_to_config(scaling_factor=float(1.0 / latents.std()))
@@ -426,12 +447,23 @@ def train_unet(
     batch_size: int = 64,
     start: tuple | None = None,
     base_lr: float = 5e-4,
+    device: str = "cpu",
 ):
     """Train (or resume) the UNet with its text encoder; ``start``: the (UNet, text encoder) to
-    begin from (an exported pipeline's) instead of new random weights."""
+    begin from (an exported pipeline's) instead of new random weights. ``device``: where the
+    models and latents train ("cuda" on a GPU); they come back on the CPU. On the CPU a run is
+    reproducible from its seed and resumes bit-exactly; on a GPU the noise comes from the
+    device's generator, which checkpoints do not keep."""
     from diffusers import DDPMScheduler
 
     unet, text_encoder = start or build_unet_and_text_encoder(tokenizer)
+    device = torch.device(device)
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True  # TF32 matmuls: the speed a GPU is for
+        torch.backends.cudnn.allow_tf32 = True
+    unet.to(device)
+    text_encoder.to(device)
+    latents = latents.to(device)
     params = list(unet.parameters()) + list(text_encoder.parameters())
     opt = torch.optim.AdamW(params, lr=base_lr, weight_decay=1e-2)
     ema_unet, ema_text = EMA(unet, 0.999), EMA(text_encoder, 0.999)
@@ -461,7 +493,7 @@ def train_unet(
                 return_tensors="pt",
             ).input_ids
             token_cache.update(zip(missing, ids, strict=True))
-        return torch.stack([token_cache[t] for t in texts])
+        return torch.stack([token_cache[t] for t in texts]).to(device)
 
     def step() -> float:
         for group in opt.param_groups:
@@ -472,7 +504,8 @@ def train_unet(
             "" if rng.random() < 0.1 else rng.choice(caption_variants(items[i])) for i in index
         ]
         noise = torch.randn_like(x0)
-        t = torch.randint(0, scheduler.config.num_train_timesteps, (batch_size,))
+        # Drawn on the CPU whatever the device: a CPU run's random stream stays what it was.
+        t = torch.randint(0, scheduler.config.num_train_timesteps, (batch_size,)).to(device)
         noisy = scheduler.add_noise(x0, noise, t)
         target = scheduler.get_velocity(x0, noise, t)
         hidden = text_encoder(tokens(texts))[0]
@@ -491,7 +524,7 @@ def train_unet(
         _loop(stage, step, lambda: stage.save(modules, rng), "UNet + text encoder")
     unet.load_state_dict(ema_unet.shadow)
     text_encoder.load_state_dict(ema_text.shadow)
-    return unet.eval(), text_encoder.eval(), stage.step
+    return unet.eval().to("cpu"), text_encoder.eval().to("cpu"), stage.step
 
 
 def export_pipeline(target: Path, vae, unet, text_encoder, tokenizer_dir: Path, meta: dict):

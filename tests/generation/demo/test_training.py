@@ -8,13 +8,21 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 import torch
 from diffusers import AutoPipelineForText2Image
 from django.core.management import CommandError, call_command
 from PIL import Image
 
-from generation.demo.training import CLIP_ARCHITECTURE, Budget, train_clip, train_pipeline
+from generation.demo.dataset import render
+from generation.demo.training import (
+    CLIP_ARCHITECTURE,
+    Budget,
+    image_bank,
+    train_clip,
+    train_pipeline,
+)
 from generation.engine.clip import load_clip
 from generation.engine.pipelines import (
     IMAGE_TO_IMAGE,
@@ -123,6 +131,37 @@ def test_the_command_refuses_bad_budgets():
         call_command("train_demo_models", "--unet-minutes", "-1")
     with pytest.raises(CommandError, match="--bank-size"):
         call_command("train_demo_models", "--bank-size", "10")
+    with pytest.raises(CommandError, match="--batch-size must be at least 1"):
+        call_command("train_demo_models", "--batch-size", "0")
+    # A GPU and other batch sizes are for continuing an exported pipeline only.
+    with pytest.raises(CommandError, match="--device needs --continue-from"):
+        call_command("train_demo_models", "--device", "cuda")
+    with pytest.raises(CommandError, match="--batch-size needs --continue-from"):
+        call_command("train_demo_models", "--batch-size", "256")
+
+
+def test_the_command_names_a_device_it_cannot_use(tmp_path):
+    with pytest.raises(CommandError, match="--device warp-drive"):
+        call_command(
+            "train_demo_models",
+            "--model",
+            "pipeline",
+            "--continue-from",
+            str(tmp_path),
+            "--device",
+            "warp-drive",
+        )
+
+
+def test_the_image_bank_renders_in_processes_as_it_would_in_one(tmp_path):
+    """Over 1,000 images the bank is rendered by a pool of processes, chunk by chunk."""
+    pixels, items = image_bank(tmp_path, seed=5, count=2100)
+    assert pixels.shape == (2100, 64, 64, 3)
+    for index in (0, 999, 1000, 2099):  # each side of the chunk edges
+        assert np.array_equal(pixels[index], np.asarray(render(items[index])))
+    # Cached: the same pixels come back without rendering.
+    again, _ = image_bank(tmp_path, seed=5, count=2100)
+    assert np.array_equal(again, pixels)
 
 
 def _state(path):
@@ -147,6 +186,8 @@ def test_an_exported_pipeline_trains_further_from_its_own_weights(trained, tmp_p
         "256",
         "--seed",
         "3",
+        "--batch-size",
+        "8",
         "--work-dir",
         str(tmp_path / "work"),
         "--output",
@@ -156,8 +197,10 @@ def test_an_exported_pipeline_trains_further_from_its_own_weights(trained, tmp_p
     meta = json.loads((out / "TRAINING.json").read_text())
     before = json.loads((path / "TRAINING.json").read_text())
     assert meta["steps"] == before["steps"]
-    assert meta["continued"]["from_steps"] == before["steps"]
-    assert meta["continued"]["unet_steps"] >= 1
+    [run] = meta["continued"]  # one entry per continued run
+    assert run["from_steps"] == before["steps"]
+    assert run["unet_steps"] >= 1
+    assert (run["batch_size"], run["device"], run["bank_size"]) == (8, "cpu", 256)
     # The UNet moved; the VAE (whose encoder made the latents the UNet knows) did not.
     name = "diffusion_pytorch_model.safetensors"
     old_unet, new_unet = _state(path / "unet" / name), _state(out / "unet" / name)
@@ -174,6 +217,29 @@ def test_an_exported_pipeline_trains_further_from_its_own_weights(trained, tmp_p
     # Resumable: its checkpoint is kept in its own work folder.
     continue_work = tmp_path / "work" / "seed-3" / "continue"
     assert (continue_work / "unet.pt").is_file()
+    # Continued again (resuming the finished run: nothing more to train), the record keeps
+    # the earlier run and adds this one.
+    call_command(
+        "train_demo_models",
+        "--model",
+        "pipeline",
+        "--continue-from",
+        str(out),
+        "--unet-minutes",
+        str(2 * SECONDS),
+        "--bank-size",
+        "256",
+        "--seed",
+        "3",
+        "--batch-size",
+        "8",
+        "--work-dir",
+        str(tmp_path / "work"),
+        "--output",
+        str(tmp_path / "again"),
+    )
+    again = json.loads((tmp_path / "again" / "tiny-sd" / "TRAINING.json").read_text())
+    assert [entry["unet_steps"] for entry in again["continued"]] == [run["unet_steps"]] * 2
 
 
 def test_continuing_refuses_a_folder_that_is_not_an_exported_pipeline(tmp_path):

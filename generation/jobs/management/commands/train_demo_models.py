@@ -66,6 +66,19 @@ class Command(BaseCommand):
             "--model pipeline.",
         )
         parser.add_argument(
+            "--device",
+            default="cpu",
+            help="Where --continue-from encodes and trains: cpu (default) or a torch device "
+            "such as cuda (a GPU machine trains in minutes what takes hours here).",
+        )
+        parser.add_argument(
+            "--batch-size",
+            type=int,
+            default=64,
+            help="Images per UNet step with --continue-from (default 64, as the pack was "
+            "trained; a GPU is used better by larger batches).",
+        )
+        parser.add_argument(
             "--threads",
             type=int,
             default=None,
@@ -80,6 +93,19 @@ class Command(BaseCommand):
                 raise CommandError(f"--{name.replace('_', '-')} must not be negative")
         if options["bank_size"] < 256:
             raise CommandError("--bank-size must be at least 256")
+        if options["batch_size"] < 1:
+            raise CommandError("--batch-size must be at least 1")
+        for name, default in (("device", "cpu"), ("batch_size", 64)):
+            if options[name] != default and not options["continue_from"]:
+                raise CommandError(
+                    f"--{name.replace('_', '-')} needs --continue-from (scratch training runs "
+                    "on the CPU with its own batch sizes)"
+                )
+        try:
+            device = torch.device(options["device"])
+            torch.empty(0, device=device)
+        except (RuntimeError, AssertionError) as error:
+            raise CommandError(f"--device {options['device']}: {error}") from error
         if options["threads"]:
             torch.set_num_threads(options["threads"])
         seed = options["seed"]
@@ -105,6 +131,8 @@ class Command(BaseCommand):
                     budget.unet,
                     seed,
                     bank_size=options["bank_size"],
+                    device=options["device"],
+                    batch_size=options["batch_size"],
                 )
             except FileNotFoundError as error:
                 raise CommandError(str(error)) from error
