@@ -36,7 +36,8 @@ CONFIG_BOUNDS: dict[str, tuple] = {
     "caption_dropout": (0.3, 0.0, 0.9),
     # Runs (seeds seed, seed + 1 …) averaged into one adapter, each as long as one: the demo
     # trait of two-run averages 0.72-0.88 against their runs' 0.69-0.84, median 0.77 both
-    # (bench/README.md, styles runs 33-52): an option, not the default.
+    # (bench/README.md, styles runs 33-52), and 0.78-0.88 against 0.75-0.94, median 0.84
+    # both, on the pack trained further (runs 58-65): an option, not the default.
     "members": (1, 1, 8),
 }
 #: On/off training settings and their defaults; convolutions are off by default (runs 24-25:
@@ -49,7 +50,8 @@ CONFIG_SWITCHES: dict[str, bool] = {
 
 #: Settings chosen from a list, with their defaults. A cosine rate: the demo style's trait over
 #: training seeds 0.69-0.78, against 0.53-0.91 at a constant rate, the same median
-#: (bench/README.md, styles runs 29-37, 50, 51): a more predictable style.
+#: (bench/README.md, styles runs 29-37, 50, 51): a more predictable style; on the demo pack
+#: trained further, 0.75-0.94 (median 0.84) against 0.69-0.88 (runs 53-65).
 CONFIG_CHOICES: dict[str, tuple[str, tuple[str, ...]]] = {
     # generation.engine.lora.LR_SCHEDULES (not imported: the web process loads no torch).
     "lr_schedule": ("cosine", ("constant", "cosine")),
