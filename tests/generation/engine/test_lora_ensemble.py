@@ -58,7 +58,10 @@ def test_the_average_of_two_runs_is_both_at_half_weight(tiny_model_path, pair):
     halves = _image(tiny_model_path, _style("m0", members[0], 0.5), _style("m1", members[1], 0.5))
     base = _image(tiny_model_path)
     adapters_apply(load_pipeline(tiny_model_path), [], keep_warm=0)
-    assert np.array_equal(merged, halves) and not np.array_equal(merged, base)
+    # The same sums in another order (one matmul of rank 2r, or two of r at 0.5 each): float
+    # rounding may move a channel by one level, never more (the CPU's kernels decide which).
+    assert np.abs(merged - halves).max() <= 1 and (merged != halves).mean() < 1e-3
+    assert np.abs(merged - base).mean() > 2  # and the style is there
     # One adapter of twice the rank, whose scale (alpha / r) is the members'.
     with safe_open(str(result.weights_path), "pt") as file:
         metadata = file.metadata()["lora_adapter_metadata"]
