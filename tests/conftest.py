@@ -202,6 +202,8 @@ def celery_worker(transactional_db, tiny_model_path, tmp_path):
     worker = WorkerProcess(tmp_path / "worker.log")
     yield worker
     worker.stop()
+    # Captured, so pytest shows it only when the test failed: what the worker did meanwhile.
+    print(f"--- the worker's log ---\n{worker.output()[-6000:]}")
 
 
 @pytest.fixture
@@ -219,6 +221,7 @@ def start_worker(transactional_db, tiny_model_path, tmp_path):
     yield start
     for worker in workers:
         worker.stop()
+        print(f"--- {worker.log_path.name} ---\n{worker.output()[-3000:]}")
 
 
 def wait_for(predicate, timeout: float = 120, interval: float = 0.25, what: str = "condition"):
