@@ -451,9 +451,9 @@ def train_unet(
 ):
     """Train (or resume) the UNet with its text encoder; ``start``: the (UNet, text encoder) to
     begin from (an exported pipeline's) instead of new random weights. ``device``: where the
-    models and latents train ("cuda" on a GPU); they come back on the CPU. On the CPU a run is
-    reproducible from its seed and resumes bit-exactly; on a GPU the noise comes from the
-    device's generator, which checkpoints do not keep."""
+    models and latents train ("cuda" on a GPU); they come back on the CPU. On a GPU the noise
+    comes from the device's generator, whose state checkpoints do not keep: a resumed GPU run
+    draws other noise than an uninterrupted one would have."""
     from diffusers import DDPMScheduler
 
     unet, text_encoder = start or build_unet_and_text_encoder(tokenizer)

@@ -170,29 +170,21 @@ def _state(path):
     return load_file(path)
 
 
+def _continue(source, work, output) -> None:
+    """``train_demo_models --continue-from source``: a two-second run, seed 3, batches of 8."""
+    call_command(
+        "train_demo_models",
+        *("--model", "pipeline", "--continue-from", str(source), "--seed", "3"),
+        *("--unet-minutes", str(2 * SECONDS), "--bank-size", "256", "--batch-size", "8"),
+        *("--work-dir", str(work), "--output", str(output)),
+    )
+
+
 def test_an_exported_pipeline_trains_further_from_its_own_weights(trained, tmp_path):
     """``--continue-from``: the shipped pack's scratch checkpoints are not in the repository,
     so the UNet trains on from the exported weights; the VAE stays as it was."""
     _, path, _ = trained
-    call_command(
-        "train_demo_models",
-        "--model",
-        "pipeline",
-        "--continue-from",
-        str(path),
-        "--unet-minutes",
-        str(2 * SECONDS),
-        "--bank-size",
-        "256",
-        "--seed",
-        "3",
-        "--batch-size",
-        "8",
-        "--work-dir",
-        str(tmp_path / "work"),
-        "--output",
-        str(tmp_path / "out"),
-    )
+    _continue(path, tmp_path / "work", tmp_path / "out")
     out = tmp_path / "out" / "tiny-sd"
     meta = json.loads((out / "TRAINING.json").read_text())
     before = json.loads((path / "TRAINING.json").read_text())
@@ -219,25 +211,7 @@ def test_an_exported_pipeline_trains_further_from_its_own_weights(trained, tmp_p
     assert (continue_work / "unet.pt").is_file()
     # Continued again (resuming the finished run: nothing more to train), the record keeps
     # the earlier run and adds this one.
-    call_command(
-        "train_demo_models",
-        "--model",
-        "pipeline",
-        "--continue-from",
-        str(out),
-        "--unet-minutes",
-        str(2 * SECONDS),
-        "--bank-size",
-        "256",
-        "--seed",
-        "3",
-        "--batch-size",
-        "8",
-        "--work-dir",
-        str(tmp_path / "work"),
-        "--output",
-        str(tmp_path / "again"),
-    )
+    _continue(out, tmp_path / "work", tmp_path / "again")
     again = json.loads((tmp_path / "again" / "tiny-sd" / "TRAINING.json").read_text())
     assert [entry["unet_steps"] for entry in again["continued"]] == [run["unet_steps"]] * 2
 
