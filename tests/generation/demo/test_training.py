@@ -141,16 +141,9 @@ def test_the_command_refuses_bad_budgets():
 
 
 def test_the_command_names_a_device_it_cannot_use(tmp_path):
+    args = ("--model", "pipeline", "--continue-from", str(tmp_path), "--device", "warp-drive")
     with pytest.raises(CommandError, match="--device warp-drive"):
-        call_command(
-            "train_demo_models",
-            "--model",
-            "pipeline",
-            "--continue-from",
-            str(tmp_path),
-            "--device",
-            "warp-drive",
-        )
+        call_command("train_demo_models", *args)
 
 
 def test_the_image_bank_renders_in_processes_as_it_would_in_one(tmp_path):
