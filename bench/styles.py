@@ -244,24 +244,27 @@ def main() -> None:
             f"{cmmd_images(clip, base_images, kept_out):.3f}, style "
             f"{cmmd_images(clip, style_images, kept_out):.3f}"
         )
-    base_rate = statistics.mean(read_outline(image).present for image in base_images)
-    trait_rate = statistics.mean(read_outline(image).present for image in style_images)
+    # Each image read once: whether it has the outline, and its shape's colour.
+    base_read, style_read, reference_read = (
+        [read_outline(image) for image in images]
+        for images in (base_images, style_images, references)
+    )
+    trait_rate = statistics.mean(reading.present for reading in style_read)
     print(
-        f"outline present: base {base_rate:.2f}, style {trait_rate:.2f}, references "
-        f"{statistics.mean(read_outline(image).present for image in references):.2f}"
+        f"outline present: base {statistics.mean(r.present for r in base_read):.2f}, style "
+        f"{trait_rate:.2f}, references {statistics.mean(r.present for r in reference_read):.2f}"
     )
     # The outline is the trait; the colour asked for should stay inside it.
     kept = [
         statistics.mean(
-            read_outline(image).core_colour == scene.colour
-            for image, scene in zip(images, scenes, strict=True)
+            r.core_colour == scene.colour for r, scene in zip(read, scenes, strict=True)
         )
-        for images in (base_images, style_images)
+        for read in (base_read, style_read)
     ]
     print(f"shape colour as asked (the core's): base {kept[0]:.2f}, style {kept[1]:.2f}")
     for shape in sorted({scene.shape for scene in scenes}):
         chosen = [i for i, scene in enumerate(scenes) if scene.shape == shape]
-        found = sum(read_outline(style_images[i]).present for i in chosen)
+        found = sum(style_read[i].present for i in chosen)
         print(f"  {shape}: outline in {found} of {len(chosen)} styled images")
     print(
         f"one image: median {gen_s * 1000:.0f} ms (spread {min(seconds[2:]) * 1000:.0f}-"

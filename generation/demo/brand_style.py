@@ -23,6 +23,7 @@ from generation.demo.dataset import (
     Scene,
     _background,
     _draw_shape,
+    nearest_colour,
     random_scene,
     training_combinations,
 )
@@ -121,7 +122,7 @@ class OutlineReading:
     #: Share of white pixels in the shape's outer band, and in its core.
     band_white: float
     core_white: float
-    #: The palette colour nearest to the core's mean (None: no shape found): whether a style
+    #: The palette colour nearest to the core's median (None: no shape found): whether a style
     #: keeps the colour asked for, which the outline alone does not say.
     core_colour: str | None = None
 
@@ -149,15 +150,7 @@ def read_outline(image) -> OutlineReading:
     band_white = float(white[band].mean()) if band.any() else 0.0
     core_white = float(white[core].mean()) if core.any() else 1.0
     present = band_white >= BAND_WHITE and core_white < CORE_WHITE
-    return OutlineReading(present, band_white, core_white, _commonest_colour(pixels[core]))
-
-
-def _commonest_colour(pixels: np.ndarray) -> str | None:
-    """The palette colour most of ``pixels`` (N x 3) are nearest to: a small core's mean mixes
-    in its blurred edge (a black star on pink averages to navy)."""
-    if not len(pixels):
-        return None
-    names = list(PALETTE)
-    table = np.array([PALETTE[name] for name in names], dtype=np.float64)
-    nearest = np.argmin(((pixels[:, None, :] - table[None]) ** 2).sum(axis=-1), axis=1)
-    return names[int(np.bincount(nearest, minlength=len(names)).argmax())]
+    # As read_scene reads a shape's colour: the median, which a small core's blurred edge does
+    # not pull off (the mean of a black star on pink is nearer navy).
+    colour = nearest_colour(np.median(pixels[core], axis=0)) if core.any() else None
+    return OutlineReading(present, band_white, core_white, colour)
